@@ -1,0 +1,33 @@
+//! The only assembly in coro: the context switch and the code that starts a fresh stack.
+//!
+//! Three operations make an asymmetric coroutine:
+//!
+//! * [`init_stack`] writes a first frame on a fresh stack so that the first [`resume`] enters
+//!   `entry(arg, data)` on that stack.
+//! * [`resume`] runs on the *parent*'s stack: it saves the parent's state, records the parent's
+//!   stack pointer in [`Context::link`] and jumps into the child at [`Context::sp`]. It returns
+//!   when the child calls [`suspend`] or [`exit`].
+//! * [`suspend`] runs on the *child*'s stack: it saves the child's state, records the child's
+//!   stack pointer in [`Context::sp`], and returns into the parent. It returns when the parent
+//!   calls [`resume`] again.
+//!
+//! A word-sized value travels with every switch (`arg`): the parent's [`resume`] hands it to the
+//! child, the child's [`suspend`] or [`exit`] hands one back.
+//!
+//! Everything here is `unsafe`: the functions move the stack pointer. Each one says its contract
+//! in a `# Safety` section, and each assembly block says, line by line, what it saves and why.
+//! The architecture-specific code lives in `arch/`, one file per architecture.
+
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod arch;
+
+pub use arch::{exit, init_stack, resume, suspend, Context, MIN_STACK_SIZE, STACK_ALIGNMENT};
+
+/// The signature of a coroutine's entry point, called on the fresh stack by the bootstrap code.
+///
+/// `arg` is the value the parent passed to its first [`resume`]; `data` is the pointer given to
+/// [`init_stack`]. The function must never return: it ends by calling [`exit`].
+pub type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
