@@ -24,7 +24,7 @@
 
 mod arch;
 
-pub use arch::{exit, init_stack, resume, suspend, Context, MIN_STACK_SIZE, STACK_ALIGNMENT};
+pub use arch::{Context, MIN_STACK_SIZE, STACK_ALIGNMENT, exit, init_stack, resume, suspend};
 
 /// The signature of a coroutine's entry point, called on the fresh stack by the bootstrap code.
 ///

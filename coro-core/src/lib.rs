@@ -4,9 +4,15 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod coroutine;
 mod error;
+mod local;
+mod overflow;
+pub mod stack;
 
+pub use coroutine::{Coroutine, CoroutineResult, Yielder, current_id};
 pub use error::{Error, Result};
+pub use stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
 
 #[doc(hidden)]
 pub mod __private {}

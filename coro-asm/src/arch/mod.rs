@@ -6,4 +6,6 @@ mod x86_64;
 pub use x86_64::*;
 
 #[cfg(not(target_arch = "x86_64"))]
-compile_error!("coro supports x86_64 (System V) only for now; aarch64 is planned in arch/aarch64.rs");
+compile_error!(
+    "coro supports x86_64 (System V) only for now; aarch64 is planned in arch/aarch64.rs"
+);

@@ -140,7 +140,9 @@ pub unsafe fn init_stack(top: *mut u8, entry: EntryFn, data: *mut u8) -> usize {
     unsafe {
         words.sub(1).write(entry as usize);
         words.sub(2).write(data as usize);
-        words.sub(3).write(__coro_asm_trampoline as *const () as usize);
+        words
+            .sub(3)
+            .write(__coro_asm_trampoline as *const () as usize);
     }
     top - 3 * size_of::<usize>()
 }

@@ -1,0 +1,235 @@
+//! [`Core`]: the type-erased control block every coroutine has, and the switch into it.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use coro_asm::Context;
+
+use super::save::SaveBuf;
+use crate::error::{Error, Result};
+use crate::stack::{OwnedStack, SharedInner, Stack};
+
+/// Where a coroutine is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum State {
+    /// Made, never resumed.
+    Fresh,
+    /// Stopped in `Yielder::suspend`, waiting to be resumed.
+    Suspended,
+    /// Running, or waiting in the resume chain for a coroutine it resumed.
+    Running,
+    /// Returned, panicked, or unwound by a drop. Its stack is released.
+    Finished,
+}
+
+/// The stack a coroutine runs on.
+pub(crate) enum StackSlot {
+    /// Its own stack, handed back to the pool as soon as the coroutine finishes.
+    Owned(Cell<Option<OwnedStack>>),
+    /// A shared stack, with the buffer its frames are copied to while another coroutine runs there.
+    Shared {
+        stack: Rc<SharedInner>,
+        save: SaveBuf,
+    },
+}
+
+/// The control block of one coroutine, the first field of its heap block, so its address is
+/// the coroutine's identity for the asm (`data`) and for its shared stack (`occupant`).
+#[repr(C)]
+pub(crate) struct Core {
+    /// The saved stack pointers. While the coroutine is fresh on a shared stack and has no frame
+    /// yet, `link` holds the entry function instead (it is unused until the first resume).
+    pub(crate) ctx: UnsafeCell<Context>,
+    pub(crate) state: Cell<State>,
+    pub(crate) id: u64,
+    /// Coroutine-local storage, owned by `crate::local`; null until first used.
+    pub(crate) locals: Cell<*mut ()>,
+    pub(crate) stack: StackSlot,
+}
+
+/// The value `resume` passes into the child to make its `suspend` unwind (drop of a suspended coroutine).
+pub(crate) const CANCEL: usize = 1;
+
+thread_local! {
+    /// The innermost coroutine running on this thread, or null. Read by the overflow handler,
+    /// hence a const-initialized Cell without destructor: a plain TLS word.
+    static CURRENT: Cell<*const Core> = const { Cell::new(ptr::null()) };
+    /// The next id this thread hands out, and the end of its reserved block.
+    static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Ids are reserved from a process-wide counter in blocks, so making a coroutine takes no atomic.
+const ID_BLOCK: u64 = 1 << 16;
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+}
+
+impl Core {
+    pub(crate) fn new(stack: StackSlot) -> Core {
+        Core {
+            ctx: UnsafeCell::new(Context::new()),
+            state: Cell::new(State::Fresh),
+            id: next_id(),
+            locals: Cell::new(ptr::null_mut()),
+            stack,
+        }
+    }
+
+    /// Runs the coroutine until it suspends or finishes. `arg` is 0, or [`CANCEL`].
+    ///
+    /// # Safety
+    ///
+    /// The coroutine must be fresh or suspended, with its frames in place on its stack (see
+    /// [`Core::prepare`]), and `self` must not move or be freed until this returns.
+    #[inline(always)]
+    pub(crate) unsafe fn switch_in(&self, arg: usize) {
+        self.state.set(State::Running);
+        let prev = CURRENT.replace(self);
+        // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
+        // only through `suspend` or `exit` on this same context.
+        unsafe { coro_asm::resume(self.ctx.get(), arg) };
+        CURRENT.set(prev);
+    }
+
+    /// Makes sure the coroutine's frames are on its stack, so that it can be switched into.
+    /// Free for owned stacks; for a shared stack it evicts the occupant and copies this
+    /// coroutine's frames back, unless they are already there.
+    #[inline]
+    pub(crate) fn prepare(&self) -> Result<()> {
+        match &self.stack {
+            StackSlot::Owned(_) => Ok(()),
+            StackSlot::Shared { stack, save } => {
+                if ptr::eq(stack.occupant.get(), self) {
+                    Ok(())
+                } else {
+                    self.take_over(stack, save)
+                }
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> Result<()> {
+        let top = stack.base();
+        let occupant = stack.occupant.get();
+        if !occupant.is_null() {
+            // SAFETY: a coroutine clears `occupant` (in `release_stack`) before its Core is
+            // freed, so a non-null occupant points at a live Core.
+            let occupant = unsafe { &*occupant };
+            if occupant.state.get() != State::Suspended {
+                return Err(Error::SharedStackBusy {
+                    id: self.id,
+                    occupant: occupant.id,
+                });
+            }
+            // SAFETY: the occupant is suspended, so its context holds its stack pointer and its
+            // live frames are exactly `sp .. top` on this stack.
+            let sp = unsafe { (*occupant.ctx.get()).sp };
+            if let StackSlot::Shared {
+                save: occupant_save,
+                ..
+            } = &occupant.stack
+            {
+                // SAFETY: `sp .. top` is mapped (it is inside the shared stack) and holds the
+                // occupant's frames, which nothing runs on while it is suspended.
+                unsafe { occupant_save.save_from(sp, top - sp) };
+            }
+            stack.occupant.set(ptr::null());
+        }
+        // SAFETY: the context is ours; nothing runs on it while we are fresh or suspended.
+        let ctx = unsafe { &mut *self.ctx.get() };
+        match self.state.get() {
+            State::Fresh => {
+                // SAFETY: `link` holds the entry function while the coroutine is fresh (set by
+                // `Coroutine::with_shared_stack`); the stack is free now, so the bootstrap frame
+                // may be written at its top; `self` is the start of the heap block the entry expects.
+                ctx.sp = unsafe {
+                    let entry: coro_asm::EntryFn = std::mem::transmute(ctx.link);
+                    coro_asm::init_stack(top as *mut u8, entry, self as *const Core as *mut u8)
+                };
+            }
+            // SAFETY: our frames were saved from `top - len .. top` and go back to the same
+            // addresses, which the eviction above made free.
+            _ => unsafe { save.restore_to(top) },
+        }
+        stack.occupant.set(self);
+        Ok(())
+    }
+
+    /// Gives the stack up after the coroutine finished: an owned stack goes back to the pool, a
+    /// shared one forgets this coroutine and frees its save buffer.
+    pub(crate) fn release_stack(&self) {
+        match &self.stack {
+            StackSlot::Owned(stack) => drop(stack.take()),
+            StackSlot::Shared { stack, save } => {
+                if ptr::eq(stack.occupant.get(), self) {
+                    stack.occupant.set(ptr::null());
+                }
+                save.free();
+            }
+        }
+    }
+
+    /// `(guard start, limit, usable size)` of the stack this coroutine runs on, read without
+    /// allocating or locking, for the overflow handler.
+    ///
+    /// # Safety
+    ///
+    /// `core` must point at a live Core whose coroutine is running on this thread.
+    pub(crate) unsafe fn stack_bounds(core: *const Core) -> Option<(usize, usize, usize)> {
+        // SAFETY: the caller guarantees `core` is live; only plain loads follow.
+        let core = unsafe { &*core };
+        match &core.stack {
+            // SAFETY: the running coroutine's stack slot is not being written while we look.
+            StackSlot::Owned(cell) => {
+                unsafe { (*cell.as_ptr()).as_ref() }.map(|s| (s.guard(), s.limit(), s.size()))
+            }
+            StackSlot::Shared { stack, .. } => {
+                Some((stack.stack.guard(), stack.stack.limit(), stack.stack.size()))
+            }
+        }
+    }
+}
+
+/// The innermost coroutine running on this thread, or null.
+#[inline]
+pub(crate) fn current() -> *const Core {
+    CURRENT.with(|c| c.get())
+}
+
+/// The id of the innermost coroutine running on this thread, or `None` outside coroutines.
+///
+/// ```
+/// use coro::{Coroutine, CoroutineResult};
+/// assert_eq!(coro::current_id(), None);
+/// let mut co = Coroutine::<(), (), Option<u64>>::new(|_, ()| coro::current_id());
+/// let id = co.id();
+/// assert!(matches!(co.resume(()), Ok(CoroutineResult::Return(Some(i))) if i == id));
+/// ```
+pub fn current_id() -> Option<u64> {
+    let core = current();
+    // SAFETY: CURRENT only ever holds a running coroutine's Core, which is alive while it runs.
+    (!core.is_null()).then(|| unsafe { (*core).id })
+}
+
+/// The coroutine-local slot of the innermost running coroutine; `None` outside coroutines. The
+/// reference is valid while that coroutine runs; do not keep it across a switch.
+#[allow(dead_code)] // used by co_local storage
+pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
+    let core = current();
+    // SAFETY: as in `current_id`; the 'static lifetime is a lie the callers are told about above.
+    (!core.is_null()).then(|| unsafe { &(*core).locals })
+}

@@ -1,0 +1,407 @@
+//! [`Coroutine`]: an asymmetric, typed, stackful coroutine, and its [`Yielder`].
+
+mod core;
+mod save;
+
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+pub(crate) use self::core::Core;
+pub use self::core::current_id;
+use self::core::{CANCEL, StackSlot};
+#[allow(unused_imports)] // current_locals: used by co_local storage
+pub(crate) use self::core::{State, current, current_locals};
+use self::save::SaveBuf;
+use crate::error::{Error, Result};
+use crate::stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
+
+/// What [`Coroutine::resume`] gives back: a value the body yielded, or the value it returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoroutineResult<Y, R> {
+    /// The body called [`Yielder::suspend`] with this value and waits to be resumed.
+    Yield(Y),
+    /// The body returned this value; the coroutine is finished.
+    Return(R),
+}
+
+impl<Y, R> CoroutineResult<Y, R> {
+    /// The yielded value, if this is a `Yield`.
+    pub fn as_yield(self) -> Option<Y> {
+        match self {
+            CoroutineResult::Yield(y) => Some(y),
+            CoroutineResult::Return(_) => None,
+        }
+    }
+
+    /// The returned value, if this is a `Return`.
+    pub fn as_return(self) -> Option<R> {
+        match self {
+            CoroutineResult::Yield(_) => None,
+            CoroutineResult::Return(r) => Some(r),
+        }
+    }
+}
+
+/// The payload a dropped coroutine's `suspend` unwinds with, so that every destructor on its
+/// stack runs. It never escapes the coroutine.
+struct ForcedUnwind;
+
+/// The part of a coroutine's heap block the [`Yielder`] sees: control block and value slots.
+#[repr(C)]
+struct Head<I, Y> {
+    core: Core,
+    input: UnsafeCell<Option<I>>,
+    output: UnsafeCell<Option<Y>>,
+}
+
+/// The part the [`Coroutine`] handle sees; `repr(C)` keeps `result` at an offset that does not
+/// depend on the closure type.
+#[repr(C)]
+struct Body<I, Y, R> {
+    head: Head<I, Y>,
+    result: UnsafeCell<Option<std::thread::Result<R>>>,
+}
+
+/// The whole heap block, closure included.
+#[repr(C)]
+struct Inner<I, Y, R, F> {
+    body: Body<I, Y, R>,
+    f: UnsafeCell<Option<F>>,
+}
+
+/// The body's handle on its own coroutine: [`Yielder::suspend`] gives a value to the resumer and
+/// waits for the next input.
+///
+/// It is handed to the body as `&Yielder`, and lives in the coroutine's heap block, not on its
+/// stack.
+#[repr(transparent)]
+pub struct Yielder<I, Y> {
+    head: Head<I, Y>,
+}
+
+impl<I, Y> Yielder<I, Y> {
+    /// Suspends the coroutine, handing `value` to the caller of [`Coroutine::resume`] as
+    /// [`CoroutineResult::Yield`]; returns the input of the next `resume`.
+    ///
+    /// If the coroutine is dropped instead of resumed, this unwinds (with a private payload that
+    /// `catch_unwind` inside the body must let through) so that every destructor on the
+    /// coroutine's stack runs.
+    #[inline]
+    pub fn suspend(&self, value: Y) -> I {
+        let head = &self.head;
+        // SAFETY: the slots are only touched by this coroutine while it runs and by its resumer
+        // while it is suspended; we run now.
+        unsafe { *head.output.get() = Some(value) };
+        head.core.state.set(State::Suspended);
+        // SAFETY: we are the running coroutine of this context: `resume` switched into it.
+        let arg = unsafe { coro_asm::suspend(head.core.ctx.get(), 0) };
+        if arg == CANCEL {
+            panic::resume_unwind(Box::new(ForcedUnwind));
+        }
+        // SAFETY: `resume` stored the input before switching in (see above).
+        match unsafe { (*head.input.get()).take() } {
+            Some(input) => input,
+            None => unreachable!("a coroutine was resumed without an input"),
+        }
+    }
+
+    /// The id of this coroutine.
+    pub fn id(&self) -> u64 {
+        self.head.core.id
+    }
+}
+
+impl<I, Y> fmt::Debug for Yielder<I, Y> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Yielder")
+            .field("id", &self.head.core.id)
+            .finish()
+    }
+}
+
+/// A stackful coroutine: `resume(input)` runs the body on its own (or a shared) stack until it
+/// yields a `Y` or returns an `R`.
+///
+/// ```
+/// use coro::{Coroutine, CoroutineResult};
+///
+/// // Receives numbers, yields their running sum, returns the count.
+/// let mut co = Coroutine::new(|y, mut n: u32| {
+///     let (mut sum, mut count) = (0, 0);
+///     while n != 0 {
+///         sum += n;
+///         count += 1;
+///         n = y.suspend(sum);
+///     }
+///     count
+/// });
+/// assert_eq!(co.resume(1).unwrap(), CoroutineResult::Yield(1));
+/// assert_eq!(co.resume(2).unwrap(), CoroutineResult::Yield(3));
+/// assert_eq!(co.resume(0).unwrap(), CoroutineResult::Return(2));
+/// assert!(co.is_finished());
+/// assert!(co.resume(5).is_err()); // coro::Error::Finished, never undefined behaviour
+/// ```
+///
+/// A panic in the body is re-raised by `resume` with its payload. Dropping a suspended coroutine
+/// unwinds its stack, so every destructor on it runs. Handles are neither `Send` nor `Sync`: a
+/// coroutine lives and dies on the thread that made it, which keeps thread-locals sound.
+///
+/// ```compile_fail
+/// fn need_send<T: Send>(_: T) {}
+/// need_send(coro::Coroutine::<(), (), ()>::new(|_, ()| {}));
+/// ```
+pub struct Coroutine<I, Y, R> {
+    body: NonNull<Body<I, Y, R>>,
+    /// Frees the heap block, whose full type (with the closure) only the constructor knows.
+    free: unsafe fn(NonNull<Body<I, Y, R>>),
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
+    /// A coroutine running `f` on a stack of [`DEFAULT_STACK_SIZE`] bytes from the thread's pool.
+    ///
+    /// # Panics
+    ///
+    /// If no stack can be mapped (see [`Coroutine::try_new`] for the error instead).
+    pub fn new<F>(f: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        match Self::try_new(f) {
+            Ok(co) => co,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// As [`Coroutine::new`], returning [`Error::StackAlloc`] when no stack can be mapped.
+    pub fn try_new<F>(f: F) -> Result<Self>
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        Self::with_stack_size(DEFAULT_STACK_SIZE, f)
+    }
+
+    /// A coroutine running `f` on an owned stack of at least `size` bytes.
+    pub fn with_stack_size<F>(size: usize, f: F) -> Result<Self>
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        Ok(Self::with_stack(OwnedStack::new(size)?, f))
+    }
+
+    /// A coroutine running `f` on the given owned stack.
+    pub fn with_stack<F>(stack: OwnedStack, f: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        let top = stack.base();
+        let co = Self::alloc(StackSlot::Owned(Cell::new(Some(stack))), f);
+        // SAFETY: the block was just allocated; nothing else sees its context yet.
+        let core = unsafe { &co.body.as_ref().head.core };
+        // SAFETY: `top` is the top of a fresh owned stack that only this coroutine uses; `entry`
+        // never returns and expects the heap block, which starts with the Core.
+        unsafe {
+            (*core.ctx.get()).sp =
+                coro_asm::init_stack(top as *mut u8, entry::<I, Y, R, F>, co.body.as_ptr().cast());
+        }
+        co
+    }
+
+    /// A coroutine running `f` on a shared stack; see [`SharedStack`].
+    pub fn with_shared_stack<F>(stack: &SharedStack, f: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        let slot = StackSlot::Shared {
+            stack: stack.inner.clone(),
+            save: SaveBuf::new(),
+        };
+        let co = Self::alloc(slot, f);
+        // SAFETY: as in `with_stack`; the bootstrap frame is written when the coroutine first
+        // takes the shared stack over, from the entry function kept in `link` until then.
+        unsafe {
+            (*co.body.as_ref().head.core.ctx.get()).link =
+                entry::<I, Y, R, F> as *const () as usize;
+        }
+        co
+    }
+
+    fn alloc<F>(stack: StackSlot, f: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
+        crate::overflow::install();
+        let inner: Box<Inner<I, Y, R, F>> = Box::new(Inner {
+            body: Body {
+                head: Head {
+                    core: Core::new(stack),
+                    input: UnsafeCell::new(None),
+                    output: UnsafeCell::new(None),
+                },
+                result: UnsafeCell::new(None),
+            },
+            f: UnsafeCell::new(Some(f)),
+        });
+        let body = NonNull::from(Box::leak(inner)).cast::<Body<I, Y, R>>();
+        Coroutine {
+            body,
+            free: free::<I, Y, R, F>,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<I, Y, R> Coroutine<I, Y, R> {
+    fn core(&self) -> &Core {
+        // SAFETY: the block lives as long as the handle.
+        unsafe { &self.body.as_ref().head.core }
+    }
+
+    /// Runs the coroutine until it yields or returns, giving it `input` (the body's argument the
+    /// first time, the return value of [`Yielder::suspend`] after that).
+    ///
+    /// Errors: [`Error::Finished`] if the coroutine has finished; [`Error::SharedStackBusy`] if
+    /// it runs on a shared stack that holds the frames of a coroutine in the current resume
+    /// chain. In both cases `input` is dropped and nothing runs.
+    ///
+    /// # Panics
+    ///
+    /// If the body panics, the panic is re-raised here with the body's payload.
+    #[inline]
+    pub fn resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>> {
+        // SAFETY: the block lives as long as the handle; `&mut self` means no one else resumes it.
+        let body = unsafe { self.body.as_ref() };
+        let core = &body.head.core;
+        match core.state.get() {
+            State::Fresh | State::Suspended => {}
+            State::Finished => return Err(Error::Finished),
+            State::Running => return Err(Error::Running),
+        }
+        core.prepare()?;
+        // SAFETY: the coroutine is not running, so its input slot is ours to write.
+        unsafe { *body.head.input.get() = Some(input) };
+        // SAFETY: the coroutine is fresh or suspended and `prepare` put its frames in place; the
+        // heap block does not move.
+        unsafe { core.switch_in(0) };
+        if core.state.get() == State::Suspended {
+            // SAFETY: the coroutine suspended, which wrote the output slot; it is ours again.
+            if let Some(y) = unsafe { (*body.head.output.get()).take() } {
+                return Ok(CoroutineResult::Yield(y));
+            }
+        }
+        self.finish()
+    }
+
+    #[inline(never)]
+    fn finish(&mut self) -> Result<CoroutineResult<Y, R>> {
+        // SAFETY: the block lives as long as the handle.
+        let body = unsafe { self.body.as_ref() };
+        body.head.core.release_stack();
+        // SAFETY: the coroutine finished; the result slot is ours.
+        match unsafe { (*body.result.get()).take() } {
+            Some(Ok(r)) => Ok(CoroutineResult::Return(r)),
+            Some(Err(payload)) => panic::resume_unwind(payload),
+            None => Err(Error::Finished),
+        }
+    }
+
+    /// Whether the body has returned or panicked (resuming it now is an error).
+    pub fn is_finished(&self) -> bool {
+        self.core().state.get() == State::Finished
+    }
+
+    /// Whether the body has started running.
+    pub fn is_started(&self) -> bool {
+        self.core().state.get() != State::Fresh
+    }
+
+    /// The coroutine's id, unique in the process and never 0.
+    pub fn id(&self) -> u64 {
+        self.core().id
+    }
+}
+
+impl<I, Y, R> Drop for Coroutine<I, Y, R> {
+    fn drop(&mut self) {
+        let core = self.core();
+        if core.state.get() == State::Suspended && core.prepare().is_ok() {
+            // Unwind the body: every `suspend` from now on raises ForcedUnwind.
+            while core.state.get() == State::Suspended {
+                // SAFETY: suspended, frames in place (prepare), block pinned on the heap.
+                unsafe { core.switch_in(CANCEL) };
+            }
+        }
+        // A suspended coroutine whose shared stack is busy with the resume chain cannot be
+        // unwound now: its frames are freed without running their destructors (documented).
+        core.release_stack();
+        // SAFETY: the coroutine is not running and never will again; `free` matches the type
+        // the block was allocated with.
+        unsafe { (self.free)(self.body) };
+    }
+}
+
+impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("id", &self.id())
+            .field("state", &self.core().state.get())
+            .finish()
+    }
+}
+
+/// Frees a heap block allocated by `Coroutine::alloc` with closure type `F`.
+///
+/// # Safety
+///
+/// `body` must come from `Coroutine::alloc::<F>` and not be used afterwards.
+unsafe fn free<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
+    // SAFETY: the block was made by Box::new(Inner<I, Y, R, F>) and leaked, and `Body` is its
+    // first field (repr(C)), so the cast gives back the original pointer.
+    drop(unsafe { Box::from_raw(body.cast::<Inner<I, Y, R, F>>().as_ptr()) });
+}
+
+/// The first Rust code on a fresh coroutine stack, called by the asm trampoline.
+///
+/// # Safety
+///
+/// `data` must be the heap block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
+/// and switched into by `Core::switch_in`.
+unsafe extern "C" fn entry<I, Y, R, F>(_arg: usize, data: *mut u8) -> !
+where
+    F: FnOnce(&Yielder<I, Y>, I) -> R,
+{
+    let inner = data.cast::<Inner<I, Y, R, F>>();
+    {
+        // SAFETY: see the function's contract; the block outlives the coroutine.
+        let inner = unsafe { &*inner };
+        let head = &inner.body.head;
+        // SAFETY: the slots are ours while we run; `resume` stored the first input.
+        let (f, input) = unsafe { ((*inner.f.get()).take(), (*head.input.get()).take()) };
+        let (Some(f), Some(input)) = (f, input) else {
+            std::process::abort()
+        };
+        // SAFETY: Yielder is repr(transparent) over Head.
+        let yielder = unsafe { &*(head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(move || f(yielder, input)));
+        let mut outcome = match outcome {
+            Err(payload) if payload.is::<ForcedUnwind>() => None,
+            other => Some(other),
+        };
+        // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
+        let locals = panic::catch_unwind(AssertUnwindSafe(|| {
+            crate::local::drop_locals(&head.core.locals)
+        }));
+        if let (Err(payload), None | Some(Ok(_))) = (locals, &outcome) {
+            outcome = Some(Err(payload));
+        }
+        // SAFETY: the result slot is ours while we run.
+        unsafe { *inner.body.result.get() = outcome };
+        head.core.state.set(State::Finished);
+    }
+    // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
+    // `switch_in` on this context.
+    unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), 0) }
+}

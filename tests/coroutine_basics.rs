@@ -1,0 +1,190 @@
+//! Behaviour of `Coroutine`: values both ways, nesting, recursion, panics, drop, misuse.
+
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+use coro::{Coroutine, CoroutineResult, Error, OwnedStack, Stack};
+
+#[test]
+fn ping_pong_values_both_ways() {
+    let mut co = Coroutine::new(|y, mut n: u64| {
+        for _ in 0..1000 {
+            n = y.suspend(n * 2);
+        }
+        format!("done at {n}")
+    });
+    for i in 0..1000u64 {
+        assert_eq!(co.resume(i).unwrap(), CoroutineResult::Yield(i * 2));
+    }
+    assert_eq!(
+        co.resume(7).unwrap(),
+        CoroutineResult::Return("done at 7".to_string())
+    );
+    assert!(co.is_finished());
+}
+
+#[test]
+fn three_deep_nesting() {
+    let mut outer = Coroutine::new(|y1, ()| {
+        let mut middle = Coroutine::new(|y2, ()| {
+            let mut inner = Coroutine::new(|y3, ()| {
+                y3.suspend(1);
+                y3.suspend(2);
+                3
+            });
+            let mut got = Vec::new();
+            while let CoroutineResult::Yield(v) = inner.resume(()).unwrap() {
+                got.push(v);
+                y2.suspend(v * 10);
+            }
+            got.len() as i32 * 100
+        });
+        let mut sum = 0;
+        loop {
+            match middle.resume(()).unwrap() {
+                CoroutineResult::Yield(v) => {
+                    sum += v;
+                    y1.suspend(v);
+                }
+                CoroutineResult::Return(r) => return sum + r,
+            }
+        }
+    });
+    assert_eq!(outer.resume(()).unwrap(), CoroutineResult::Yield(10));
+    assert_eq!(outer.resume(()).unwrap(), CoroutineResult::Yield(20));
+    assert_eq!(outer.resume(()).unwrap(), CoroutineResult::Return(230));
+}
+
+fn depth(n: u64, pad: &mut [u8; 64]) -> u64 {
+    pad[(n % 64) as usize] = n as u8;
+    if n == 0 {
+        std::hint::black_box(pad)[0] as u64
+    } else {
+        1 + depth(n - 1, std::hint::black_box(pad))
+    }
+}
+
+#[test]
+fn deep_recursion_that_fits() {
+    // About 100 bytes a frame in release, more in debug: 500 levels fit 1 MiB comfortably.
+    let mut co = Coroutine::<(), (), u64>::with_stack_size(1 << 20, |_, ()| {
+        let mut pad = [0u8; 64];
+        depth(500, &mut pad)
+    })
+    .unwrap();
+    assert!(matches!(co.resume(()).unwrap(), CoroutineResult::Return(n) if n >= 500));
+}
+
+#[test]
+fn panic_reaches_the_resumer_with_its_payload() {
+    let mut co = Coroutine::<(), (), ()>::new(|y, ()| {
+        y.suspend(());
+        std::panic::panic_any(42u32);
+    });
+    co.resume(()).unwrap();
+    let err = panic::catch_unwind(AssertUnwindSafe(|| co.resume(()))).unwrap_err();
+    assert_eq!(err.downcast_ref::<u32>(), Some(&42));
+    assert!(co.is_finished());
+    assert!(matches!(co.resume(()), Err(Error::Finished)));
+}
+
+struct Counted(Rc<Cell<u32>>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn dropping_a_suspended_coroutine_runs_destructors() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    let mut co = Coroutine::<(), (), ()>::new(move |y, ()| {
+        let _a = Counted(d.clone());
+        let _b = Counted(d.clone());
+        let nested = || {
+            let _c = Counted(d.clone());
+            y.suspend(());
+            unreachable!("a dropped coroutine never continues");
+        };
+        nested();
+    });
+    co.resume(()).unwrap();
+    assert_eq!(drops.get(), 0);
+    drop(co);
+    // _a, _b, _c, and the captured `d` itself.
+    assert_eq!(drops.get(), 3);
+    assert_eq!(Rc::strong_count(&drops), 1);
+}
+
+#[test]
+fn dropping_a_fresh_coroutine_drops_its_closure() {
+    let drops = Rc::new(Cell::new(0));
+    let c = Counted(drops.clone());
+    let co = Coroutine::<(), (), ()>::new(move |_, ()| drop(c));
+    drop(co);
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn resume_after_finish_is_an_error() {
+    let mut co = Coroutine::<(), (), u8>::new(|_, ()| 5);
+    assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(5));
+    let err = co.resume(()).unwrap_err();
+    assert!(matches!(err, Error::Finished));
+    assert!(err.to_string().contains("already finished"));
+}
+
+#[test]
+fn owned_stacks_are_recycled_through_the_pool() {
+    let a = OwnedStack::new(64 * 1024).unwrap();
+    let base = a.base();
+    drop(a);
+    let b = OwnedStack::new(64 * 1024).unwrap();
+    assert_eq!(
+        b.base(),
+        base,
+        "the dropped stack should come back from the pool"
+    );
+    assert_eq!(b.size(), 64 * 1024);
+    assert_eq!(
+        OwnedStack::new(5000).unwrap().size(),
+        8192,
+        "sizes round up to pages"
+    );
+}
+
+#[test]
+fn ids_are_unique_and_current_id_tracks_nesting() {
+    assert_eq!(coro::current_id(), None);
+    let mut outer = Coroutine::<(), (), (u64, u64, u64)>::new(|_, ()| {
+        let me = coro::current_id().unwrap();
+        let mut inner = Coroutine::<(), (), u64>::new(|_, ()| coro::current_id().unwrap());
+        let inner_id = inner.resume(()).unwrap().as_return().unwrap();
+        (me, inner_id, coro::current_id().unwrap())
+    });
+    let id = outer.id();
+    let (me, inner, after) = outer.resume(()).unwrap().as_return().unwrap();
+    assert_eq!(me, id);
+    assert_ne!(inner, id);
+    assert_eq!(after, id);
+    assert_eq!(coro::current_id(), None);
+}
+
+#[test]
+fn catch_unwind_inside_the_body_still_lets_a_drop_unwind() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    let mut co = Coroutine::<(), (), ()>::new(move |y, ()| {
+        let _a = Counted(d);
+        let r = panic::catch_unwind(AssertUnwindSafe(|| y.suspend(())));
+        // A body that catches everything must re-raise what it does not own.
+        if let Err(payload) = r {
+            panic::resume_unwind(payload);
+        }
+    });
+    co.resume(()).unwrap();
+    drop(co);
+    assert_eq!(drops.get(), 1);
+}
