@@ -1,0 +1,155 @@
+//! Coroutines on shared (copy) stacks: frames survive eviction byte for byte, busy stacks are
+//! an error, drop unwinds evicted frames.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use coro::{Coroutine, CoroutineResult, Error, SharedStack};
+
+/// A cheap checksum of a buffer that lives on the coroutine's stack.
+fn checksum(buf: &[u64]) -> u64 {
+    buf.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &w| {
+        (h ^ w).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[test]
+fn thousand_coroutines_on_two_shared_stacks_keep_their_frames() {
+    let stacks = [
+        SharedStack::new(64 * 1024).unwrap(),
+        SharedStack::new(64 * 1024).unwrap(),
+    ];
+    const ROUNDS: u64 = 20;
+    let mut cos: Vec<Coroutine<(), u64, u64>> = (0..1000u64)
+        .map(|i| {
+            Coroutine::with_shared_stack(&stacks[(i % 2) as usize], move |y, ()| {
+                // A frame of varying size with contents unique to this coroutine.
+                let len = 8 + (i % 40) as usize;
+                let mut frame = [0u64; 48];
+                for (k, w) in frame.iter_mut().enumerate().take(len) {
+                    *w = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k as u64;
+                }
+                let expect = checksum(&frame[..len]);
+                for round in 0..ROUNDS {
+                    y.suspend(round);
+                    // Every other coroutine has run on this stack since; our bytes must be back.
+                    assert_eq!(
+                        checksum(std::hint::black_box(&frame[..len])),
+                        expect,
+                        "coroutine {i} round {round}"
+                    );
+                }
+                expect
+            })
+        })
+        .collect();
+    for round in 0..ROUNDS {
+        for co in cos.iter_mut() {
+            assert_eq!(co.resume(()).unwrap(), CoroutineResult::Yield(round));
+        }
+    }
+    for co in cos.iter_mut() {
+        assert!(matches!(co.resume(()).unwrap(), CoroutineResult::Return(_)));
+    }
+}
+
+#[test]
+fn resuming_onto_a_stack_busy_with_the_resume_chain_is_an_error() {
+    let stack = SharedStack::new(64 * 1024).unwrap();
+    let s2 = stack.clone();
+    let mut outer = Coroutine::<(), (), String>::with_shared_stack(&stack, move |_, ()| {
+        let mut inner = Coroutine::<(), (), ()>::with_shared_stack(&s2, |_, ()| {});
+        match inner.resume(()) {
+            Err(e @ Error::SharedStackBusy { .. }) => e.to_string(),
+            other => format!("unexpected: {other:?}"),
+        }
+    });
+    let msg = outer.resume(()).unwrap().as_return().unwrap();
+    assert!(msg.contains("cannot be resumed"), "{msg}");
+}
+
+#[test]
+fn nested_coroutines_on_different_shared_stacks_work() {
+    let a = SharedStack::new(64 * 1024).unwrap();
+    let b = SharedStack::new(64 * 1024).unwrap();
+    let mut outer = Coroutine::<(), u32, u32>::with_shared_stack(&a, move |y, ()| {
+        let mut inner = Coroutine::<(), u32, u32>::with_shared_stack(&b, |y, ()| {
+            y.suspend(1);
+            2
+        });
+        let first = inner.resume(()).unwrap().as_yield().unwrap();
+        y.suspend(first);
+        inner.resume(()).unwrap().as_return().unwrap() + 40
+    });
+    assert_eq!(outer.resume(()).unwrap(), CoroutineResult::Yield(1));
+    assert_eq!(outer.resume(()).unwrap(), CoroutineResult::Return(42));
+}
+
+struct Counted(Rc<Cell<u32>>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn dropping_an_evicted_coroutine_restores_then_unwinds_its_frames() {
+    let stack = SharedStack::new(64 * 1024).unwrap();
+    let drops = Rc::new(Cell::new(0));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut cos: Vec<_> = (0..10)
+        .map(|i| {
+            let d = drops.clone();
+            let log = log.clone();
+            Coroutine::<(), (), ()>::with_shared_stack(&stack, move |y, ()| {
+                let _guard = Counted(d);
+                let local = [i as u8; 100];
+                y.suspend(());
+                log.borrow_mut().push(local[99]);
+            })
+        })
+        .collect();
+    for co in cos.iter_mut() {
+        co.resume(()).unwrap();
+    }
+    // Only the last one's frames are on the stack; the other nine are evicted.
+    cos.truncate(5);
+    assert_eq!(drops.get(), 5);
+    for co in cos.iter_mut() {
+        co.resume(()).unwrap();
+    }
+    assert_eq!(*log.borrow(), vec![0, 1, 2, 3, 4]);
+    drop(cos);
+    assert_eq!(drops.get(), 10);
+}
+
+#[test]
+fn shared_and_owned_coroutines_interleave() {
+    let stack = SharedStack::new(32 * 1024).unwrap();
+    let mut a = Coroutine::<u32, u32, ()>::with_shared_stack(&stack, |y, mut v| {
+        loop {
+            v = y.suspend(v + 1);
+        }
+    });
+    let mut b = Coroutine::<u32, u32, ()>::new(|y, mut v| {
+        loop {
+            v = y.suspend(v * 2);
+        }
+    });
+    let mut c = Coroutine::<u32, u32, ()>::with_shared_stack(&stack, |y, mut v| {
+        loop {
+            v = y.suspend(v + 100);
+        }
+    });
+    let mut v = 1;
+    for _ in 0..100 {
+        v = a.resume(v).unwrap().as_yield().unwrap() % 1000;
+        v = b.resume(v).unwrap().as_yield().unwrap() % 1000;
+        v = c.resume(v).unwrap().as_yield().unwrap() % 1000;
+    }
+    let mut w = 1;
+    for _ in 0..100 {
+        w = ((w + 1) * 2 % 1000 + 100) % 1000;
+    }
+    assert_eq!(v, w);
+}
