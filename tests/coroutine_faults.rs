@@ -74,7 +74,7 @@ fn overflow_on_a_shared_stack_is_reported_and_aborts() {
 fn a_fault_that_is_not_an_overflow_still_kills_with_sigsegv() {
     if in_child() {
         let mut co = Coroutine::<(), (), ()>::new(|_, ()| {
-            // SAFETY (test): map one inaccessible page and write to it, a plain segfault away
+            // SAFETY: (test) map one inaccessible page and write to it, a plain segfault away
             // from any stack guard.
             unsafe {
                 let p = libc::mmap(

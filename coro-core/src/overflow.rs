@@ -97,12 +97,14 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     if !core.is_null() {
         // SAFETY: CURRENT holds the running coroutine's live Core (it is running: we are on its
         // thread, interrupting it).
-        if let Some((guard, limit, size)) = unsafe { Core::stack_bounds(core) } {
-            if addr >= guard && addr < limit {
-                // SAFETY: as above.
-                let id = unsafe { (*core).id };
-                report_overflow(id, size);
-            }
+        let bounds = unsafe { Core::stack_bounds(core) };
+        if let Some((guard, limit, size)) = bounds
+            && addr >= guard
+            && addr < limit
+        {
+            // SAFETY: as above.
+            let id = unsafe { (*core).id };
+            report_overflow(id, size);
         }
     }
     chain(sig, info, ctx);
@@ -111,11 +113,9 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 /// Prints the overflow message with write(2) (no allocation, no locks) and aborts.
 fn report_overflow(id: u64, size: usize) -> ! {
     let mut buf = [0u8; 128];
-    let mut n = 0;
-    for part in [b"coroutine ".as_slice()] {
-        buf[n..n + part.len()].copy_from_slice(part);
-        n += part.len();
-    }
+    let start = b"coroutine ";
+    buf[..start.len()].copy_from_slice(start);
+    let mut n = start.len();
     n += write_u64(&mut buf[n..], id);
     let mid = b" overflowed its ";
     buf[n..n + mid.len()].copy_from_slice(mid);

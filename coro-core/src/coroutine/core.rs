@@ -193,9 +193,10 @@ impl Core {
         // SAFETY: the caller guarantees `core` is live; only plain loads follow.
         let core = unsafe { &*core };
         match &core.stack {
-            // SAFETY: the running coroutine's stack slot is not being written while we look.
             StackSlot::Owned(cell) => {
-                unsafe { (*cell.as_ptr()).as_ref() }.map(|s| (s.guard(), s.limit(), s.size()))
+                // SAFETY: the running coroutine's stack slot is not being written while we look.
+                let stack = unsafe { (*cell.as_ptr()).as_ref() };
+                stack.map(|s| (s.guard(), s.limit(), s.size()))
             }
             StackSlot::Shared { stack, .. } => {
                 Some((stack.stack.guard(), stack.stack.limit(), stack.stack.size()))
