@@ -9,6 +9,7 @@ mod error;
 mod local;
 mod overflow;
 pub mod stack;
+pub mod sync;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder, current_id};
 pub use error::{Error, Result};
