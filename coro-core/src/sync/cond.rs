@@ -71,7 +71,8 @@ impl Cond {
     /// Outside a coro task (inside `coro::run`), where nothing could ever wake it.
     pub fn wait(&self) {
         let node = self.waiters.push();
-        self.waiters.wait(&node, None, "coro::sync::Cond::wait", &|| {});
+        self.waiters
+            .wait(&node, None, "coro::sync::Cond::wait", &|| {});
     }
 
     /// Parks the calling coroutine until it is woken (returns true) or `timeout` has passed
@@ -84,8 +85,12 @@ impl Cond {
     /// (returns false).
     pub fn wait_until(&self, deadline: Instant) -> bool {
         let node = self.waiters.push();
-        self.waiters
-            .wait(&node, Some(deadline), "coro::sync::Cond::wait_until", &|| {})
+        self.waiters.wait(
+            &node,
+            Some(deadline),
+            "coro::sync::Cond::wait_until",
+            &|| {},
+        )
     }
 }
 

@@ -102,9 +102,12 @@ impl<T: ?Sized> Mutex<T> {
         }
         let node = self.waiters.push();
         self.waiters
-            .wait(&node, Some(deadline), "coro::sync::Mutex::lock_until", &|| {
-                self.unlock()
-            })
+            .wait(
+                &node,
+                Some(deadline),
+                "coro::sync::Mutex::lock_until",
+                &|| self.unlock(),
+            )
             .then_some(MutexGuard { mutex: self })
     }
 

@@ -79,9 +79,10 @@ impl Semaphore {
     pub fn acquire(&self) {
         if !self.try_acquire() {
             let node = self.waiters.push();
-            self.waiters.wait(&node, None, "coro::sync::Semaphore::acquire", &|| {
-                self.release()
-            });
+            self.waiters
+                .wait(&node, None, "coro::sync::Semaphore::acquire", &|| {
+                    self.release()
+                });
         }
     }
 
@@ -135,9 +136,17 @@ mod tests {
         s.waiters.push_node(a.clone());
         s.waiters.push_node(b.clone());
         s.release();
-        assert_eq!(a.state(), State::Notified, "the first waiter owns the permit");
+        assert_eq!(
+            a.state(),
+            State::Notified,
+            "the first waiter owns the permit"
+        );
         assert_eq!(b.state(), State::Waiting);
-        assert_eq!(s.available_permits(), 0, "the permit was handed over, not pooled");
+        assert_eq!(
+            s.available_permits(),
+            0,
+            "the permit was handed over, not pooled"
+        );
         assert!(!s.try_acquire(), "a newcomer cannot overtake b");
         s.release();
         assert_eq!(b.state(), State::Notified);

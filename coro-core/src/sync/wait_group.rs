@@ -96,8 +96,12 @@ impl WaitGroup {
             return true;
         }
         let node = self.waiters.push();
-        self.waiters
-            .wait(&node, Some(deadline), "coro::sync::WaitGroup::wait_until", &|| {})
+        self.waiters.wait(
+            &node,
+            Some(deadline),
+            "coro::sync::WaitGroup::wait_until",
+            &|| {},
+        )
     }
 }
 

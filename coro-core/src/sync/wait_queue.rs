@@ -91,8 +91,7 @@ impl WaitQueue {
             }
             waiting
         };
-        if deadline.is_none() && node.state() == waiters::State::Waiting && !waiters::can_block()
-        {
+        if deadline.is_none() && node.state() == waiters::State::Waiting && !waiters::can_block() {
             self.waiters.borrow_mut().cancel(node);
             waiters::cannot_block(what);
         }

@@ -329,7 +329,11 @@ mod tests {
             q.push(n.clone());
             q.cancel(&n);
         }
-        assert!(q.queue.len() <= 2 * COMPACT_AFTER + 2, "queue holds {}", q.queue.len());
+        assert!(
+            q.queue.len() <= 2 * COMPACT_AFTER + 2,
+            "queue holds {}",
+            q.queue.len()
+        );
         assert_eq!(q.len(), 1);
         assert!(Rc::ptr_eq(&q.pop_waiting().unwrap(), &keep));
     }

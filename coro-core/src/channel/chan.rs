@@ -1,0 +1,380 @@
+//! [`Chan`]: the state of a channel (queue, capacity, counts, wait queues) and its
+//! transitions, shared by the thread-local and the cross-thread flavours.
+//!
+//! Every method runs under the flavour's lock (a `RefCell` borrow or a `std::sync::Mutex`) and
+//! never parks or unparks: it returns the parties to unpark, which the caller wakes after
+//! releasing the lock. So the whole protocol is testable without a context switch (see the
+//! tests below).
+//!
+//! Rules that keep messages and wake-ups from being lost:
+//!
+//! * a receiver waits only when the queue is empty; every message pushed notifies the first
+//!   waiting receiver, and a receiver that takes a message and sees more notifies the next one;
+//! * on a bounded channel a receiver that frees a slot *reserves* it for the first waiting
+//!   sender (`reserved`), so a sender that arrives later cannot take it: senders are served in
+//!   arrival order, and a waiting sender is woken only when it can send;
+//! * a notified party that unwinds before acting passes its notification on;
+//! * `Disconnected` is reported to a receiver only when the queue is empty and no sender is left,
+//!   so every message sent is received first.
+
+use std::collections::VecDeque;
+
+use super::error::TrySendError;
+use crate::sync::waiters::{Node, Waiters};
+
+/// The state of one channel.
+#[derive(Debug)]
+pub(crate) struct Chan<T, W> {
+    queue: VecDeque<T>,
+    /// `None`: unbounded.
+    cap: Option<usize>,
+    /// Slots promised to notified senders that have not sent yet.
+    reserved: usize,
+    senders: usize,
+    receivers: usize,
+    recv_waiters: Waiters<W>,
+    send_waiters: Waiters<W>,
+}
+
+/// Up to two parties to unpark once the lock is released.
+#[derive(Debug)]
+#[must_use = "the parties must be unparked"]
+pub(crate) struct Wake<W>(Option<W>, Option<W>);
+
+impl<W: Node> Wake<W> {
+    /// Unparks the parties.
+    pub(crate) fn unpark(self) {
+        if let Some(w) = self.0 {
+            w.unpark();
+        }
+        if let Some(w) = self.1 {
+            w.unpark();
+        }
+    }
+}
+
+impl<T, W: Node> Chan<T, W> {
+    /// A channel with one sender and one receiver; `cap` of `None` means unbounded.
+    pub(crate) fn new(cap: Option<usize>) -> Self {
+        if cap == Some(0) {
+            panic!(
+                "a coro channel needs a capacity of at least 1 (rendezvous channels are not supported); use `bounded(1)`"
+            );
+        }
+        Chan {
+            queue: VecDeque::new(),
+            cap,
+            reserved: 0,
+            senders: 1,
+            receivers: 1,
+            recv_waiters: Waiters::new(),
+            send_waiters: Waiters::new(),
+        }
+    }
+
+    /// Messages queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The capacity, `None` if unbounded.
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.cap
+    }
+
+    /// Whether every receiver is gone.
+    pub(crate) fn receivers_gone(&self) -> bool {
+        self.receivers == 0
+    }
+
+    /// Whether every sender is gone.
+    pub(crate) fn senders_gone(&self) -> bool {
+        self.senders == 0
+    }
+
+    /// Queues `v` if there is room; returns the receiver to wake.
+    pub(crate) fn try_send(&mut self, v: T) -> Result<Option<W>, TrySendError<T>> {
+        if self.receivers == 0 {
+            return Err(TrySendError::Disconnected(v));
+        }
+        if let Some(cap) = self.cap
+            && self.queue.len() + self.reserved >= cap
+        {
+            return Err(TrySendError::Full(v));
+        }
+        self.queue.push_back(v);
+        Ok(self.recv_waiters.pop_waiting())
+    }
+
+    /// Enqueues a sender that found the channel full.
+    pub(crate) fn wait_send(&mut self, node: W) {
+        self.send_waiters.push(node);
+    }
+
+    /// A notified sender sends into the slot reserved for it; gives `v` back if every receiver
+    /// is gone (that also notifies senders). Returns the receiver to wake.
+    pub(crate) fn send_reserved(&mut self, v: T) -> Result<Option<W>, T> {
+        if self.receivers == 0 {
+            return Err(v);
+        }
+        self.reserved -= 1;
+        self.queue.push_back(v);
+        Ok(self.recv_waiters.pop_waiting())
+    }
+
+    /// A waiting sender gives up (`abandon`: it unwinds). Returns whether it was still waiting,
+    /// and whom to wake: an unwinding sender that was handed a slot passes it on.
+    pub(crate) fn cancel_send(&mut self, node: &W, abandon: bool) -> (bool, Option<W>) {
+        if self.send_waiters.cancel(node) {
+            return (true, None);
+        }
+        if !abandon || self.receivers == 0 {
+            return (false, None);
+        }
+        match self.send_waiters.pop_waiting() {
+            Some(next) => (false, Some(next)),
+            None => {
+                self.reserved -= 1;
+                (false, None)
+            }
+        }
+    }
+
+    /// Takes the first message, if any, with the parties to wake (a sender for the freed slot;
+    /// the next receiver if more messages wait). `Err(true)`: empty and every sender is gone;
+    /// `Err(false)`: empty.
+    pub(crate) fn try_recv(&mut self) -> Result<(T, Wake<W>), bool> {
+        match self.queue.pop_front() {
+            Some(v) => {
+                let mut wake = Wake(None, None);
+                if self.cap.is_some() {
+                    wake.0 = self.send_waiters.pop_waiting();
+                    if wake.0.is_some() {
+                        self.reserved += 1;
+                    }
+                }
+                if !self.queue.is_empty() {
+                    wake.1 = self.recv_waiters.pop_waiting();
+                }
+                Ok((v, wake))
+            }
+            None => Err(self.senders == 0),
+        }
+    }
+
+    /// Enqueues a receiver that found the channel empty.
+    pub(crate) fn wait_recv(&mut self, node: W) {
+        debug_assert!(self.queue.is_empty());
+        self.recv_waiters.push(node);
+    }
+
+    /// A waiting receiver gives up (`abandon`: it unwinds). Returns whether it was still
+    /// waiting, and whom to wake: an unwinding receiver that was notified passes it on.
+    pub(crate) fn cancel_recv(&mut self, node: &W, abandon: bool) -> (bool, Option<W>) {
+        if self.recv_waiters.cancel(node) {
+            return (true, None);
+        }
+        if abandon && !self.queue.is_empty() {
+            (false, self.recv_waiters.pop_waiting())
+        } else {
+            (false, None)
+        }
+    }
+
+    /// One more sender.
+    pub(crate) fn add_sender(&mut self) {
+        self.senders += 1;
+    }
+
+    /// One more receiver.
+    pub(crate) fn add_receiver(&mut self) {
+        self.receivers += 1;
+    }
+
+    /// A sender is dropped; when it was the last, every waiting receiver is returned to be
+    /// woken (they will drain the queue, then see `Disconnected`).
+    pub(crate) fn drop_sender(&mut self) -> VecDeque<W> {
+        self.senders -= 1;
+        if self.senders == 0 {
+            self.recv_waiters.take_all()
+        } else {
+            VecDeque::new()
+        }
+    }
+
+    /// A receiver is dropped; when it was the last, the queued messages (to be dropped after
+    /// the lock is released: their destructors may use the channel) and every waiting sender
+    /// (to be woken: they will see `Disconnected`) are returned.
+    pub(crate) fn drop_receiver(&mut self) -> (VecDeque<T>, VecDeque<W>) {
+        self.receivers -= 1;
+        if self.receivers == 0 {
+            self.reserved = 0;
+            (
+                std::mem::take(&mut self.queue),
+                self.send_waiters.take_all(),
+            )
+        } else {
+            (VecDeque::new(), VecDeque::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::waiters::{LocalNode, State};
+    use std::rc::Rc;
+
+    type C = Chan<u32, Rc<LocalNode>>;
+
+    fn node() -> Rc<LocalNode> {
+        LocalNode::current()
+    }
+
+    #[test]
+    fn messages_come_out_in_order() {
+        let mut c = C::new(None);
+        for i in 0..100 {
+            assert!(c.try_send(i).unwrap().is_none());
+        }
+        for i in 0..100 {
+            assert_eq!(c.try_recv().ok().unwrap().0, i);
+        }
+        assert_eq!(c.try_recv().err(), Some(false));
+    }
+
+    #[test]
+    fn send_wakes_the_first_waiting_receiver() {
+        let mut c = C::new(None);
+        let (a, b) = (node(), node());
+        c.wait_recv(a.clone());
+        c.wait_recv(b.clone());
+        let woken = c.try_send(1).unwrap().unwrap();
+        assert!(Rc::ptr_eq(&woken, &a));
+        assert_eq!(b.state(), State::Waiting);
+    }
+
+    #[test]
+    fn bounded_full_reserves_the_freed_slot_for_the_first_sender() {
+        let mut c = C::new(Some(2));
+        c.try_send(1).unwrap();
+        c.try_send(2).unwrap();
+        assert!(c.try_send(3).unwrap_err().is_full());
+        let (s1, s2) = (node(), node());
+        c.wait_send(s1.clone());
+        c.wait_send(s2.clone());
+        let (v, wake) = c.try_recv().ok().unwrap();
+        assert_eq!(v, 1);
+        assert!(Rc::ptr_eq(wake.0.as_ref().unwrap(), &s1));
+        assert_eq!(s1.state(), State::Notified);
+        assert!(
+            c.try_send(9).unwrap_err().is_full(),
+            "a newcomer cannot take the reserved slot"
+        );
+        assert!(c.send_reserved(3).unwrap().is_none());
+        assert_eq!(c.len(), 2);
+        let (v, _) = c.try_recv().ok().unwrap();
+        assert_eq!(v, 2);
+        assert_eq!(s2.state(), State::Notified);
+        c.send_reserved(4).unwrap();
+        let got: Vec<u32> = std::iter::from_fn(|| c.try_recv().ok().map(|(v, _)| v)).collect();
+        assert_eq!(got, [3, 4]);
+    }
+
+    #[test]
+    fn disconnect_is_reported_only_after_the_queue_drains() {
+        let mut c = C::new(None);
+        c.try_send(1).unwrap();
+        c.try_send(2).unwrap();
+        let r = node();
+        assert!(c.drop_sender().is_empty());
+        assert!(c.senders_gone());
+        assert_eq!(c.try_recv().ok().unwrap().0, 1);
+        assert_eq!(c.try_recv().ok().unwrap().0, 2);
+        assert_eq!(c.try_recv().err(), Some(true));
+        drop(r);
+    }
+
+    #[test]
+    fn last_sender_drop_wakes_every_receiver() {
+        let mut c = C::new(None);
+        c.add_sender();
+        let (a, b) = (node(), node());
+        c.wait_recv(a.clone());
+        c.wait_recv(b.clone());
+        assert!(c.drop_sender().is_empty());
+        assert_eq!(c.drop_sender().len(), 2);
+        assert_eq!(a.state(), State::Notified);
+        assert_eq!(b.state(), State::Notified);
+    }
+
+    #[test]
+    fn last_receiver_drop_returns_messages_and_wakes_senders() {
+        let mut c = C::new(Some(1));
+        c.try_send(7).unwrap();
+        let s = node();
+        c.wait_send(s.clone());
+        let (msgs, wake) = c.drop_receiver();
+        assert_eq!(msgs, [7]);
+        assert_eq!(wake.len(), 1);
+        assert!(matches!(c.send_reserved(8), Err(8)));
+        assert!(c.try_send(9).unwrap_err().is_disconnected());
+    }
+
+    #[test]
+    fn unwinding_notified_sender_passes_its_slot_on() {
+        let mut c = C::new(Some(1));
+        c.try_send(1).unwrap();
+        let (s1, s2) = (node(), node());
+        c.wait_send(s1.clone());
+        c.wait_send(s2.clone());
+        let _ = c.try_recv().ok().unwrap();
+        assert_eq!(s1.state(), State::Notified);
+        let (waiting, next) = c.cancel_send(&s1, true);
+        assert!(!waiting);
+        assert!(Rc::ptr_eq(&next.unwrap(), &s2));
+        c.send_reserved(2).unwrap();
+        assert_eq!(c.try_recv().ok().unwrap().0, 2);
+    }
+
+    #[test]
+    fn unwinding_notified_sender_with_no_successor_frees_the_slot() {
+        let mut c = C::new(Some(1));
+        c.try_send(1).unwrap();
+        let s1 = node();
+        c.wait_send(s1.clone());
+        let _ = c.try_recv().ok().unwrap();
+        assert!(matches!(c.cancel_send(&s1, true), (false, None)));
+        c.try_send(5).unwrap();
+    }
+
+    #[test]
+    fn timed_out_sender_is_cancelled() {
+        let mut c = C::new(Some(1));
+        c.try_send(1).unwrap();
+        let s1 = node();
+        c.wait_send(s1.clone());
+        assert!(matches!(c.cancel_send(&s1, false), (true, None)));
+        let (_, wake) = c.try_recv().ok().unwrap();
+        assert!(wake.0.is_none(), "nobody to hand the slot to");
+        c.try_send(2).unwrap();
+    }
+
+    #[test]
+    fn unwinding_notified_receiver_passes_the_message_on() {
+        let mut c = C::new(None);
+        let (a, b) = (node(), node());
+        c.wait_recv(a.clone());
+        c.wait_recv(b.clone());
+        c.try_send(1).unwrap();
+        let (waiting, next) = c.cancel_recv(&a, true);
+        assert!(!waiting);
+        assert!(Rc::ptr_eq(&next.unwrap(), &b));
+    }
+
+    #[test]
+    #[should_panic(expected = "capacity of at least 1")]
+    fn zero_capacity_is_refused() {
+        let _ = C::new(Some(0));
+    }
+}

@@ -1,0 +1,410 @@
+//! The cross-thread channel: `channel::sync::{unbounded, bounded}`.
+//!
+//! Its halves are `Send` (and `Sync`) when `T: Send`: a sender on any thread (a coroutine of
+//! another scheduler, or a plain `std::thread`) wakes a receiving coroutine through its
+//! scheduler's eventfd, and a plain thread can receive too (it parks the thread). Waiting
+//! coroutines park only themselves, never their thread.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::chan::Chan;
+use super::error::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+};
+use super::ops::{self, Flavor};
+use crate::sync::waiters::{Node, RemoteNode};
+
+type Shared<T> = Mutex<Chan<T, Arc<RemoteNode>>>;
+
+impl<T> Flavor<T> for Shared<T> {
+    type Node = Arc<RemoteNode>;
+    fn with<R>(&self, f: impl FnOnce(&mut Chan<T, Arc<RemoteNode>>) -> R) -> R {
+        // No code runs under the lock that could panic with the state half-changed (messages
+        // are dropped and parties woken after it is released), so a poisoned lock is sound.
+        f(&mut self.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+    fn node() -> Arc<RemoteNode> {
+        RemoteNode::current()
+    }
+    fn can_block() -> bool {
+        // The other side may be another thread, so parking a plain thread is fine.
+        true
+    }
+}
+
+/// A channel of unlimited capacity whose halves can move to other threads: `send` never parks.
+///
+/// ```
+/// let (tx, rx) = coro::channel::sync::unbounded();
+/// let t = std::thread::spawn(move || {
+///     tx.send(1).unwrap();
+///     tx.send(2).unwrap();
+/// });
+/// assert_eq!(rx.iter().collect::<Vec<i32>>(), [1, 2]);
+/// t.join().unwrap();
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    channel(None)
+}
+
+/// A channel that holds at most `capacity` messages, whose halves can move to other threads: a
+/// `send` to a full channel parks the sending coroutine (or thread) until a receiver makes room
+/// (back-pressure).
+///
+/// # Panics
+///
+/// If `capacity` is 0 (rendezvous channels are not supported).
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    channel(Some(capacity))
+}
+
+fn channel<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(Mutex::new(Chan::new(cap)));
+    (
+        Sender {
+            chan: Arc::clone(&chan),
+        },
+        Receiver { chan },
+    )
+}
+
+/// The sending half of a cross-thread channel. `Send` and `Sync` when `T: Send`. Clone it
+/// for more senders; when the last one is dropped, receivers get [`RecvError`] once they have
+/// received every message.
+pub struct Sender<T> {
+    chan: Arc<Shared<T>>,
+}
+
+/// The receiving half of a cross-thread channel. `Send` and `Sync` when `T: Send`. Clone it
+/// for more receivers (each message goes to one of them, waiting receivers are served in
+/// order); when the last one is dropped, the messages still queued are dropped and senders get
+/// [`SendError`].
+pub struct Receiver<T> {
+    chan: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, parking the calling coroutine while a bounded channel is full. Fails,
+    /// giving the value back, if every receiver is gone.
+    ///
+    /// Outside a coro task it parks the thread.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        ops::send(
+            &*self.chan,
+            value,
+            None,
+            "coro::channel::sync::Sender::send",
+        )
+        .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Sends `value` if there is room now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        ops::try_send(&*self.chan, value)
+    }
+
+    /// Sends `value`, waiting at most `timeout` for room.
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_deadline(value, Instant::now() + timeout)
+    }
+
+    /// Sends `value`, waiting until `deadline` at the latest for room.
+    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        ops::send(&*self.chan, value, Some(deadline), "")
+    }
+
+    /// Whether every receiver is gone (sends fail).
+    pub fn is_disconnected(&self) -> bool {
+        self.chan.with_lock().receivers_gone()
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.chan.with_lock().len()
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity, `None` for an unbounded channel.
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.with_lock().capacity()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Takes the next message, parking the calling coroutine while the channel is empty. Fails
+    /// when the channel is empty and every sender is gone.
+    ///
+    /// Outside a coro task it parks the thread.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        ops::recv(&*self.chan, None, "coro::channel::sync::Receiver::recv").map_err(|_| RecvError)
+    }
+
+    /// Takes the next message if there is one now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        ops::try_recv(&*self.chan)
+    }
+
+    /// Takes the next message, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_deadline(Instant::now() + timeout)
+    }
+
+    /// Takes the next message, waiting until `deadline` at the latest.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        ops::recv(&*self.chan, Some(deadline), "")
+    }
+
+    /// An iterator that receives until the channel is empty and every sender is gone.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the messages queued now; it never parks.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Whether every sender is gone (once the queue is drained, receives fail).
+    pub fn is_disconnected(&self) -> bool {
+        self.chan.with_lock().senders_gone()
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.chan.with_lock().len()
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity, `None` for an unbounded channel.
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.with_lock().capacity()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.with_lock().add_sender();
+        Sender {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.with_lock().add_receiver();
+        Receiver {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let woken = self.chan.with_lock().drop_sender();
+        for w in woken {
+            w.unpark();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let (messages, woken) = self.chan.with_lock().drop_receiver();
+        drop(messages);
+        for w in woken {
+            w.unpark();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives until the channel is empty and every sender is gone ([`Receiver::iter`]).
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// The messages queued now ([`Receiver::try_iter`]).
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+/// Receives until the channel is empty and every sender is gone (`Receiver::into_iter`).
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+trait WithLock<T> {
+    fn with_lock(&self) -> std::sync::MutexGuard<'_, Chan<T, Arc<RemoteNode>>>;
+}
+
+impl<T> WithLock<T> for Shared<T> {
+    fn with_lock(&self) -> std::sync::MutexGuard<'_, Chan<T, Arc<RemoteNode>>> {
+        self.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    #[test]
+    fn halves_are_send_and_sync() {
+        fn assert_send_sync<X: Send + Sync>() {}
+        assert_send_sync::<Sender<String>>();
+        assert_send_sync::<Receiver<String>>();
+    }
+
+    #[test]
+    fn threads_to_thread_exactly_once() {
+        let (tx, rx) = bounded(16);
+        let senders: Vec<_> = (0..4u64)
+            .map(|t| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    for i in 0..10_000u64 {
+                        tx.send(t * 1_000_000 + i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut seen = [0u64; 4];
+        let mut count = 0;
+        for v in rx.iter() {
+            let (t, i) = ((v / 1_000_000) as usize, v % 1_000_000);
+            assert_eq!(i, seen[t], "per-sender order");
+            seen[t] += 1;
+            count += 1;
+        }
+        assert_eq!(count, 40_000);
+        for s in senders {
+            s.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn bounded_sender_thread_waits_for_room() {
+        let (tx, rx) = bounded(1);
+        tx.send(0).unwrap();
+        let t = thread::spawn(move || {
+            let start = Instant::now();
+            tx.send(1).unwrap();
+            start.elapsed()
+        });
+        thread::sleep(Duration::from_millis(30));
+        assert_eq!(rx.recv(), Ok(0));
+        let waited = t.join().unwrap();
+        assert!(
+            waited >= Duration::from_millis(20),
+            "sender waited {waited:?}"
+        );
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Err(RecvError));
+    }
+
+    #[test]
+    fn many_receiver_threads_share_the_messages() {
+        let (tx, rx) = unbounded::<u32>();
+        let rxs: Vec<_> = (0..3)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.iter().map(u64::from).sum::<u64>())
+            })
+            .collect();
+        drop(rx);
+        for i in 0..3000 {
+            tx.send(i).unwrap();
+        }
+        drop(tx);
+        let total: u64 = rxs.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(total, (0..3000u64).sum::<u64>());
+    }
+
+    #[test]
+    fn timeouts() {
+        let (tx, rx) = bounded::<u8>(1);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(2)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        tx.send(1).unwrap();
+        assert!(
+            tx.send_timeout(2, Duration::from_millis(2))
+                .unwrap_err()
+                .is_timeout()
+        );
+        drop(rx);
+        assert!(
+            tx.send_timeout(2, Duration::from_millis(2))
+                .unwrap_err()
+                .is_disconnected()
+        );
+    }
+}
