@@ -1,0 +1,262 @@
+//! The one load client every echo server is measured with: a single thread, plain epoll.
+//!
+//! It holds `conns` connections, each with one message of `size` bytes in flight (a closed
+//! loop: send, wait for the whole echo, send again), and records the latency of every echo that
+//! completes inside the measured window. One `read` and one `write` per request, epoll
+//! level-triggered with each fd registered once, so the client spends as few syscalls as the
+//! servers it measures. Connections past 20,000 take their source address from 127.0.0.2,
+//! 127.0.0.3, ... so that the ephemeral port range never runs out.
+
+use crate::sys::syscall;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// Connections per source address before the next 127.0.0.x is used.
+const PER_SOURCE: usize = 20_000;
+
+/// Opens one blocking TCP connection to `to`, from `from` when given, with TCP_NODELAY.
+pub(crate) fn connect(to: SocketAddrV4, from: Option<Ipv4Addr>) -> io::Result<OwnedFd> {
+    let fd = syscall!(socket(
+        libc::AF_INET,
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+        0
+    ))?;
+    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let optp = (&raw const one).cast::<libc::c_void>();
+    // SAFETY: `optp` points to a c_int of `len` bytes that lives across the call.
+    syscall!(setsockopt(
+        fd.as_raw_fd(),
+        libc::IPPROTO_TCP,
+        libc::TCP_NODELAY,
+        optp,
+        len
+    ))?;
+    if let Some(src) = from {
+        // Let connect() pick the port, so each source address has the whole range to itself.
+        // SAFETY: as above.
+        syscall!(setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            optp,
+            len
+        ))?;
+        let sa = sockaddr(SocketAddrV4::new(src, 0));
+        let salen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `sa` is a valid sockaddr_in of `salen` bytes.
+        syscall!(bind(fd.as_raw_fd(), (&raw const sa).cast(), salen))?;
+    }
+    let sa = sockaddr(to);
+    let salen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `sa` is a valid sockaddr_in of `salen` bytes.
+    syscall!(connect(fd.as_raw_fd(), (&raw const sa).cast(), salen))?;
+    Ok(fd)
+}
+
+/// A `sockaddr_in` for `a`.
+fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// The source address for connection number `i` (None: let the kernel choose, 127.0.0.1).
+pub(crate) fn source_for(i: usize, total: usize) -> Option<Ipv4Addr> {
+    if total <= PER_SOURCE {
+        None
+    } else {
+        Some(Ipv4Addr::new(127, 0, 0, 2 + (i / PER_SOURCE) as u8))
+    }
+}
+
+/// Opens `n` connections to `to`, printing progress for large counts.
+pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd>> {
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        let fd = connect(to, source_for(i, n))
+            .map_err(|e| io::Error::new(e.kind(), format!("connection {i} of {n} to {to}: {e}")))?;
+        v.push(fd);
+        if n >= 20_000 && (i + 1) % 20_000 == 0 {
+            eprintln!("  connected {} of {n}", i + 1);
+        }
+    }
+    Ok(v)
+}
+
+/// Sets O_NONBLOCK on `fd`.
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd, libc::F_GETFL))?;
+    syscall!(fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// Writes all of `buf` to a non-blocking socket (spinning on a full buffer, which a closed
+/// loop with one small message in flight never meets in practice).
+pub(crate) fn write_all(fd: RawFd, buf: &[u8]) -> io::Result<()> {
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = &buf[off..];
+        // SAFETY: `rest` is a valid readable buffer of `rest.len()` bytes.
+        match syscall!(write(fd, rest.as_ptr().cast(), rest.len())) {
+            Ok(n) => off += n as usize,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::hint::spin_loop(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// What one load run measured.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadResult {
+    /// Echoes completed inside the measured window.
+    pub(crate) requests: u64,
+    /// Length of the measured window.
+    pub(crate) elapsed: Duration,
+    /// Latency of each echo completed in the window, in nanoseconds.
+    pub(crate) latencies: Vec<u64>,
+    /// Server CPU seconds (user + system) spent inside the window.
+    pub(crate) server_cpu: f64,
+}
+
+impl LoadResult {
+    /// Requests per second.
+    pub(crate) fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The 99th-percentile latency in microseconds.
+    pub(crate) fn p99_us(&mut self) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        self.latencies.sort_unstable();
+        let i = ((self.latencies.len() as f64 * 0.99).ceil() as usize)
+            .clamp(1, self.latencies.len())
+            - 1;
+        self.latencies[i] as f64 / 1000.0
+    }
+
+    /// Requests per server CPU-second.
+    pub(crate) fn per_cpu_second(&self) -> f64 {
+        self.requests as f64 / self.server_cpu
+    }
+}
+
+/// Per-connection state of the closed loop.
+#[derive(Debug, Clone, Copy)]
+struct Conn {
+    /// When the message in flight was sent (ns since the run's start).
+    sent: u64,
+    /// Bytes of its echo received so far.
+    got: usize,
+}
+
+/// Drives `conns` (already connected) for `warmup` then `secs`, reading the server's CPU
+/// time (`server_pid`) at both ends of the measured window.
+pub(crate) fn run_load(
+    conns: &[OwnedFd],
+    size: usize,
+    warmup: Duration,
+    secs: Duration,
+    server_pid: u32,
+) -> io::Result<LoadResult> {
+    let ep = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+    // SAFETY: `ep` was just returned by epoll_create1 and is owned by nobody else.
+    let ep = unsafe { OwnedFd::from_raw_fd(ep) };
+    for (i, c) in conns.iter().enumerate() {
+        set_nonblocking(c.as_raw_fd())?;
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        // SAFETY: `ev` is a valid epoll_event; both fds are open.
+        syscall!(epoll_ctl(
+            ep.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            c.as_raw_fd(),
+            &mut ev
+        ))?;
+    }
+    let msg: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let mut buf = vec![0u8; size.max(4096)];
+    let base = Instant::now();
+    let now_ns = || base.elapsed().as_nanos() as u64;
+    let mut state = vec![Conn { sent: 0, got: 0 }; conns.len()];
+    for (i, c) in conns.iter().enumerate() {
+        state[i].sent = now_ns();
+        write_all(c.as_raw_fd(), &msg)?;
+    }
+    let window_start = warmup.as_nanos() as u64;
+    let window_end = window_start + secs.as_nanos() as u64;
+    let mut cpu_start = None;
+    let mut requests = 0u64;
+    let mut latencies = Vec::with_capacity(1 << 20);
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+    loop {
+        let t = now_ns();
+        if cpu_start.is_none() && t >= window_start {
+            cpu_start = Some(crate::sys::cpu_seconds(server_pid)?);
+        }
+        if t >= window_end {
+            break;
+        }
+        // SAFETY: `events` is a writable array of `events.len()` epoll_events.
+        let n = match syscall!(epoll_wait(
+            ep.as_raw_fd(),
+            events.as_mut_ptr(),
+            events.len() as i32,
+            50
+        )) {
+            Ok(n) => n as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(e),
+        };
+        for ev in &events[..n] {
+            let i = ev.u64 as usize;
+            let fd = conns[i].as_raw_fd();
+            // SAFETY: `buf` is a valid writable buffer of `buf.len()` bytes.
+            let r = match syscall!(read(fd, buf.as_mut_ptr().cast(), buf.len())) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("server closed connection {i}"),
+                    ));
+                }
+                Ok(r) => r as usize,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(io::Error::new(e.kind(), format!("connection {i}: {e}"))),
+            };
+            let st = &mut state[i];
+            st.got += r;
+            if st.got >= size {
+                st.got -= size;
+                let done = now_ns();
+                if done >= window_start && done < window_end {
+                    requests += 1;
+                    latencies.push(done - st.sent);
+                }
+                st.sent = done;
+                write_all(fd, &msg)?;
+            }
+        }
+    }
+    let cpu_end = crate::sys::cpu_seconds(server_pid)?;
+    Ok(LoadResult {
+        requests,
+        elapsed: secs,
+        latencies,
+        server_cpu: cpu_end - cpu_start.unwrap_or(cpu_end),
+    })
+}

@@ -1,0 +1,60 @@
+//! `hold --conns N`: N idle connections held open by one coro server process (connection
+//! coroutines on shared stacks); reports the server's peak RSS growth per connection.
+
+use super::child::ServerProc;
+use crate::Args;
+use crate::harness::figure;
+use crate::sys;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+/// Runs the suite.
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    let conns: usize = args.get("--conns", 100_000)?;
+    let kind = "coro-hold";
+    if !super::coro_servers::available(kind) {
+        println!("hold: skipped: {}", super::coro_servers::missing(kind));
+        return Ok(());
+    }
+    sys::raise_nofile(conns as u64 + 1024).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let mut server = ServerProc::start(kind)?;
+    let pid = Some(server.pid());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    sys::reset_peak_rss(pid).map_err(|e| format!("clear_refs of the server: {e}"))?;
+    let base = sys::status_bytes(pid, "VmRSS").map_err(|e| e.to_string())?;
+    println!(
+        "hold: server {kind} pid {} listening on {}, RSS {} KiB",
+        server.pid(),
+        server.addr,
+        base / 1024
+    );
+    let fds = crate::client::connect_many(server.addr, conns).map_err(|e| e.to_string())?;
+    // One byte there and back on every connection: the server has accepted each one and its
+    // coroutine has run and gone back to waiting in read.
+    let mut streams: Vec<std::net::TcpStream> =
+        fds.into_iter().map(std::net::TcpStream::from).collect();
+    for s in &mut streams {
+        s.write_all(b"h").map_err(|e| format!("ping: {e}"))?;
+    }
+    let mut b = [0u8; 1];
+    for (i, s) in streams.iter_mut().enumerate() {
+        s.read_exact(&mut b).map_err(|e| format!("pong {i}: {e}"))?;
+    }
+    if !server.alive() {
+        return Err("the server died while connections were opened".into());
+    }
+    let peak = sys::status_bytes(pid, "VmHWM").map_err(|e| e.to_string())?;
+    let per = (peak.saturating_sub(base)) as f64 / conns as f64;
+    println!(
+        "hold: {conns} connections held, server peak RSS {} KiB (+{} KiB): {per:.0} bytes per connection",
+        peak / 1024,
+        (peak - base) / 1024
+    );
+    figure(
+        "hold_rss_per_conn",
+        "bytes",
+        &[("coro", per), ("conns", conns as f64)],
+    );
+    let _keep: Vec<OwnedFd> = streams.into_iter().map(OwnedFd::from).collect();
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! The echo servers, each run in its own child process by `coro-bench server KIND ADDR`.
+//!
+//! A server binds ADDR (port 0 picks a free one), prints `LISTENING <addr>` on stdout, then
+//! echoes every connection until it is killed. Every server does the same work per request:
+//! read up to [`BUF`] bytes, write them all back, TCP_NODELAY on each accepted socket.
+
+use std::io::{Read, Write};
+
+/// Read buffer of the peers' servers, per connection.
+pub(crate) const BUF: usize = 4096;
+
+/// The server kinds, in FIGURE column order (coro's first).
+pub(crate) const KINDS: &[&str] = &[
+    "coro",
+    "coro-2t",
+    "coro-std",
+    "tokio-ct",
+    "tokio-mt2",
+    "may-1",
+    "may-2",
+];
+
+/// Announces the bound address to the parent, which waits for this line.
+fn announce(addr: std::net::SocketAddr) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "LISTENING {addr}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
+}
+
+/// Entry point of the hidden `server KIND ADDR` sub-command.
+pub(crate) fn serve(args: &[String]) -> Result<(), String> {
+    let [kind, addr] = args else {
+        return Err("usage: coro-bench server KIND ADDR".to_string());
+    };
+    crate::sys::raise_nofile(1 << 20).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    match kind.as_str() {
+        "tokio-ct" => tokio_server(addr, None),
+        "tokio-mt2" => tokio_server(addr, Some(2)),
+        "may-1" => may_server(addr, 1),
+        "may-2" => may_server(addr, 2),
+        other => super::coro_servers::serve(other, addr),
+    }
+}
+
+/// tokio: current_thread (`workers` None) or the multi-thread runtime with that many workers.
+fn tokio_server(addr: &str, workers: Option<usize>) -> Result<(), String> {
+    let rt = match workers {
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        announce(l.local_addr().map_err(|e| e.to_string())?)?;
+        loop {
+            let (mut s, _) = match l.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("tokio server: accept: {e}");
+                    continue;
+                }
+            };
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; BUF];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// may with `workers` worker threads.
+fn may_server(addr: &str, workers: usize) -> Result<(), String> {
+    may::config().set_workers(workers);
+    let l = may::net::TcpListener::bind(addr).map_err(|e| e.to_string())?;
+    announce(l.local_addr().map_err(|e| e.to_string())?)?;
+    let h = may::go!(move || {
+        for s in l.incoming() {
+            let mut s = match s {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("may server: accept: {e}");
+                    continue;
+                }
+            };
+            let _ = s.set_nodelay(true);
+            may::go!(move || {
+                let mut buf = vec![0u8; BUF];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    h.join().map_err(|_| "may accept loop panicked".to_string())
+}

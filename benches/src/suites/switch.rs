@@ -1,0 +1,86 @@
+//! `switch`: resume + yield round trip, on an owned stack (coro and every peer) and on one
+//! shared stack with two coroutines alternating, each keeping a 64-byte frame live.
+
+use crate::harness::{Contender, compare, figure, get};
+use crate::{Args, peers};
+use coro::{Coroutine, SharedStack};
+use std::hint::black_box;
+
+/// coro on its default owned stack.
+fn coro_owned() -> Contender<'static> {
+    let mut co = Coroutine::<(), (), ()>::new(|y, ()| {
+        loop {
+            y.suspend(black_box(()));
+        }
+    });
+    Contender::each("coro", move || {
+        let _ = black_box(co.resume(black_box(())));
+    })
+}
+
+/// A coroutine on `stack` that keeps a 64-byte frame live across every suspend.
+fn framed(stack: &SharedStack) -> Coroutine<(), (), ()> {
+    Coroutine::with_shared_stack(stack, |y, ()| {
+        let mut frame = black_box([7u8; 64]);
+        loop {
+            y.suspend(());
+            frame[0] = frame[0].wrapping_add(1);
+            black_box(&mut frame);
+        }
+    })
+}
+
+/// Two coroutines alternating on one shared stack: every resume swaps the occupant, so each
+/// round trip copies one frame out and the other back in. Reported per round trip.
+fn coro_shared() -> Result<Contender<'static>, String> {
+    let stack = SharedStack::new(coro::DEFAULT_STACK_SIZE).map_err(|e| e.to_string())?;
+    let mut a = framed(&stack);
+    let mut b = framed(&stack);
+    Ok(Contender::timed("coro-shared", move |iters| {
+        // Two round trips per pass: ask for an even count and report per round trip.
+        let passes = iters.div_ceil(2);
+        let start = std::time::Instant::now();
+        for _ in 0..passes {
+            let _ = black_box(a.resume(()));
+            let _ = black_box(b.resume(()));
+        }
+        let took = start.elapsed().as_secs_f64();
+        std::time::Duration::from_secs_f64(took * iters as f64 / (passes * 2) as f64)
+    }))
+}
+
+/// Runs the suite.
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    let opts = args.harness()?;
+    let mut cs = vec![
+        coro_owned(),
+        peers::corosensei_switch(),
+        peers::context_switch(),
+        peers::generator_switch(),
+        coro_shared()?,
+    ];
+    let ms = compare("switch round trip", &mut cs, opts);
+    let owned = get(&ms, "coro");
+    let shared = get(&ms, "coro-shared");
+    let coro_vs = owned / get(&ms, "corosensei");
+    println!(
+        "switch: coro owned is {coro_vs:.2}x corosensei; shared is {:.2}x coro owned",
+        shared / owned
+    );
+    figure(
+        "switch_roundtrip",
+        "ns",
+        &[
+            ("coro", owned),
+            ("corosensei", get(&ms, "corosensei")),
+            ("context", get(&ms, "context")),
+            ("generator", get(&ms, "generator")),
+        ],
+    );
+    figure(
+        "switch_roundtrip_shared",
+        "ns",
+        &[("coro", shared), ("owned", owned)],
+    );
+    Ok(())
+}
