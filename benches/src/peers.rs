@@ -8,11 +8,11 @@ use std::hint::black_box;
 pub(crate) fn corosensei_switch() -> Contender<'static> {
     let mut co = corosensei::Coroutine::<(), (), ()>::new(|y, ()| {
         loop {
-            y.suspend(black_box(()));
+            y.suspend(());
         }
     });
     Contender::each("corosensei", move || {
-        black_box(co.resume(black_box(())));
+        black_box(co.resume(()));
     })
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn context_switch() -> Contender<'static> {
 pub(crate) fn generator_switch() -> Contender<'static> {
     let mut g = generator::Gn::<()>::new_scoped(|mut s| {
         loop {
-            s.yield_with(black_box(()));
+            s.yield_with(());
         }
     });
     Contender::each("generator", move || {

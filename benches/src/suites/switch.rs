@@ -10,11 +10,11 @@ use std::hint::black_box;
 fn coro_owned() -> Contender<'static> {
     let mut co = Coroutine::<(), (), ()>::new(|y, ()| {
         loop {
-            y.suspend(black_box(()));
+            y.suspend(());
         }
     });
     Contender::each("coro", move || {
-        let _ = black_box(co.resume(black_box(())));
+        let _ = black_box(co.resume(()));
     })
 }
 
