@@ -50,8 +50,12 @@ pub(crate) struct Core {
     pub(crate) stack: StackSlot,
 }
 
-/// The value `resume` passes into the child to make its `suspend` unwind (drop of a suspended coroutine).
-pub(crate) const CANCEL: usize = 1;
+/// What `resume` passes into the child, instead of a pointer to an input, to make its `suspend`
+/// unwind (drop of a suspended coroutine). Pointers are never null.
+pub(crate) const CANCEL: usize = 0;
+/// What a child passes back through the switch, instead of a pointer to a yielded value, when
+/// its body has ended.
+pub(crate) const EXITED: usize = 0;
 
 thread_local! {
     /// The innermost coroutine running on this thread, or null. Read by the overflow handler,
@@ -88,20 +92,28 @@ impl Core {
         }
     }
 
-    /// Runs the coroutine until it suspends or finishes. `arg` is 0, or [`CANCEL`].
+    /// Runs the coroutine until it suspends or finishes. `arg` is a pointer to the input, or
+    /// [`CANCEL`]. Returns what the child passed back: a pointer to its yielded value when it
+    /// suspended, or [`EXITED`] when its body ended; the state is updated to match.
     ///
     /// # Safety
     ///
     /// The coroutine must be fresh or suspended, with its frames in place on its stack (see
     /// [`Core::prepare`]), and `self` must not move or be freed until this returns.
     #[inline(always)]
-    pub(crate) unsafe fn switch_in(&self, arg: usize) {
+    pub(crate) unsafe fn switch_in(&self, arg: usize) -> usize {
         self.state.set(State::Running);
         let prev = CURRENT.replace(self);
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
-        unsafe { coro_asm::resume(self.ctx.get(), arg) };
+        let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
         CURRENT.set(prev);
+        self.state.set(if got == EXITED {
+            State::Finished
+        } else {
+            State::Suspended
+        });
+        got
     }
 
     /// Makes sure the coroutine's frames are on its stack, so that it can be switched into.

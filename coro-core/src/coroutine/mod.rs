@@ -6,12 +6,13 @@ mod save;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 
 pub(crate) use self::core::Core;
 pub use self::core::current_id;
-use self::core::{CANCEL, StackSlot};
+use self::core::{CANCEL, EXITED, StackSlot};
 #[allow(unused_imports)] // current_locals: used by co_local storage
 pub(crate) use self::core::{State, current, current_locals};
 use self::save::SaveBuf;
@@ -49,12 +50,13 @@ impl<Y, R> CoroutineResult<Y, R> {
 /// stack runs. It never escapes the coroutine.
 struct ForcedUnwind;
 
-/// The part of a coroutine's heap block the [`Yielder`] sees: control block and value slots.
+/// The part of a coroutine's heap block the [`Yielder`] sees: the control block. Inputs and
+/// yielded values do not live here: each crosses the switch as a pointer to the sender's
+/// variable, passed in the switch's register, and the receiver moves it out at once.
 #[repr(C)]
 struct Head<I, Y> {
     core: Core,
-    input: UnsafeCell<Option<I>>,
-    output: UnsafeCell<Option<Y>>,
+    _values: PhantomData<fn(Y) -> I>,
 }
 
 /// The part the [`Coroutine`] handle sees; `repr(C)` keeps `result` at an offset that does not
@@ -91,21 +93,17 @@ impl<I, Y> Yielder<I, Y> {
     /// coroutine's stack runs.
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
-        let head = &self.head;
-        // SAFETY: the slots are only touched by this coroutine while it runs and by its resumer
-        // while it is suspended; we run now.
-        unsafe { *head.output.get() = Some(value) };
-        head.core.state.set(State::Suspended);
-        // SAFETY: we are the running coroutine of this context: `resume` switched into it.
-        let arg = unsafe { coro_asm::suspend(head.core.ctx.get(), 0) };
+        let value = ManuallyDrop::new(value);
+        // SAFETY: we are the running coroutine of this context: `resume` switched into it. The
+        // resumer moves `value` out (ptr::read) before anything else runs.
+        let arg =
+            unsafe { coro_asm::suspend(self.head.core.ctx.get(), &value as *const _ as usize) };
         if arg == CANCEL {
             panic::resume_unwind(Box::new(ForcedUnwind));
         }
-        // SAFETY: `resume` stored the input before switching in (see above).
-        match unsafe { (*head.input.get()).take() } {
-            Some(input) => input,
-            None => unreachable!("a coroutine was resumed without an input"),
-        }
+        // SAFETY: any other `arg` points at the resumer's input, which it gave up (ManuallyDrop)
+        // and which stays in place until we return to it; we move it out exactly once.
+        unsafe { ptr::read(arg as *const I) }
     }
 
     /// The id of this coroutine.
@@ -238,8 +236,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             body: Body {
                 head: Head {
                     core: Core::new(stack),
-                    input: UnsafeCell::new(None),
-                    output: UnsafeCell::new(None),
+                    _values: PhantomData,
                 },
                 result: UnsafeCell::new(None),
             },
@@ -281,16 +278,16 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             State::Running => return Err(Error::Running),
         }
         core.prepare()?;
-        // SAFETY: the coroutine is not running, so its input slot is ours to write.
-        unsafe { *body.head.input.get() = Some(input) };
+        let input = ManuallyDrop::new(input);
         // SAFETY: the coroutine is fresh or suspended and `prepare` put its frames in place; the
-        // heap block does not move.
-        unsafe { core.switch_in(0) };
-        if core.state.get() == State::Suspended {
-            // SAFETY: the coroutine suspended, which wrote the output slot; it is ours again.
-            if let Some(y) = unsafe { (*body.head.output.get()).take() } {
-                return Ok(CoroutineResult::Yield(y));
-            }
+        // heap block does not move. The child moves `input` out before it does anything else.
+        let got = unsafe { core.switch_in(&input as *const _ as usize) };
+        if got != EXITED {
+            // SAFETY: a suspending child passes a pointer to its yielded value, which it gave up
+            // (ManuallyDrop) and which stays in place until it runs again; we move it out once.
+            return Ok(CoroutineResult::Yield(unsafe {
+                ptr::read(got as *const Y)
+            }));
         }
         self.finish()
     }
@@ -329,10 +326,8 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
         let core = self.core();
         if core.state.get() == State::Suspended && core.prepare().is_ok() {
             // Unwind the body: every `suspend` from now on raises ForcedUnwind.
-            while core.state.get() == State::Suspended {
-                // SAFETY: suspended, frames in place (prepare), block pinned on the heap.
-                unsafe { core.switch_in(CANCEL) };
-            }
+            // SAFETY: suspended, frames in place (prepare), block pinned on the heap.
+            while unsafe { core.switch_in(CANCEL) } != EXITED {}
         }
         // A suspended coroutine whose shared stack is busy with the resume chain cannot be
         // unwound now: its frames are freed without running their destructors (documented).
@@ -369,7 +364,7 @@ unsafe fn free<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
 ///
 /// `data` must be the heap block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
 /// and switched into by `Core::switch_in`.
-unsafe extern "C" fn entry<I, Y, R, F>(_arg: usize, data: *mut u8) -> !
+unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> !
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
@@ -378,11 +373,12 @@ where
         // SAFETY: see the function's contract; the block outlives the coroutine.
         let inner = unsafe { &*inner };
         let head = &inner.body.head;
-        // SAFETY: the slots are ours while we run; `resume` stored the first input.
-        let (f, input) = unsafe { ((*inner.f.get()).take(), (*head.input.get()).take()) };
-        let (Some(f), Some(input)) = (f, input) else {
+        // SAFETY: the closure slot is ours while we run.
+        let Some(f) = (unsafe { (*inner.f.get()).take() }) else {
             std::process::abort()
         };
+        // SAFETY: `arg` points at the first input, given up by `resume` (see there).
+        let input = unsafe { ptr::read(arg as *const I) };
         // SAFETY: Yielder is repr(transparent) over Head.
         let yielder = unsafe { &*(head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
         let outcome = panic::catch_unwind(AssertUnwindSafe(move || f(yielder, input)));
@@ -399,9 +395,8 @@ where
         }
         // SAFETY: the result slot is ours while we run.
         unsafe { *inner.body.result.get() = outcome };
-        head.core.state.set(State::Finished);
     }
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
-    // `switch_in` on this context.
-    unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), 0) }
+    // `switch_in` on this context, and marks us finished when it sees EXITED.
+    unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), EXITED) }
 }
