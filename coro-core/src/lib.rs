@@ -7,6 +7,7 @@
 pub mod channel;
 mod coroutine;
 mod error;
+pub mod hooks;
 mod local;
 mod overflow;
 pub mod stack;

@@ -1,0 +1,278 @@
+//! Per-fd state of the hooks, libco's `rpchook_t`: what the *user* asked of each fd, as
+//! opposed to what the hooks did to the kernel's file description.
+//!
+//! The hooks turn a socket non-blocking in the kernel the first time a coroutine blocks on it
+//! ([`FdState::HOOK_NONBLOCK`]); the user's own view stays blocking unless they asked for
+//! `O_NONBLOCK` themselves ([`FdState::USER_NONBLOCK`]), in which case the hooks step aside and
+//! `EAGAIN` reaches the user as they expect. The user's `SO_RCVTIMEO`/`SO_SNDTIMEO` become the
+//! deadlines of the waits. `close` resets the entry and bumps its generation, so a waiter woken
+//! by the close sees that its fd number no longer names the same socket.
+//!
+//! The table is indexed by fd number: 256 chunks of 4096 entries, each chunk mapped with `mmap`
+//! on first use and never freed, so that a lookup is two loads and never allocates through
+//! `malloc` (a hook may run in a signal handler or inside the allocator's own start-up).
+
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use libc::c_int;
+
+use super::real;
+
+/// Entries per chunk.
+const CHUNK: usize = 4096;
+/// Chunks: fds `0..CHUNK * CHUNKS` (about a million) are tracked; larger ones pass straight
+/// through to libc (they block the thread inside a coroutine).
+const CHUNKS: usize = 256;
+
+/// The state of one fd number. All zero means "not looked at yet".
+#[derive(Debug)]
+pub(crate) struct FdState {
+    flags: AtomicU32,
+    generation: AtomicU32,
+    /// `SO_RCVTIMEO` in microseconds, 0 for none.
+    recv_timeout_us: AtomicU64,
+    /// `SO_SNDTIMEO` in microseconds, 0 for none.
+    send_timeout_us: AtomicU64,
+}
+
+/// Which of the user's socket timeouts applies to a wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// `SO_RCVTIMEO`: reads, receives, accept.
+    Recv,
+    /// `SO_SNDTIMEO`: writes, sends, connect.
+    Send,
+}
+
+impl FdState {
+    /// The fd was classified (it is or is not a socket).
+    pub(crate) const KNOWN: u32 = 1;
+    /// The fd is a socket: the hooks may make it non-blocking and wait on it.
+    pub(crate) const SOCKET: u32 = 2;
+    /// The user set `O_NONBLOCK` (socket flag, fcntl or FIONBIO): hooks pass calls through.
+    pub(crate) const USER_NONBLOCK: u32 = 4;
+    /// The hooks set `O_NONBLOCK` on the kernel's file description.
+    pub(crate) const HOOK_NONBLOCK: u32 = 8;
+
+    /// The current flags.
+    #[inline]
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    /// The generation: bumped by every close of this fd number.
+    #[inline]
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// True when a blocking call on this fd must be emulated by the hooks (the kernel
+    /// description is non-blocking only because the hooks made it so).
+    #[inline]
+    pub(crate) fn emulates_blocking(&self) -> bool {
+        self.flags() & (Self::HOOK_NONBLOCK | Self::USER_NONBLOCK) == Self::HOOK_NONBLOCK
+    }
+
+    /// The user's timeout of the given kind, if any.
+    pub(crate) fn timeout(&self, kind: Timeout) -> Option<Duration> {
+        let us = match kind {
+            Timeout::Recv => self.recv_timeout_us.load(Ordering::Relaxed),
+            Timeout::Send => self.send_timeout_us.load(Ordering::Relaxed),
+        };
+        (us != 0).then(|| Duration::from_micros(us))
+    }
+
+    /// Records the user's timeout (`None` or zero: no timeout).
+    pub(crate) fn set_timeout(&self, kind: Timeout, d: Option<Duration>) {
+        let us = d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        match kind {
+            Timeout::Recv => self.recv_timeout_us.store(us, Ordering::Relaxed),
+            Timeout::Send => self.send_timeout_us.store(us, Ordering::Relaxed),
+        }
+    }
+
+    /// Sets or clears the user's non-blocking flag. Only meaningful on a classified fd: an
+    /// unclassified one reads the flag from the kernel when it is classified.
+    pub(crate) fn set_user_nonblock(&self, on: bool) {
+        if on {
+            self.flags.fetch_or(Self::USER_NONBLOCK, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!Self::USER_NONBLOCK, Ordering::AcqRel);
+        }
+    }
+
+    /// Marks the entry as a fresh socket (from `socket`, `accept`, `socketpair`).
+    pub(crate) fn reset_socket(&self, user_nonblock: bool) {
+        self.recv_timeout_us.store(0, Ordering::Relaxed);
+        self.send_timeout_us.store(0, Ordering::Relaxed);
+        let nb = if user_nonblock {
+            Self::USER_NONBLOCK
+        } else {
+            0
+        };
+        self.flags
+            .store(Self::KNOWN | Self::SOCKET | nb, Ordering::Release);
+    }
+
+    /// Copies `other`'s flags and timeouts (a `dup` shares the file description).
+    pub(crate) fn copy_from(&self, other: &FdState) {
+        self.recv_timeout_us.store(
+            other.recv_timeout_us.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        self.send_timeout_us.store(
+            other.send_timeout_us.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        self.flags.store(other.flags(), Ordering::Release);
+    }
+
+    /// Forgets everything (the fd number was closed) and bumps the generation.
+    pub(crate) fn reset_closed(&self) {
+        self.flags.store(0, Ordering::Release);
+        self.recv_timeout_us.store(0, Ordering::Relaxed);
+        self.send_timeout_us.store(0, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Classifies the fd if it was not yet: `fstat` tells whether it is a socket, `F_GETFL`
+    /// whether it is already non-blocking (which then counts as the user's wish).
+    pub(crate) fn classify(&self, fd: c_int) -> u32 {
+        let flags = self.flags();
+        if flags & Self::KNOWN != 0 {
+            return flags;
+        }
+        // SAFETY: fstat writes a `stat` into the zeroed buffer; fstat is not hooked.
+        let is_socket = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+        };
+        let mut new = Self::KNOWN;
+        if is_socket {
+            new |= Self::SOCKET;
+            // SAFETY: F_GETFL takes no argument.
+            let fl = unsafe { real::fcntl(fd, libc::F_GETFL, 0) };
+            if fl != -1 && fl & libc::O_NONBLOCK != 0 {
+                new |= Self::USER_NONBLOCK;
+            }
+        }
+        // Another thread may have classified it meanwhile; either result is the same.
+        match self
+            .flags
+            .compare_exchange(flags, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => new,
+            Err(now) => now,
+        }
+    }
+
+    /// Makes the kernel's description non-blocking for the hooks (once), unless the user
+    /// already made it so. Returns false when that failed (the caller then passes through).
+    pub(crate) fn make_nonblocking(&self, fd: c_int) -> bool {
+        let flags = self.flags();
+        if flags & (Self::HOOK_NONBLOCK | Self::USER_NONBLOCK) != 0 {
+            return true;
+        }
+        // SAFETY: F_GETFL/F_SETFL with an integer argument; fcntl here is libc's.
+        let ok = unsafe {
+            let fl = real::fcntl(fd, libc::F_GETFL, 0);
+            fl != -1
+                && (fl & libc::O_NONBLOCK != 0
+                    || real::fcntl(fd, libc::F_SETFL, (fl | libc::O_NONBLOCK) as libc::c_ulong)
+                        != -1)
+        };
+        if ok {
+            self.flags.fetch_or(Self::HOOK_NONBLOCK, Ordering::AcqRel);
+        }
+        ok
+    }
+}
+
+static TABLE: [AtomicPtr<FdState>; CHUNKS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS];
+
+/// The entry of `fd` if its chunk exists (never allocates).
+#[inline]
+pub(crate) fn get(fd: c_int) -> Option<&'static FdState> {
+    let i = usize::try_from(fd).ok()?;
+    let chunk = TABLE.get(i / CHUNK)?.load(Ordering::Acquire);
+    if chunk.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null chunk points to CHUNK entries that live forever.
+    Some(unsafe { &*chunk.add(i % CHUNK) })
+}
+
+/// The entry of `fd`, mapping its chunk if needed. None for negative or untracked fds, or if
+/// the kernel refused the mapping.
+pub(crate) fn get_or_create(fd: c_int) -> Option<&'static FdState> {
+    if let Some(st) = get(fd) {
+        return Some(st);
+    }
+    let i = usize::try_from(fd).ok()?;
+    let slot = TABLE.get(i / CHUNK)?;
+    let bytes = CHUNK * std::mem::size_of::<FdState>();
+    // SAFETY: an anonymous private mapping; zeroed memory is a valid array of FdState (all
+    // atomics at 0).
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    let p = p.cast::<FdState>();
+    if let Err(_winner) =
+        slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
+    {
+        // SAFETY: our mapping lost the race and was never shared.
+        unsafe { libc::munmap(p.cast(), bytes) };
+    }
+    get(fd)
+}
+
+/// A new socket `fd` came from `socket`/`accept`/`socketpair`.
+pub(crate) fn on_new_socket(fd: c_int, user_nonblock: bool) {
+    if let Some(st) = get_or_create(fd) {
+        st.reset_socket(user_nonblock);
+    }
+}
+
+/// `fd` is being closed: forget its state.
+#[inline]
+pub(crate) fn on_close(fd: c_int) {
+    if let Some(st) = get(fd) {
+        st.reset_closed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_entries_are_unknown_and_close_resets() {
+        let st = get_or_create(4000).expect("table");
+        st.reset_socket(true);
+        assert_eq!(
+            st.flags(),
+            FdState::KNOWN | FdState::SOCKET | FdState::USER_NONBLOCK
+        );
+        st.set_timeout(Timeout::Recv, Some(Duration::from_millis(5)));
+        assert_eq!(st.timeout(Timeout::Recv), Some(Duration::from_millis(5)));
+        let g = st.generation();
+        on_close(4000);
+        assert_eq!(st.flags(), 0);
+        assert_eq!(st.timeout(Timeout::Recv), None);
+        assert_eq!(st.generation(), g + 1);
+        assert!(get(-1).is_none());
+        assert!(get_or_create(c_int::MAX).is_none());
+    }
+}

@@ -1,0 +1,134 @@
+//! Syscall hooks: blocking libc calls made inside a coroutine yield to the scheduler.
+//!
+//! With the cargo feature `hooks` (on by default), coro-core defines `read`, `write`,
+//! `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`,
+//! `accept`, `accept4`, `poll`, `select`, `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`,
+//! `close`, `fcntl`, `ioctl` (FIONBIO), `setsockopt` (SO_RCVTIMEO/SO_SNDTIMEO), `socket`,
+//! `socketpair` and `getaddrinfo`. A Rust executable exports these definitions, so std's
+//! `libc::read` and a C library linked into the program both reach them.
+//!
+//! - **Outside a coroutine** (or in one that called [`disable`]) each hook checks one
+//!   thread-local and calls libc's function, resolved once with `dlsym(RTLD_NEXT, ..)`.
+//! - **Inside a coroutine**, a call on a socket that would block waits on the event loop
+//!   instead, so that other coroutines run meanwhile; sleeps become timers; `getaddrinfo`
+//!   runs on the blocking pool. The user's `O_NONBLOCK` and socket timeouts keep their meaning.
+//!
+//! See the book chapter "Hooks: porting blocking code" for the details.
+
+pub(crate) mod real;
+
+#[cfg(feature = "hooks")]
+mod fd;
+#[cfg(feature = "hooks")]
+mod io;
+#[cfg(feature = "hooks")]
+mod poll;
+#[cfg(feature = "hooks")]
+mod rt;
+#[cfg(feature = "hooks")]
+mod sleep;
+#[cfg(feature = "hooks")]
+mod socket;
+#[cfg(feature = "hooks")]
+mod wait;
+
+#[cfg(feature = "hooks")]
+use std::cell::RefCell;
+
+#[cfg(feature = "hooks")]
+thread_local! {
+    /// Ids of the coroutines of this thread that turned their hooks off (usually empty).
+    static DISABLED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// True when the caller is a scheduler task whose hooks are on: the hooks then wait on the
+/// event loop instead of blocking. Outside a task this is one thread-local check.
+#[cfg(feature = "hooks")]
+#[inline(always)]
+pub(crate) fn active() -> bool {
+    rt::in_task() && enabled_here()
+}
+
+#[cfg(feature = "hooks")]
+#[inline]
+fn enabled_here() -> bool {
+    DISABLED
+        .try_with(|d| {
+            let d = d.borrow();
+            d.is_empty() || rt::current_id().is_none_or(|id| !d.contains(&id))
+        })
+        .unwrap_or(false)
+}
+
+/// Turns the hooks on for the current coroutine (they are on by default).
+///
+/// Outside a coroutine this does nothing: hooks never act there.
+pub fn enable() {
+    #[cfg(feature = "hooks")]
+    if let Some(id) = rt::current_id() {
+        let _ = DISABLED.try_with(|d| d.borrow_mut().retain(|&x| x != id));
+    }
+}
+
+/// Turns the hooks off for the current coroutine: its blocking calls then block the whole
+/// thread, as plain libc's do. Until [`enable`] is called or the coroutine ends.
+///
+/// Outside a coroutine this does nothing.
+pub fn disable() {
+    #[cfg(feature = "hooks")]
+    if let Some(id) = rt::current_id() {
+        let _ = DISABLED.try_with(|d| {
+            let mut d = d.borrow_mut();
+            if !d.contains(&id) {
+                d.push(id);
+            }
+        });
+    }
+}
+
+/// True when blocking libc calls made here yield to the scheduler: the `hooks` feature is on,
+/// the caller is a coroutine task of a runtime, and it did not call [`disable`].
+pub fn is_enabled() -> bool {
+    #[cfg(feature = "hooks")]
+    {
+        active()
+    }
+    #[cfg(not(feature = "hooks"))]
+    {
+        false
+    }
+}
+
+/// True when this process's `read` is coro's hook (the `hooks` feature is on and the linker
+/// kept coro's definitions ahead of libc's). False when a C library was loaded in a way that
+/// bypasses them, or with the feature off.
+pub fn installed() -> bool {
+    #[cfg(feature = "hooks")]
+    {
+        real::resolve_now();
+        // SAFETY: dlsym with a NUL-terminated name; RTLD_DEFAULT searches the global scope in
+        // load order, where the executable comes first.
+        let global = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"read".as_ptr()) };
+        std::ptr::eq(global.cast_const().cast::<()>(), io::read as *const ())
+    }
+    #[cfg(not(feature = "hooks"))]
+    {
+        false
+    }
+}
+
+/// Reads errno.
+#[cfg(feature = "hooks")]
+#[inline(always)]
+fn errno() -> libc::c_int {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets errno (right before a hook returns: a switch in between could change it).
+#[cfg(feature = "hooks")]
+#[inline(always)]
+fn set_errno(e: libc::c_int) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}

@@ -1,0 +1,245 @@
+//! The two ways a hooked call waits: on the event loop inside a task, and in a real `poll`
+//! outside one (only for sockets the hooks made non-blocking behind the user's back).
+
+use std::time::Instant;
+
+use libc::c_int;
+
+use super::fd::{self, FdState, Timeout};
+use super::rt::{self, Dir};
+use super::{errno, real, set_errno};
+
+/// The fd's state if a blocking call on it must be emulated inside a task: it is a socket,
+/// the user did not ask for `O_NONBLOCK`, and the hooks could make it non-blocking. None:
+/// call libc as is.
+#[inline]
+pub(super) fn prepare(fd: c_int) -> Option<&'static FdState> {
+    let st = fd::get_or_create(fd)?;
+    let flags = st.classify(fd);
+    if flags & FdState::SOCKET == 0 || flags & FdState::USER_NONBLOCK != 0 {
+        return None;
+    }
+    st.make_nonblocking(fd).then_some(st)
+}
+
+/// The deadline of the user's timeout of `kind`, from now.
+fn deadline(st: &FdState, kind: Timeout) -> Option<Instant> {
+    st.timeout(kind).and_then(|d| Instant::now().checked_add(d))
+}
+
+/// What a wait on the loop came to.
+enum Waited {
+    /// Ready (or an error is pending): retry the call.
+    Retry,
+    /// Return -1 with this errno.
+    Fail(c_int),
+}
+
+/// Waits on the loop for `dir` after the call returned EAGAIN.
+fn wait_loop(
+    fd: c_int,
+    st: &FdState,
+    generation: u32,
+    dir: Dir,
+    deadline: Option<Instant>,
+) -> Waited {
+    rt::clear_ready(fd, dir);
+    match rt::wait_fd(fd, dir, deadline) {
+        Ok(true) if st.generation() != generation => Waited::Fail(libc::EBADF),
+        Ok(true) => Waited::Retry,
+        Ok(false) => Waited::Fail(libc::EAGAIN),
+        // The loop cannot watch this fd: block in a real poll instead.
+        Err(_) => match poll_one(fd, dir, deadline) {
+            Ok(true) => Waited::Retry,
+            Ok(false) => Waited::Fail(libc::EAGAIN),
+            Err(e) => Waited::Fail(e),
+        },
+    }
+}
+
+/// Inside a task: runs the non-blocking attempt `op` until it does not fail with EAGAIN,
+/// waiting on the loop in between, within the user's timeout of `kind`.
+pub(super) fn in_task(fd: c_int, dir: Dir, kind: Timeout, mut op: impl FnMut() -> isize) -> isize {
+    let Some(st) = prepare(fd) else {
+        return op();
+    };
+    let generation = st.generation();
+    let deadline = deadline(st, kind);
+    loop {
+        let r = op();
+        if r != -1 {
+            return r;
+        }
+        let e = errno();
+        if e != libc::EAGAIN {
+            set_errno(e);
+            return -1;
+        }
+        match wait_loop(fd, st, generation, dir, deadline) {
+            Waited::Retry => {}
+            Waited::Fail(e) => {
+                set_errno(e);
+                return -1;
+            }
+        }
+    }
+}
+
+/// Inside a task: writes all `total` bytes as a blocking socket would. `op(done)` writes
+/// from offset `done` and returns what the syscall returned. A timeout or an error after
+/// some bytes went out returns the count written so far, as libc does.
+pub(super) fn write_all_in_task(
+    fd: c_int,
+    total: usize,
+    mut op: impl FnMut(usize) -> isize,
+) -> isize {
+    let Some(st) = prepare(fd) else {
+        return op(0);
+    };
+    let generation = st.generation();
+    let deadline = deadline(st, Timeout::Send);
+    let mut done = 0usize;
+    loop {
+        let r = op(done);
+        if r >= 0 {
+            done += r as usize;
+            if done >= total || r == 0 {
+                return done as isize;
+            }
+            continue;
+        }
+        let e = errno();
+        let fail = if e == libc::EAGAIN {
+            match wait_loop(fd, st, generation, Dir::Write, deadline) {
+                Waited::Retry => continue,
+                Waited::Fail(e) => e,
+            }
+        } else {
+            e
+        };
+        if done > 0 {
+            return done as isize;
+        }
+        set_errno(fail);
+        return -1;
+    }
+}
+
+/// Outside a task, after a call returned `r` (-1 or a short write): if the fd is one the
+/// hooks made non-blocking while the user sees it blocking, finish the call as a blocking
+/// one would, waiting in a real `poll`. Otherwise returns `r` with errno untouched.
+#[cold]
+#[inline(never)]
+pub(super) fn outside_retry(
+    fd: c_int,
+    dir: Dir,
+    kind: Timeout,
+    r: isize,
+    mut op: impl FnMut() -> isize,
+) -> isize {
+    let e = errno();
+    if r != -1 || e != libc::EAGAIN {
+        return r;
+    }
+    let Some(st) = fd::get(fd).filter(|st| st.emulates_blocking()) else {
+        return r;
+    };
+    let deadline = deadline(st, kind);
+    loop {
+        match poll_one(fd, dir, deadline) {
+            Ok(true) => {}
+            Ok(false) => {
+                set_errno(libc::EAGAIN);
+                return -1;
+            }
+            Err(e) => {
+                set_errno(e);
+                return -1;
+            }
+        }
+        let r = op();
+        if r != -1 || errno() != libc::EAGAIN {
+            return r;
+        }
+    }
+}
+
+/// Outside a task: as [`outside_retry`], for writes that must go out whole.
+#[cold]
+#[inline(never)]
+pub(super) fn outside_write_all(
+    fd: c_int,
+    total: usize,
+    r: isize,
+    mut op: impl FnMut(usize) -> isize,
+) -> isize {
+    let e = errno();
+    let Some(st) = fd::get(fd).filter(|st| st.emulates_blocking()) else {
+        set_errno(e);
+        return r;
+    };
+    if r == -1 && e != libc::EAGAIN {
+        set_errno(e);
+        return r;
+    }
+    let deadline = deadline(st, Timeout::Send);
+    let mut done = r.max(0) as usize;
+    loop {
+        if done >= total {
+            return done as isize;
+        }
+        let fail = match poll_one(fd, Dir::Write, deadline) {
+            Ok(true) => {
+                let r = op(done);
+                if r > 0 {
+                    done += r as usize;
+                    continue;
+                }
+                if r == 0 {
+                    return done as isize;
+                }
+                let e = errno();
+                if e == libc::EAGAIN {
+                    continue;
+                }
+                e
+            }
+            Ok(false) => libc::EAGAIN,
+            Err(e) => e,
+        };
+        if done > 0 {
+            return done as isize;
+        }
+        set_errno(fail);
+        return -1;
+    }
+}
+
+/// Blocks the thread in libc's `poll` until `fd` is ready for `dir` (Ok(true)), the deadline
+/// passes (Ok(false)) or poll fails (Err(errno), EINTR included, as a blocking call would).
+pub(super) fn poll_one(fd: c_int, dir: Dir, deadline: Option<Instant>) -> Result<bool, c_int> {
+    let events = match dir {
+        Dir::Read => libc::POLLIN,
+        Dir::Write => libc::POLLOUT,
+        Dir::Both => libc::POLLIN | libc::POLLOUT,
+    };
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let ms = match deadline {
+        None => -1,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            // Round up so that a wait never ends before the deadline.
+            c_int::try_from(left.as_micros().div_ceil(1000)).unwrap_or(c_int::MAX)
+        }
+    };
+    // SAFETY: one valid pollfd; poll here is libc's.
+    match unsafe { real::poll(&mut pfd, 1, ms) } {
+        -1 => Err(errno()),
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
