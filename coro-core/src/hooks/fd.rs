@@ -8,6 +8,8 @@
 //! deadlines of the waits. `close` resets the entry and bumps its generation, so a waiter woken
 //! by the close sees that its fd number no longer names the same socket.
 //!
+//! Only sockets this process made through the hooks are tracked (see [`FdState::KNOWN`]).
+//!
 //! The table is indexed by fd number: 256 chunks of 4096 entries, each chunk mapped with `mmap`
 //! on first use and never freed, so that a lookup is two loads and never allocates through
 //! `malloc` (a hook may run in a signal handler or inside the allocator's own start-up).
@@ -46,7 +48,10 @@ pub(crate) enum Timeout {
 }
 
 impl FdState {
-    /// The fd was classified (it is or is not a socket).
+    /// The fd was made by this process through a hooked `socket`, `accept`, `accept4`,
+    /// `socketpair` or `fcntl(F_DUPFD)`. Only such fds are ever waited on: an inherited
+    /// socket (stdout under systemd, say) is shared with other processes, and turning it
+    /// non-blocking would change it for them too.
     pub(crate) const KNOWN: u32 = 1;
     /// The fd is a socket: the hooks may make it non-blocking and wait on it.
     pub(crate) const SOCKET: u32 = 2;
@@ -92,8 +97,7 @@ impl FdState {
         }
     }
 
-    /// Sets or clears the user's non-blocking flag. Only meaningful on a classified fd: an
-    /// unclassified one reads the flag from the kernel when it is classified.
+    /// Sets or clears the user's non-blocking flag (of a known fd).
     pub(crate) fn set_user_nonblock(&self, on: bool) {
         if on {
             self.flags.fetch_or(Self::USER_NONBLOCK, Ordering::AcqRel);
@@ -134,37 +138,6 @@ impl FdState {
         self.recv_timeout_us.store(0, Ordering::Relaxed);
         self.send_timeout_us.store(0, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Classifies the fd if it was not yet: `fstat` tells whether it is a socket, `F_GETFL`
-    /// whether it is already non-blocking (which then counts as the user's wish).
-    pub(crate) fn classify(&self, fd: c_int) -> u32 {
-        let flags = self.flags();
-        if flags & Self::KNOWN != 0 {
-            return flags;
-        }
-        // SAFETY: fstat writes a `stat` into the zeroed buffer; fstat is not hooked.
-        let is_socket = unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
-        };
-        let mut new = Self::KNOWN;
-        if is_socket {
-            new |= Self::SOCKET;
-            // SAFETY: F_GETFL takes no argument.
-            let fl = unsafe { real::fcntl(fd, libc::F_GETFL, 0) };
-            if fl != -1 && fl & libc::O_NONBLOCK != 0 {
-                new |= Self::USER_NONBLOCK;
-            }
-        }
-        // Another thread may have classified it meanwhile; either result is the same.
-        match self
-            .flags
-            .compare_exchange(flags, new, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => new,
-            Err(now) => now,
-        }
     }
 
     /// Makes the kernel's description non-blocking for the hooks (once), unless the user

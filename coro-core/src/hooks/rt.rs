@@ -44,6 +44,7 @@ pub(crate) fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'st
 }
 
 /// The id of the coroutine running on this thread, if any.
+#[inline]
 pub(crate) fn current_id() -> Option<u64> {
-    None
+    crate::coroutine::current_id()
 }

@@ -9,13 +9,13 @@ use super::fd::{self, FdState, Timeout};
 use super::rt::{self, Dir};
 use super::{errno, real, set_errno};
 
-/// The fd's state if a blocking call on it must be emulated inside a task: it is a socket,
-/// the user did not ask for `O_NONBLOCK`, and the hooks could make it non-blocking. None:
-/// call libc as is.
+/// The fd's state if a blocking call on it must be emulated inside a task: it is a socket
+/// this process made through the hooks, the user did not ask for `O_NONBLOCK`, and the hooks
+/// could make it non-blocking. None: call libc as is (it blocks the thread).
 #[inline]
 pub(super) fn prepare(fd: c_int) -> Option<&'static FdState> {
-    let st = fd::get_or_create(fd)?;
-    let flags = st.classify(fd);
+    let st = fd::get(fd)?;
+    let flags = st.flags();
     if flags & FdState::SOCKET == 0 || flags & FdState::USER_NONBLOCK != 0 {
         return None;
     }
