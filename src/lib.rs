@@ -8,12 +8,10 @@
 //! `coro-macros` (the macro DSL). See the book in `book/` for the tutorial.
 
 pub use coro_core::*;
-#[allow(unused_imports, unreachable_pub)] // until the macro crate exports its macros
 pub use coro_macros::*;
 
 /// Paths used by the code the macros generate. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    #[allow(unused_imports, unreachable_pub)]
     pub use coro_core::__private::*;
 }

@@ -7,6 +7,7 @@
 pub mod channel;
 mod coroutine;
 mod error;
+mod generator;
 pub mod hooks;
 mod local;
 mod overflow;
@@ -15,7 +16,10 @@ pub mod sync;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder, current_id};
 pub use error::{Error, Result};
+pub use generator::Generator;
+pub use local::{AccessError, LocalKey};
 pub use stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
 
 #[doc(hidden)]
-pub mod __private {}
+#[path = "private.rs"]
+pub mod __private;

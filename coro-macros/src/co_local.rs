@@ -69,10 +69,14 @@ impl Parse for Decl {
         }
         input.parse::<Token![=]>()?;
         // `const { init }` as in `thread_local!`: the value is still made lazily per coroutine.
-        if input.peek(Token![const]) && input.peek2(syn::token::Brace) {
-            input.parse::<Token![const]>()?;
-        }
-        let init: Expr = input.parse()?;
+        let init = match input.parse()? {
+            Expr::Const(c) if c.attrs.is_empty() => Expr::Block(syn::ExprBlock {
+                attrs: Vec::new(),
+                label: None,
+                block: c.block,
+            }),
+            other => other,
+        };
         if !input.is_empty() {
             input.parse::<Token![;]>()?;
         }
@@ -121,12 +125,17 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Tok
              ty,
              init,
          }| {
+            // A block initializer (also `const { .. }`) is the function's body as it is.
+            let body = match init {
+                Expr::Block(block) if block.attrs.is_empty() && block.label.is_none() => {
+                    quote!(#block)
+                }
+                other => quote!({ #other }),
+            };
             quote! {
                 #(#attrs)*
                 #vis static #name: #krate::__private::LocalKey<#ty> = {
-                    fn __coro_local_init() -> #ty {
-                        #init
-                    }
+                    fn __coro_local_init() -> #ty #body
                     #krate::__private::LocalKey::new(__coro_local_init)
                 };
             }

@@ -7,7 +7,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{
     AttrStyle, Attribute, FnArg, GenericParam, ItemFn, ReturnType, Type, TypeParamBound,
-    parse_quote,
+    WherePredicate, parse_quote,
 };
 
 use crate::co_yield;
@@ -142,20 +142,26 @@ fn split(mut func: ItemFn) -> Parts {
         .partition(|a| matches!(a.style, AttrStyle::Inner(_)));
     // The body moves into a `'static` closure: every type parameter and `impl Trait` argument
     // must be `'static`, which the signature now says instead of rustc's longer error.
-    let statics: Vec<_> = func
-        .sig
-        .generics
-        .params
-        .iter()
-        .filter_map(|p| match p {
-            GenericParam::Type(t) => Some(t.ident.clone()),
-            _ => None,
-        })
-        .collect();
-    if !statics.is_empty() {
-        let where_clause = func.sig.generics.make_where_clause();
-        for ident in statics {
-            where_clause.predicates.push(parse_quote!(#ident: 'static));
+    // Each bound goes where the parameter's other bounds are, to keep one place per parameter.
+    let generics = &mut func.sig.generics;
+    for param in &mut generics.params {
+        let GenericParam::Type(t) = param else {
+            continue;
+        };
+        let ident = &t.ident;
+        let in_where = generics.where_clause.as_mut().and_then(|w| {
+            w.predicates.iter_mut().find_map(|p| match p {
+                WherePredicate::Type(pt)
+                    if matches!(&pt.bounded_ty, Type::Path(tp) if tp.qself.is_none() && tp.path.is_ident(ident)) =>
+                {
+                    Some(pt)
+                }
+                _ => None,
+            })
+        });
+        match in_where {
+            Some(pt) if t.bounds.is_empty() => pt.bounds.push(parse_quote!('static)),
+            _ => t.bounds.push(parse_quote!('static)),
         }
     }
     for arg in &mut func.sig.inputs {
