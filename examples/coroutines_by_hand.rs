@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
-use coro::{Coroutine, CoroutineResult, Error, SharedStack, Yielder};
+use coro::{Coroutine, CoroutineResult, Error, OwnedStack, SharedStack, Yielder};
 
 fn main() -> coro::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -29,6 +29,7 @@ pub(crate) fn run(quick: bool) -> coro::Result<()> {
     panic::set_hook(hook);
     dropped?;
     nesting()?;
+    stack_choices()?;
     shared_stacks(if quick { 1_000 } else { 100_000 })?;
     println!("done");
     Ok(())
@@ -241,6 +242,27 @@ fn nesting() -> coro::Result<()> {
         println!("  {line}");
     }
     // ANCHOR_END: nesting
+    Ok(())
+}
+
+fn stack_choices() -> coro::Result<()> {
+    println!("-- choosing a stack");
+    fn body(yielder: &Yielder<(), usize>, (): ()) -> &'static str {
+        let frame = [7u8; 512];
+        yielder.suspend(frame.iter().map(|&b| b as usize).sum());
+        "done"
+    }
+    // ANCHOR: stacks
+    let a = Coroutine::new(body); // owned, DEFAULT_STACK_SIZE (128 KiB), from the pool
+    let b = Coroutine::with_stack_size(16 * 1024, body)?; // owned, 16 KiB
+    let c = Coroutine::with_stack(OwnedStack::new(1 << 20)?, body); // owned, one you made
+    let shared = SharedStack::new(256 * 1024)?;
+    let d = Coroutine::with_shared_stack(&shared, body); // shared with any others on `shared`
+    // ANCHOR_END: stacks
+    for mut co in [a, b, c, d] {
+        assert!(matches!(co.resume(())?, CoroutineResult::Yield(3584)));
+        assert!(matches!(co.resume(())?, CoroutineResult::Return("done")));
+    }
     Ok(())
 }
 
