@@ -8,6 +8,8 @@ mod harness;
 mod peers;
 mod suites;
 mod sys;
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 

@@ -92,3 +92,35 @@ pub(crate) fn raise_nofile(want: u64) -> io::Result<u64> {
     }
     Ok(want)
 }
+
+/// The signature of libc's `read`.
+pub(crate) type ReadFn =
+    unsafe extern "C" fn(libc::c_int, *mut libc::c_void, libc::size_t) -> libc::ssize_t;
+
+/// `read` as the dynamic linker resolves it from this executable (`RTLD_DEFAULT`: coro's hook
+/// when the hooks are linked) and libc's own (`RTLD_NEXT`), or None where dlsym finds none.
+pub(crate) fn read_symbols() -> (Option<ReadFn>, Option<ReadFn>) {
+    let look = |handle: *mut libc::c_void| -> Option<ReadFn> {
+        // SAFETY: the name is a NUL-terminated C string; dlsym with a pseudo-handle is always
+        // allowed.
+        let p = unsafe { libc::dlsym(handle, c"read".as_ptr()) };
+        // SAFETY: a non-null result for "read" is a function with read's C signature.
+        (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, ReadFn>(p) })
+    };
+    (look(libc::RTLD_DEFAULT), look(libc::RTLD_NEXT))
+}
+
+/// A pipe, both ends close-on-exec: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a writable array of two c_ints.
+    syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC))?;
+    // SAFETY: pipe2 just returned two fresh fds that nobody else owns.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}

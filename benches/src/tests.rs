@@ -1,0 +1,140 @@
+//! Unit tests of the bench's own logic: the harness arithmetic, the argument parser, the /proc
+//! readers and the load client against a local echo thread.
+
+use crate::client::{self, LoadResult};
+use crate::harness::{self, Contender, median};
+use crate::{Args, sys};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+#[test]
+fn median_of_odd_and_even_counts() {
+    assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+    assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    assert!(median(&mut []).is_nan());
+}
+
+#[test]
+fn figure_values_are_formatted_by_size() {
+    assert_eq!(harness::fmt_value(2.345), "2.35");
+    assert_eq!(harness::fmt_value(12345.6), "12346");
+    assert_eq!(harness::fmt_value(f64::NAN), "nan");
+}
+
+#[test]
+fn args_parse_values_defaults_and_errors() {
+    let a = Args {
+        rest: vec![
+            "--count".into(),
+            "10_000_000".into(),
+            "--servers".into(),
+            "a,b".into(),
+        ],
+    };
+    assert_eq!(a.get("--count", 1usize), Ok(10_000_000));
+    assert_eq!(a.get("--secs", 2.5f64), Ok(2.5));
+    assert_eq!(a.get_str("--servers"), Some("a,b"));
+    let bad = Args {
+        rest: vec!["--count".into(), "many".into()],
+    };
+    assert!(bad.get("--count", 1usize).is_err());
+    let missing = Args {
+        rest: vec!["--count".into()],
+    };
+    assert!(missing.get("--count", 1usize).is_err());
+}
+
+#[test]
+fn compare_reports_every_contender_in_order() {
+    let mut cs = vec![
+        Contender::timed("fast", Duration::from_nanos),
+        Contender::timed("slow", |iters| Duration::from_nanos(iters * 10)),
+    ];
+    let opts = harness::Options {
+        rounds: 3,
+        sample: Duration::from_micros(200),
+    };
+    let ms = harness::compare("test", &mut cs, opts);
+    assert_eq!(ms.len(), 2);
+    assert!((harness::get(&ms, "fast") - 1.0).abs() < 0.01, "{ms:?}");
+    assert!((harness::get(&ms, "slow") - 10.0).abs() < 0.1, "{ms:?}");
+    assert!(harness::get(&ms, "absent").is_nan());
+}
+
+#[test]
+fn proc_readers_see_this_process() {
+    let rss = sys::status_bytes(None, "VmRSS").expect("VmRSS");
+    let hwm = sys::status_bytes(None, "VmHWM").expect("VmHWM");
+    assert!(rss > 0 && hwm >= rss / 2, "rss {rss} hwm {hwm}");
+    let cpu = sys::cpu_seconds(std::process::id()).expect("cpu");
+    assert!(cpu >= 0.0);
+    assert!(sys::status_bytes(None, "NoSuchField").is_err());
+}
+
+#[test]
+fn p99_and_rates_of_a_load_result() {
+    let mut r = LoadResult {
+        requests: 100,
+        elapsed: Duration::from_secs(2),
+        latencies: (1..=100).map(|us| us * 1000).collect(),
+        server_cpu: 0.5,
+    };
+    assert_eq!(r.p99_us(), 99.0);
+    assert_eq!(r.rps(), 50.0);
+    assert_eq!(r.per_cpu_second(), 200.0);
+}
+
+#[test]
+fn load_client_round_trips_against_an_echo_thread() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = match l.local_addr().expect("addr") {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("not v4: {other}"),
+    };
+    let server = std::thread::spawn(move || {
+        let mut handlers = Vec::new();
+        for _ in 0..4 {
+            let (mut s, _) = l.accept().expect("accept");
+            handlers.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        handlers
+    });
+    let fds = client::connect_many(addr, 4).expect("connect");
+    assert!(fds.iter().all(|f| f.as_raw_fd() >= 0));
+    let mut r = client::run_load(
+        &fds,
+        32,
+        Duration::from_millis(20),
+        Duration::from_millis(200),
+        std::process::id(),
+    )
+    .expect("load");
+    assert!(r.requests > 0, "no echo completed");
+    assert_eq!(r.latencies.len() as u64, r.requests);
+    assert!(r.p99_us() > 0.0);
+    drop(fds);
+    for h in server.join().expect("server") {
+        h.join().expect("handler");
+    }
+}
+
+#[test]
+fn source_addresses_rotate_past_twenty_thousand() {
+    assert_eq!(client::source_for(5, 1000), None);
+    assert_eq!(
+        client::source_for(0, 100_000),
+        Some(std::net::Ipv4Addr::new(127, 0, 0, 2))
+    );
+    assert_eq!(
+        client::source_for(45_000, 100_000),
+        Some(std::net::Ipv4Addr::new(127, 0, 0, 4))
+    );
+}
