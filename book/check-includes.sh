@@ -5,7 +5,6 @@
 #
 # Protocol: `check-includes.sh supports RENDERER` exits 0 (every renderer); otherwise stdin holds
 # the JSON array [context, book] and stdout must get the book back, unchanged.
-# mdBook runs it with the book's root (the directory of book.toml) as the working directory.
 set -eu
 
 if [ "${1:-}" = "supports" ]; then
@@ -13,6 +12,14 @@ if [ "${1:-}" = "supports" ]; then
 fi
 
 input=$(cat)
+
+# Work from the book's root (the directory of book.toml), named in the context.
+if command -v jq >/dev/null 2>&1; then
+    root=$(printf '%s' "$input" | jq -r '.[0].root')
+else
+    root=$(printf '%s' "$input" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["root"])')
+fi
+cd "$root"
 errors=0
 found=$(mktemp)
 trap 'rm -f "$found"' EXIT
