@@ -161,15 +161,52 @@ fn every_chapter_in_summary_exists() {
     let summary = fs::read_to_string(src.join("SUMMARY.md")).expect("book/src/SUMMARY.md");
     let chapters = summary_chapters(&summary);
     assert!(
-        chapters.len() >= 17,
-        "SUMMARY.md lists {} chapters, the book has 17",
-        chapters.len()
+        chapters.len() >= CHAPTERS.len(),
+        "SUMMARY.md lists {} chapters, the book has {}",
+        chapters.len(),
+        CHAPTERS.len()
     );
     let missing: Vec<&String> = chapters.iter().filter(|c| !src.join(c).is_file()).collect();
     assert!(
         missing.is_empty(),
         "chapters listed in SUMMARY.md but missing: {missing:?}"
     );
+}
+
+/// The book's table of contents (issue 6), in order. Other pages may sit between them.
+const CHAPTERS: [&str; 17] = [
+    "introduction.md",
+    "quick-start.md",
+    "coroutines-by-hand.md",
+    "generators.md",
+    "go-and-coroutine.md",
+    "co-local.md",
+    "event-loop.md",
+    "networking.md",
+    "hooks.md",
+    "synchronization.md",
+    "stacks.md",
+    "multi-core.md",
+    "performance.md",
+    "how-the-switch-works.md",
+    "safety.md",
+    "coming-from.md",
+    "faq.md",
+];
+
+#[test]
+fn summary_lists_the_table_of_contents_in_order() {
+    let summary = fs::read_to_string(book_dir().join("src/SUMMARY.md")).expect("SUMMARY.md");
+    let listed = summary_chapters(&summary);
+    let mut from = 0;
+    let mut previous = "the start";
+    for chapter in CHAPTERS {
+        let Some(at) = listed[from..].iter().position(|c| c == chapter) else {
+            panic!("SUMMARY.md must list {chapter}, after {previous}; it lists {listed:?}");
+        };
+        from += at + 1;
+        previous = chapter;
+    }
 }
 
 #[test]
