@@ -4,21 +4,35 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod blocking;
 pub mod channel;
 mod coroutine;
 mod error;
 mod generator;
 pub mod hooks;
 mod local;
+pub mod net;
 mod overflow;
+pub mod poll;
+pub mod runtime;
 pub mod stack;
 pub mod sync;
+#[allow(dead_code, unused_imports)] // wrappers for net/ and hooks/, some not used yet
+pub(crate) mod sys;
+pub mod time;
 
+pub use blocking::spawn_blocking;
 pub use coroutine::{Coroutine, CoroutineResult, Yielder, current_id};
 pub use error::{Error, Result};
 pub use generator::Generator;
 pub use local::{AccessError, LocalKey};
+pub use poll::{PollFd, poll};
+pub use runtime::{
+    Builder, CoroutineInfo, JoinHandle, Runtime, RuntimeBuilder, current, run, spawn, try_run,
+    yield_now,
+};
 pub use stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
+pub use time::{sleep, sleep_until, timeout};
 
 #[doc(hidden)]
 #[path = "private.rs"]

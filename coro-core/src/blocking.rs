@@ -1,0 +1,119 @@
+//! [`spawn_blocking`]: a small process-wide thread pool for calls that can only block
+//! (`getaddrinfo`, disk files, CPU-heavy work), so that the coroutine waits without blocking
+//! its thread.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread;
+
+use crate::runtime::park;
+
+/// Threads in the pool unless [`set_pool_size`] says otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Pool {
+    queue: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+    /// Threads started so far.
+    started: AtomicUsize,
+    /// Threads waiting for a job.
+    idle: AtomicUsize,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+static POOL_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_SIZE);
+
+/// Sets how many threads the blocking pool may start (at least 1). Threads already started
+/// stay; a smaller size only stops new ones from starting.
+pub fn set_pool_size(n: usize) {
+    POOL_SIZE.store(n.max(1), Ordering::Relaxed);
+}
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(Pool::default)
+}
+
+impl Pool {
+    fn submit(&'static self, job: Job) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(job);
+        let started = self.started.load(Ordering::Acquire);
+        if self.idle.load(Ordering::Acquire) == 0
+            && started < POOL_SIZE.load(Ordering::Relaxed)
+            && self
+                .started
+                .compare_exchange(started, started + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let spawned = thread::Builder::new()
+                .name(format!("coro-blocking-{started}"))
+                .spawn(move || self.work());
+            if spawned.is_err() {
+                self.started.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    fn work(&self) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match q.pop_front() {
+                Some(job) => {
+                    drop(q);
+                    job();
+                    q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                }
+                None => {
+                    self.idle.fetch_add(1, Ordering::AcqRel);
+                    q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                    self.idle.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool and suspends the running coroutine until it returns; other
+/// coroutines run meanwhile. Outside a coroutine, `f` simply runs on the calling thread.
+///
+/// A panic in `f` is re-raised in the caller (the pool thread survives it).
+///
+/// ```
+/// coro::run(|| {
+///     let len = coro::spawn_blocking(|| std::fs::read("Cargo.toml").map(|b| b.len()));
+///     assert!(len.unwrap() > 0);
+/// });
+/// ```
+pub fn spawn_blocking<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if !park::in_task() {
+        return f();
+    }
+    let slot: Arc<Mutex<Option<thread::Result<T>>>> = Arc::new(Mutex::new(None));
+    let done = slot.clone();
+    let waker = park::current_remote_unparker();
+    pool().submit(Box::new(move || {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        waker.unpark();
+    }));
+    loop {
+        let r = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match r {
+            Some(Ok(v)) => return v,
+            Some(Err(p)) => panic::resume_unwind(p),
+            None => park::park(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Coroutine-aware sockets.

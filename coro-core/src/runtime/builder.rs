@@ -1,0 +1,169 @@
+//! [`Builder`]: spawns a coroutine with a name, a stack size, or on a shared stack.
+
+use crate::error::{Error, Result};
+
+use super::join::JoinHandle;
+use super::scheduler::SCHED;
+
+/// Options for a new coroutine, like [`std::thread::Builder`].
+///
+/// ```
+/// coro::run(|| {
+///     let h = coro::Builder::new()
+///         .name("worker")
+///         .stack_size(64 * 1024)
+///         .spawn(|| coro::current().unwrap().name)
+///         .unwrap();
+///     assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+/// });
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) shared: bool,
+}
+
+impl Builder {
+    /// Default options: no name, an owned stack of [`crate::DEFAULT_STACK_SIZE`] bytes.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the coroutine (see [`crate::current`]).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// The stack size in bytes (of the owned stack, or of the shared stacks used).
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Runs the coroutine on one of the thread's shared (copy) stacks instead of its own: a
+    /// suspended coroutine then costs only its live stack bytes, at the price of a copy when
+    /// it is switched out and back in while another used the stack.
+    pub fn shared(mut self, shared: bool) -> Builder {
+        self.shared = shared;
+        self
+    }
+
+    /// Spawns `f` as a coroutine on this thread's scheduler; it runs after the coroutines
+    /// already queued.
+    ///
+    /// Errors: [`Error::NoRuntime`] outside [`crate::run`]; [`Error::StackAlloc`] or
+    /// [`Error::StackTooSmall`] when the stack cannot be had.
+    pub fn spawn<T, F>(self, f: F) -> Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        if !SCHED.is_set() {
+            return Err(Error::NoRuntime);
+        }
+        SCHED.with(|s| s.spawn(&self, f))
+    }
+}
+
+/// Spawns `f` as a coroutine on this thread's scheduler and returns its [`JoinHandle`].
+///
+/// ```
+/// coro::run(|| {
+///     let a = coro::spawn(|| 20);
+///     let b = coro::spawn(|| 22);
+///     assert_eq!(a.join().unwrap() + b.join().unwrap(), 42);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside [`crate::run`] ([`Error::NoRuntime`]), or when no stack can be mapped; use
+/// [`Builder::spawn`] to get these as errors.
+pub fn spawn<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    match Builder::new().spawn(f) {
+        Ok(h) => h,
+        Err(e) => panic!("coro::spawn: {e}"),
+    }
+}
+
+/// What [`current`] tells about the running coroutine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoroutineInfo {
+    /// The coroutine's id, unique in the process and never 0.
+    pub id: u64,
+    /// Its name, if it was given one through [`Builder::name`].
+    pub name: Option<String>,
+}
+
+/// The running coroutine (a task of this thread's runtime), or `None` outside one.
+pub fn current() -> Option<CoroutineInfo> {
+    if !SCHED.is_set() {
+        return None;
+    }
+    SCHED.with(|s| {
+        s.with_current(|t| CoroutineInfo {
+            id: t.id,
+            name: t.name.as_deref().map(String::from),
+        })
+    })
+}
+
+/// Lets the other ready coroutines run, then continues; outside a coroutine,
+/// [`std::thread::yield_now`].
+pub fn yield_now() {
+    if SCHED.is_set() {
+        let t = SCHED.with(|s| s.current_task());
+        if let Some(t) = t {
+            SCHED.with(|s| s.yield_now(&t));
+            return;
+        }
+    }
+    std::thread::yield_now();
+}
+
+/// Runs `f` as the first coroutine of a new runtime on this thread, drives the event loop
+/// until every coroutine has finished, and returns `f`'s value.
+///
+/// `f` may borrow from the caller: it cannot outlive this call. A panic in `f` is re-raised
+/// here once the runtime has shut down; a panic in any other coroutine only ends that one (its
+/// [`JoinHandle::join`] returns it as `Err`).
+///
+/// ```
+/// let greeting = String::from("hello");
+/// let n = coro::run(|| {
+///     let h = coro::spawn(|| 2);
+///     greeting.len() + h.join().unwrap()
+/// });
+/// assert_eq!(n, 7);
+/// ```
+///
+/// # Panics
+///
+/// When called inside a running runtime ([`Error::NestedRun`]) or when the runtime cannot be
+/// set up; [`try_run`] returns these as errors. Also when every coroutine is parked and
+/// nothing can ever wake one (a deadlock).
+pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
+    match try_run(f) {
+        Ok(v) => v,
+        Err(e) => panic!("coro::run: {e}"),
+    }
+}
+
+/// As [`run`], with set-up failures as errors: [`Error::NestedRun`] inside a runtime,
+/// [`Error::Io`] if epoll or the eventfd cannot be created.
+///
+/// ```
+/// coro::run(|| {
+///     let err = coro::try_run(|| ()).unwrap_err();
+///     assert!(matches!(err, coro::Error::NestedRun));
+/// });
+/// ```
+pub fn try_run<T, F: FnOnce() -> T>(f: F) -> Result<T> {
+    super::scheduler::run_main(f)
+}

@@ -1,0 +1,293 @@
+//! The runtime's internal contract for `sync/`, `net/` and `hooks/`: park and unpark the
+//! running party (a task of this thread's scheduler, or a plain thread), and wait for fds.
+//!
+//! Every function works both inside a task and on a plain thread, so a primitive built on it
+//! works in both. `park` may return spuriously: callers re-check their condition in a loop.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+pub(crate) use super::registration::Interest;
+use super::registration::Prepared;
+use super::remote::Remote;
+use super::scheduler::SCHED;
+use super::task::{State, Task};
+
+/// The running task of this thread's scheduler, if the innermost coroutine is one.
+#[inline]
+fn current_task() -> Option<Rc<Task>> {
+    if !SCHED.is_set() {
+        return None;
+    }
+    SCHED.with(|s| s.current_task())
+}
+
+/// True when running inside a scheduler task of this thread's runtime (and not inside a
+/// coroutine that such a task resumed by hand).
+#[inline]
+pub(crate) fn in_task() -> bool {
+    SCHED.is_set() && SCHED.with(|s| s.in_task())
+}
+
+/// Makes a parked party of this thread runnable again.
+#[derive(Clone, Debug)]
+pub(crate) enum Unparker {
+    /// A task of this thread's scheduler.
+    Task(Rc<Task>),
+    /// A plain thread (outside any task).
+    Thread(Thread),
+}
+
+impl Unparker {
+    /// Wakes the party: idempotent, and harmless if it has finished.
+    pub(crate) fn unpark(&self) {
+        match self {
+            Unparker::Task(t) => {
+                if t.state.get() != State::Done && SCHED.is_set() {
+                    SCHED.with(|s| s.unpark(t));
+                }
+            }
+            Unparker::Thread(th) => th.unpark(),
+        }
+    }
+
+    /// Whether both wake the same party.
+    #[allow(dead_code)] // for sync/ wait queues
+    pub(crate) fn same(&self, other: &Unparker) -> bool {
+        match (self, other) {
+            (Unparker::Task(a), Unparker::Task(b)) => Rc::ptr_eq(a, b),
+            (Unparker::Thread(a), Unparker::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+}
+
+/// The unparker of the running party: the task, or `std::thread::current()` outside one.
+pub(crate) fn current_unparker() -> Unparker {
+    match current_task() {
+        Some(t) => Unparker::Task(t),
+        None => Unparker::Thread(thread::current()),
+    }
+}
+
+/// Parks the running party until it is unparked. May return spuriously.
+pub(crate) fn park() {
+    match current_task() {
+        Some(t) => SCHED.with(|s| s.park(&t)),
+        None => thread::park(),
+    }
+}
+
+/// As [`park`], with a deadline: returns false if the deadline passed first.
+pub(crate) fn park_until(deadline: Instant) -> bool {
+    match current_task() {
+        Some(t) => SCHED.with(|s| s.park_until(&t, deadline)),
+        None => {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::park_timeout(deadline - now);
+            Instant::now() < deadline
+        }
+    }
+}
+
+/// Unparks a task (through its scheduler's eventfd) or a plain thread, from any thread.
+#[derive(Clone, Debug)]
+pub(crate) struct RemoteUnparker(RemoteInner);
+
+#[derive(Clone, Debug)]
+enum RemoteInner {
+    Task {
+        remote: Arc<Remote>,
+        key: (u32, u32),
+    },
+    Thread(Thread),
+}
+
+impl RemoteUnparker {
+    /// Wakes the party from any thread; harmless if it has finished.
+    pub(crate) fn unpark(&self) {
+        match &self.0 {
+            RemoteInner::Task { remote, key } => remote.push(*key),
+            RemoteInner::Thread(th) => th.unpark(),
+        }
+    }
+}
+
+/// A [`RemoteUnparker`] for the running party.
+pub(crate) fn current_remote_unparker() -> RemoteUnparker {
+    match current_task() {
+        Some(t) => RemoteUnparker(RemoteInner::Task {
+            remote: SCHED.with(|s| s.remote.clone()),
+            key: t.key.get(),
+        }),
+        None => RemoteUnparker(RemoteInner::Thread(thread::current())),
+    }
+}
+
+fn not_in_task() -> io::Error {
+    io::Error::other(Error::NotInCoroutine)
+}
+
+/// Suspends the running task until `fd` is ready for `interest` (edge-triggered epoll, each fd
+/// registered once, readiness cached). `Ok(true)`: ready, or an error or hang-up is pending
+/// (retry the syscall, it tells); `Ok(false)`: the deadline passed; `Err`: not in a task, or
+/// the fd cannot be watched (`EBADF`, also when the fd is closed while waiting).
+pub(crate) fn wait_fd(
+    fd: RawFd,
+    interest: Interest,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    let Some(t) = current_task() else {
+        return Err(not_in_task());
+    };
+    SCHED.with(|s| {
+        let generation = {
+            let mut d = s.driver.borrow_mut();
+            let d = &mut *d;
+            match d.fds.prepare(&d.poller, fd)? {
+                Prepared::AlwaysReady => return Ok(true),
+                Prepared::Registered(g) => g,
+            }
+        };
+        loop {
+            {
+                let mut d = s.driver.borrow_mut();
+                if d.fds.generation(fd) != Some(generation) {
+                    return Err(io::Error::from_raw_os_error(libc::EBADF));
+                }
+                if d.fds.is_ready(fd, interest) {
+                    return Ok(true);
+                }
+                d.fds.add_waiter(fd, interest, t.clone());
+            }
+            let in_time = match deadline {
+                Some(dl) => s.park_until(&t, dl),
+                None => {
+                    s.park(&t);
+                    true
+                }
+            };
+            let mut d = s.driver.borrow_mut();
+            d.fds.remove_waiter(fd, &t);
+            if !in_time && d.fds.generation(fd) == Some(generation) && !d.fds.is_ready(fd, interest)
+            {
+                return Ok(false);
+            }
+        }
+    })
+}
+
+/// Waits (outside the runtime's own bookkeeping) until any of `fds` is ready for its interest
+/// or the deadline passes; returns false on timeout. The cached readiness of these fds is
+/// cleared first: the caller has just seen (with a real `poll`) that none is ready. Used by
+/// `poll`.
+pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> io::Result<bool> {
+    let Some(t) = current_task() else {
+        return Err(not_in_task());
+    };
+    SCHED.with(|s| {
+        {
+            let mut d = s.driver.borrow_mut();
+            let d = &mut *d;
+            for &(fd, interest) in fds {
+                if let Prepared::AlwaysReady = d.fds.prepare(&d.poller, fd)? {
+                    return Ok(true);
+                }
+                d.fds.clear(&d.poller, fd, interest);
+                d.fds.add_waiter(fd, interest, t.clone());
+            }
+        }
+        let in_time = match deadline {
+            Some(dl) => s.park_until(&t, dl),
+            None => {
+                s.park(&t);
+                true
+            }
+        };
+        let mut d = s.driver.borrow_mut();
+        for &(fd, _) in fds {
+            d.fds.remove_waiter(fd, &t);
+        }
+        Ok(in_time)
+    })
+}
+
+/// Whether an I/O call on `fd` should be tried now: the cache says ready, the fd is not known
+/// yet, or there is no runtime (the call then blocks or says `EAGAIN`).
+#[inline]
+pub(crate) fn is_ready(fd: RawFd, interest: Interest) -> bool {
+    if !SCHED.is_set() {
+        return true;
+    }
+    SCHED.with(|s| s.driver.borrow().fds.is_ready(fd, interest))
+}
+
+/// Forgets cached readiness of `fd` for `interest`: the caller's syscall returned `EAGAIN` (or
+/// a short read or write drained a stream).
+pub(crate) fn clear_ready(fd: RawFd, interest: Interest) {
+    if SCHED.is_set() {
+        SCHED.with(|s| {
+            let mut d = s.driver.borrow_mut();
+            let d = &mut *d;
+            d.fds.clear(&d.poller, fd, interest);
+        });
+    }
+}
+
+/// Registers a freshly connected or accepted socket as writable, so its first write need not
+/// wait for epoll to say so.
+pub(crate) fn register_writable(fd: RawFd) {
+    if SCHED.is_set() {
+        SCHED.with(|s| {
+            let mut d = s.driver.borrow_mut();
+            let d = &mut *d;
+            d.fds.set_writable(&d.poller, fd);
+        });
+    }
+}
+
+/// Deregisters `fd` (it is about to be closed) and wakes every task waiting on it; their
+/// retried syscall (or `wait_fd`) then sees `EBADF`.
+pub(crate) fn close_fd(fd: RawFd) {
+    if !SCHED.is_set() {
+        return;
+    }
+    SCHED.with(|s| {
+        let mut d = s.driver.borrow_mut();
+        let d = &mut *d;
+        d.fds.close(&d.poller, fd, |t| s.unpark(&t));
+    });
+}
+
+/// Sleeps for `d`: inside a task, a timer and a park (other tasks run); outside,
+/// `std::thread::sleep`.
+pub(crate) fn sleep(d: Duration) {
+    match Instant::now().checked_add(d) {
+        Some(deadline) => sleep_until(deadline),
+        None => loop {
+            park();
+        },
+    }
+}
+
+/// Sleeps until `deadline` (see [`sleep`]).
+pub(crate) fn sleep_until(deadline: Instant) {
+    match current_task() {
+        Some(t) => SCHED.with(|s| while s.park_until(&t, deadline) {}),
+        None => {
+            let now = Instant::now();
+            if deadline > now {
+                thread::sleep(deadline - now);
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The readiness cache: one slot per fd, indexed by the fd number.
+//!
+//! Each fd is added to epoll once (edge-triggered, both directions). What epoll reports is
+//! remembered here until the owner of the fd learns otherwise: a syscall that returns `EAGAIN`
+//! (or a short read or write on a stream) clears the bit, and only then does the next I/O
+//! call wait. So a busy connection costs one `read` and one `write` per request, and a wait
+//! costs no allocation: the waiting task is pushed onto the slot's waiter list, whose capacity
+//! is kept.
+
+use std::io;
+use std::ops::BitOr;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use super::epoll::Poller;
+use super::task::Task;
+
+/// Which direction of an fd a task waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Interest(u8);
+
+impl Interest {
+    /// Data to read (or a connection to accept, or end of stream, or an error).
+    pub(crate) const READABLE: Interest = Interest(READ);
+    /// Room to write (or a connect that completed, or an error).
+    pub(crate) const WRITABLE: Interest = Interest(WRITE);
+
+    /// The cached readiness bits that satisfy this interest.
+    fn satisfied_by(self) -> u8 {
+        let mut bits = ERROR | HUP;
+        if self.0 & READ != 0 {
+            bits |= READ | RDHUP;
+        }
+        if self.0 & WRITE != 0 {
+            bits |= WRITE;
+        }
+        bits
+    }
+}
+
+impl BitOr for Interest {
+    type Output = Interest;
+    fn bitor(self, rhs: Interest) -> Interest {
+        Interest(self.0 | rhs.0)
+    }
+}
+
+/// Readable.
+const READ: u8 = 1;
+/// Writable.
+const WRITE: u8 = 2;
+/// An error is pending (cleared with either direction: the retried syscall consumed it).
+const ERROR: u8 = 4;
+/// Hung up in both directions; sticky until the fd is closed.
+const HUP: u8 = 8;
+/// The peer shut down its writing side: reads return 0 at once; sticky.
+const RDHUP: u8 = 16;
+
+/// The event loop's token for the wake-up eventfd; fd tokens are `fd | generation << 32`.
+pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
+
+/// A task waiting for an fd.
+#[derive(Debug)]
+struct Waiter {
+    task: Rc<Task>,
+    interest: u8,
+}
+
+/// The cache slot of one fd.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Registered with this scheduler's epoll.
+    registered: bool,
+    /// epoll refused the fd (a regular file): it is always ready.
+    always_ready: bool,
+    /// Bumped on every registration and close, so that a stale event or a waiter of a closed
+    /// fd is told apart from the fd number's next user.
+    generation: u32,
+    ready: u8,
+    waiters: Vec<Waiter>,
+}
+
+/// What [`FdTable::prepare`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prepared {
+    /// Registered; the generation identifies this registration.
+    Registered(u32),
+    /// Not pollable: treat as always ready.
+    AlwaysReady,
+}
+
+/// The per-scheduler table of fd slots.
+#[derive(Debug, Default)]
+pub(crate) struct FdTable {
+    slots: Vec<Slot>,
+    /// How many waiters are queued over all slots (for deadlock detection).
+    waiting: usize,
+}
+
+impl FdTable {
+    fn slot(&mut self, fd: RawFd) -> &mut Slot {
+        let i = fd as usize;
+        if i >= self.slots.len() {
+            let len = (i + 1).next_power_of_two().max(64);
+            self.slots.resize_with(len, Slot::default);
+        }
+        &mut self.slots[i]
+    }
+
+    /// True if an I/O call on `fd` for `interest` should be tried now: the cache says ready,
+    /// or the fd is not known yet (the call then tells).
+    #[inline]
+    pub(crate) fn is_ready(&self, fd: RawFd, interest: Interest) -> bool {
+        match self.slots.get(fd as usize) {
+            Some(s) if s.registered => s.ready & interest.satisfied_by() != 0,
+            _ => true,
+        }
+    }
+
+    /// Registers `fd` with epoll if it is not yet.
+    pub(crate) fn prepare(&mut self, poller: &Poller, fd: RawFd) -> io::Result<Prepared> {
+        if fd < 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let slot = self.slot(fd);
+        if slot.registered {
+            return Ok(Prepared::Registered(slot.generation));
+        }
+        if slot.always_ready {
+            return Ok(Prepared::AlwaysReady);
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        let token = fd as u32 as u64 | (slot.generation as u64) << 32;
+        let res = match poller.add(fd, token) {
+            // Added behind our back (a dup of a closed fd, or a table reset): take it over.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => poller.modify(fd, token),
+            other => other,
+        };
+        match res {
+            Ok(()) => {
+                slot.registered = true;
+                slot.ready = 0;
+                Ok(Prepared::Registered(slot.generation))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                slot.always_ready = true;
+                Ok(Prepared::AlwaysReady)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The generation of `fd`'s registration, if it is registered.
+    pub(crate) fn generation(&self, fd: RawFd) -> Option<u32> {
+        self.slots
+            .get(fd as usize)
+            .filter(|s| s.registered)
+            .map(|s| s.generation)
+    }
+
+    /// Forgets cached readiness for `interest` (the caller saw `EAGAIN` or drained the fd).
+    /// Registers the fd first if needed, so that the next change is reported.
+    pub(crate) fn clear(&mut self, poller: &Poller, fd: RawFd, interest: Interest) {
+        if fd < 0 {
+            return;
+        }
+        if self.prepare(poller, fd).is_ok() {
+            let slot = self.slot(fd);
+            slot.ready &= !(interest.0 | ERROR);
+        }
+    }
+
+    /// Marks `fd` writable (a fresh connected socket): saves a wait before its first write.
+    pub(crate) fn set_writable(&mut self, poller: &Poller, fd: RawFd) {
+        if self.prepare(poller, fd).is_ok() {
+            self.slot(fd).ready |= WRITE;
+        }
+    }
+
+    /// Queues `task` to be woken when `fd` becomes ready for `interest`.
+    pub(crate) fn add_waiter(&mut self, fd: RawFd, interest: Interest, task: Rc<Task>) {
+        self.slot(fd).waiters.push(Waiter {
+            task,
+            interest: interest.satisfied_by(),
+        });
+        self.waiting += 1;
+    }
+
+    /// Takes `task` off `fd`'s waiter list (it woke for another reason).
+    pub(crate) fn remove_waiter(&mut self, fd: RawFd, task: &Rc<Task>) {
+        let Some(slot) = self.slots.get_mut(fd as usize) else {
+            return;
+        };
+        if let Some(i) = slot.waiters.iter().position(|w| Rc::ptr_eq(&w.task, task)) {
+            slot.waiters.swap_remove(i);
+            self.waiting -= 1;
+        }
+    }
+
+    /// Whether any task waits on any fd.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiting > 0
+    }
+
+    /// Records an epoll event and hands every task it satisfies to `wake`.
+    pub(crate) fn on_event(&mut self, token: u64, events: u32, mut wake: impl FnMut(Rc<Task>)) {
+        let fd = token as u32 as usize;
+        let generation = (token >> 32) as u32;
+        let Some(slot) = self.slots.get_mut(fd) else {
+            return;
+        };
+        if !slot.registered || slot.generation != generation {
+            return; // a stale event of a closed fd
+        }
+        let mut bits = 0;
+        let ev = events as i32;
+        if ev & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
+            bits |= READ;
+        }
+        if ev & libc::EPOLLOUT != 0 {
+            bits |= WRITE;
+        }
+        if ev & libc::EPOLLERR != 0 {
+            bits |= ERROR;
+        }
+        if ev & libc::EPOLLHUP != 0 {
+            bits |= HUP;
+        }
+        if ev & libc::EPOLLRDHUP != 0 {
+            bits |= RDHUP;
+        }
+        slot.ready |= bits;
+        let ready = slot.ready;
+        let mut i = 0;
+        while i < slot.waiters.len() {
+            if slot.waiters[i].interest & ready != 0 {
+                let w = slot.waiters.swap_remove(i);
+                self.waiting -= 1;
+                wake(w.task);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Forgets `fd` (it is being closed): deregisters it and wakes all its waiters.
+    pub(crate) fn close(&mut self, poller: &Poller, fd: RawFd, mut wake: impl FnMut(Rc<Task>)) {
+        let Some(slot) = self.slots.get_mut(fd as usize) else {
+            return;
+        };
+        if slot.registered {
+            poller.delete(fd);
+        }
+        slot.registered = false;
+        slot.always_ready = false;
+        slot.ready = 0;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.waiting -= slot.waiters.len();
+        for w in slot.waiters.drain(..) {
+            wake(w.task);
+        }
+    }
+}

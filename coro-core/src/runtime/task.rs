@@ -1,0 +1,64 @@
+//! [`Task`]: a coroutine as the scheduler sees it.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use crate::coroutine::{Coroutine, Yielder};
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// In the ready queue because something unparked it.
+    Queued,
+    /// In the ready queue because it yielded.
+    Yielded,
+    /// Running now.
+    Running,
+    /// Suspended until unparked.
+    Parked,
+    /// Returned, panicked or cancelled; its coroutine is gone.
+    Done,
+}
+
+/// The scheduler's record of one coroutine.
+pub(crate) struct Task {
+    /// The coroutine's id (never 0).
+    pub(crate) id: u64,
+    /// The name given through `Builder::name`.
+    pub(crate) name: Option<Box<str>>,
+    /// Index and generation in the scheduler's task slab (for remote unparking).
+    pub(crate) key: Cell<(u32, u32)>,
+    /// The coroutine; taken out when the task ends.
+    pub(crate) co: RefCell<Option<Coroutine<(), (), ()>>>,
+    /// The body's yielder, set when the body starts; valid while the coroutine lives.
+    pub(crate) yielder: Cell<*const Yielder<(), ()>>,
+    pub(crate) state: Cell<State>,
+    /// An unpark arrived while the task was running or queued by a yield: its next park
+    /// returns at once (as `std::thread::park`'s token).
+    pub(crate) notified: Cell<bool>,
+}
+
+impl Task {
+    /// A task record around a coroutine that has not started.
+    pub(crate) fn new(co: Coroutine<(), (), ()>, name: Option<Box<str>>) -> Task {
+        Task {
+            id: co.id(),
+            name,
+            key: Cell::new((u32::MAX, 0)),
+            co: RefCell::new(Some(co)),
+            yielder: Cell::new(std::ptr::null()),
+            state: Cell::new(State::Queued),
+            notified: Cell::new(false),
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("state", &self.state.get())
+            .finish()
+    }
+}

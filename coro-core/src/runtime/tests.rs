@@ -1,0 +1,130 @@
+//! Tests of the park contract (crate-private API) through real runtimes.
+
+use std::cell::Cell;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::park::{self, Interest};
+use crate::sys;
+
+#[test]
+fn unpark_before_park_is_not_lost() {
+    crate::run(|| {
+        assert!(park::in_task());
+        let me = park::current_unparker();
+        me.unpark();
+        park::park(); // returns at once: the wake-up is remembered
+    });
+    assert!(!park::in_task());
+}
+
+#[test]
+fn park_and_unpark_between_tasks() {
+    crate::run(|| {
+        let flag = Rc::new(Cell::new(false));
+        let slot: Rc<Cell<Option<park::Unparker>>> = Rc::new(Cell::new(None));
+        let (f, s) = (flag.clone(), slot.clone());
+        let h = crate::spawn(move || {
+            s.set(Some(park::current_unparker()));
+            while !f.get() {
+                park::park();
+            }
+        });
+        crate::yield_now();
+        flag.set(true);
+        slot.take().unwrap().unpark();
+        h.join().unwrap();
+    });
+}
+
+#[test]
+fn park_until_times_out() {
+    crate::run(|| {
+        let t = Instant::now();
+        let deadline = t + Duration::from_millis(30);
+        while park::park_until(deadline) {}
+        assert!(Instant::now() >= deadline);
+        assert!(!park::park_until(Instant::now()));
+    });
+}
+
+#[test]
+fn remote_unparker_wakes_a_task_from_a_std_thread() {
+    crate::run(|| {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let remote = park::current_remote_unparker();
+        let d = done.clone();
+        let th = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            d.store(true, std::sync::atomic::Ordering::Release);
+            remote.unpark();
+        });
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            park::park();
+        }
+        th.join().unwrap();
+    });
+}
+
+#[test]
+fn wait_fd_on_a_pipe_and_timeout() {
+    crate::run(|| {
+        let (r, w) = sys::pipe().unwrap();
+        let (rfd, wfd) = (r.as_raw_fd(), w.as_raw_fd());
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert!(!park::wait_fd(rfd, Interest::READABLE, Some(deadline)).unwrap());
+        let h = crate::spawn(move || {
+            crate::sleep(Duration::from_millis(10));
+            sys::write(wfd, b"hi").unwrap();
+        });
+        assert!(park::wait_fd(rfd, Interest::READABLE, None).unwrap());
+        let mut buf = [0u8; 8];
+        assert_eq!(sys::read(rfd, &mut buf).unwrap(), 2);
+        park::clear_ready(rfd, Interest::READABLE);
+        assert!(!park::is_ready(rfd, Interest::READABLE));
+        h.join().unwrap();
+        drop(w);
+    });
+}
+
+#[test]
+fn close_fd_wakes_waiters_with_ebadf() {
+    crate::run(|| {
+        let (r, _w) = sys::pipe().unwrap();
+        let rfd = r.as_raw_fd();
+        let h = crate::spawn(move || park::wait_fd(rfd, Interest::READABLE, None));
+        crate::yield_now();
+        park::close_fd(rfd);
+        drop(r);
+        let err = h.join().unwrap().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+    });
+}
+
+#[test]
+fn wait_fd_outside_a_task_is_an_error() {
+    assert!(park::wait_fd(0, Interest::READABLE, None).is_err());
+}
+
+#[test]
+fn idle_runtime_uses_no_cpu() {
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    crate::run(|| {
+        let before = thread_cpu();
+        crate::sleep(Duration::from_millis(300));
+        let used = thread_cpu() - before;
+        assert!(
+            used < Duration::from_millis(30),
+            "{used:?} of CPU while idle for 300 ms"
+        );
+    });
+}

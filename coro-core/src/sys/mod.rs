@@ -1,0 +1,222 @@
+//! The one place where the runtime calls libc.
+//!
+//! Every wrapper turns the C convention (`-1` and `errno`) into [`io::Result`] through
+//! [`syscall!`] (after mio's `sys/unix/mod.rs`). File descriptors come back as [`OwnedFd`], opened
+//! with `*_CLOEXEC`.
+//!
+//! # Real calls, never the hooks
+//!
+//! With the `hooks` feature coro defines libc's blocking symbols (`read`, `write`, `accept4`,
+//! `connect`, `poll`, `close`, ...) in the program itself, so a plain `libc::read` from here
+//! would land in the hook. The runtime must reach the kernel, so every wrapper for a hooked
+//! symbol goes through `libc::syscall(SYS_..)`, which no hook intercepts. Symbols that are never
+//! hooked (`epoll_*`, `eventfd`, `pipe2`, `getrlimit`) are called directly.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+pub(crate) mod socket;
+
+/// Calls a libc function and turns a `-1` result into the `errno` as an [`io::Error`].
+///
+/// `syscall!(epoll_create1(libc::EPOLL_CLOEXEC))` is `libc::epoll_create1(..)` checked.
+/// Only used inside `sys/`, by wrappers whose own contract makes the arguments valid.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: every wrapper in `sys/` passes arguments that satisfy the C function's
+        // contract (valid fds or errors from the kernel, pointers to live buffers of the given
+        // length); see each wrapper.
+        let res = unsafe { libc::$fn($($arg),*) };
+        $crate::sys::cvt(res)
+    }};
+}
+
+/// Makes a raw system call by number (bypassing any hook of the libc symbol), checked like
+/// [`syscall!`]. Arguments are widened to `c_long`, as the kernel reads them.
+macro_rules! raw_syscall {
+    ($nr:ident $(, $arg:expr)* $(,)?) => {{
+        // SAFETY: as for `syscall!`: the wrapper guarantees the arguments' validity; the
+        // kernel only reads the registers it needs for this call number.
+        let res = unsafe { libc::syscall(libc::$nr $(, $arg as libc::c_long)*) };
+        $crate::sys::cvt(res)
+    }};
+}
+
+pub(crate) use {raw_syscall, syscall};
+
+/// Integer results of C calls, where `-1` means "look at errno".
+pub(crate) trait IsMinusOne: Copy {
+    /// True for the `-1` error marker.
+    fn is_minus_one(self) -> bool;
+}
+
+macro_rules! impl_is_minus_one {
+    ($($t:ty)*) => {$(
+        impl IsMinusOne for $t {
+            fn is_minus_one(self) -> bool {
+                self == -1
+            }
+        }
+    )*};
+}
+impl_is_minus_one!(i32 i64 isize);
+
+/// `-1` becomes `Err(errno)`, anything else passes through.
+pub(crate) fn cvt<T: IsMinusOne>(t: T) -> io::Result<T> {
+    if t.is_minus_one() {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(t)
+    }
+}
+
+/// Retries a call while it fails with `EINTR`.
+pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            other => return other,
+        }
+    }
+}
+
+/// Wraps a freshly returned descriptor.
+fn owned(fd: i64) -> OwnedFd {
+    // SAFETY: `fd` was just returned by the kernel as a new descriptor that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+/// `read(2)`, the real one.
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    raw_syscall!(SYS_read, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+}
+
+/// `write(2)`, the real one.
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    raw_syscall!(SYS_write, fd, buf.as_ptr(), buf.len()).map(|n| n as usize)
+}
+
+/// `readv(2)`, the real one.
+pub(crate) fn readv(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+    // IoSliceMut is ABI-compatible with `struct iovec`.
+    let cnt = bufs.len().min(libc::UIO_MAXIOV as usize);
+    raw_syscall!(SYS_readv, fd, bufs.as_mut_ptr(), cnt).map(|n| n as usize)
+}
+
+/// `writev(2)`, the real one.
+pub(crate) fn writev(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // IoSlice is ABI-compatible with `struct iovec`.
+    let cnt = bufs.len().min(libc::UIO_MAXIOV as usize);
+    raw_syscall!(SYS_writev, fd, bufs.as_ptr(), cnt).map(|n| n as usize)
+}
+
+/// `close(2)`, the real one. Errors are ignored: the descriptor is gone either way on Linux.
+pub(crate) fn close(fd: RawFd) {
+    let _ = raw_syscall!(SYS_close, fd);
+}
+
+/// `fcntl(fd, F_GETFL)`, the real one.
+pub(crate) fn get_flags(fd: RawFd) -> io::Result<i32> {
+    raw_syscall!(SYS_fcntl, fd, libc::F_GETFL).map(|f| f as i32)
+}
+
+/// Sets or clears `O_NONBLOCK`, the real `fcntl`.
+pub(crate) fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    let flags = get_flags(fd)?;
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new != flags {
+        raw_syscall!(SYS_fcntl, fd, libc::F_SETFL, new)?;
+    }
+    Ok(())
+}
+
+/// `pipe2(O_CLOEXEC | O_NONBLOCK)`: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK))?;
+    Ok((owned(fds[0] as i64), owned(fds[1] as i64)))
+}
+
+/// A non-blocking, close-on-exec `eventfd`.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
+    Ok(owned(fd as i64))
+}
+
+/// Adds one to an eventfd counter (wakes its epoll).
+pub(crate) fn eventfd_signal(fd: RawFd) {
+    let one: u64 = 1;
+    // EAGAIN means the counter is saturated, which still wakes the reader.
+    let _ = write(fd, &one.to_ne_bytes());
+}
+
+/// Resets an eventfd counter to zero.
+pub(crate) fn eventfd_drain(fd: RawFd) {
+    let mut buf = [0u8; 8];
+    let _ = read(fd, &mut buf);
+}
+
+/// `epoll_create1(EPOLL_CLOEXEC)`.
+pub(crate) fn epoll_create() -> io::Result<OwnedFd> {
+    let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+    Ok(owned(fd as i64))
+}
+
+/// `epoll_ctl(epfd, op, fd, {events, data})`.
+pub(crate) fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: data };
+    syscall!(epoll_ctl(epfd, op, fd, &mut ev)).map(drop)
+}
+
+/// `epoll_wait` into `events`; `timeout_ms` -1 blocks. Returns how many entries were filled.
+/// `EINTR` reads as zero events.
+pub(crate) fn epoll_wait(
+    epfd: RawFd,
+    events: &mut [libc::epoll_event],
+    timeout_ms: i32,
+) -> io::Result<usize> {
+    let max = events.len().min(i32::MAX as usize) as i32;
+    match syscall!(epoll_wait(epfd, events.as_mut_ptr(), max, timeout_ms)) {
+        Ok(n) => Ok(n as usize),
+        Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// `poll(2)`, the real one; `timeout_ms` -1 blocks. Returns how many entries have revents.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    raw_syscall!(SYS_poll, fds.as_mut_ptr(), fds.len(), timeout_ms).map(|n| n as usize)
+}
+
+/// Milliseconds for a poll-style timeout: rounded up so nothing wakes early, capped at `i32::MAX`.
+pub(crate) fn timeout_ms(d: Duration) -> i32 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    ms.min(i32::MAX as u128) as i32
+}
+
+/// Blocks until `fd` is ready for `events` (POLLIN/POLLOUT) or the timeout passes, with the
+/// real `poll`. Returns false on timeout. Used when there is no coroutine to suspend.
+pub(crate) fn wait_blocking(fd: RawFd, events: i16, timeout: Option<Duration>) -> io::Result<bool> {
+    let mut pfd = [libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }];
+    let ms = timeout.map_or(-1, timeout_ms);
+    retry_eintr(|| poll(&mut pfd, ms)).map(|n| n > 0)
+}
+
+/// The soft and hard `RLIMIT_NOFILE`.
+pub(crate) fn nofile_limit() -> io::Result<(u64, u64)> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut rl))?;
+    Ok((rl.rlim_cur, rl.rlim_max))
+}
