@@ -61,7 +61,11 @@ impl Args {
 
     /// Harness options from `--rounds`.
     pub(crate) fn harness(&self) -> Result<harness::Options, String> {
-        let d = harness::Options::default();
+        self.harness_with(harness::Options::default())
+    }
+
+    /// Harness options from `--rounds`, with a suite's own defaults.
+    pub(crate) fn harness_with(&self, d: harness::Options) -> Result<harness::Options, String> {
         Ok(harness::Options {
             rounds: self.get("--rounds", d.rounds)?.max(1),
             ..d

@@ -2,57 +2,50 @@
 //!
 //! With coro's hooks linked, this executable defines `read`, so the dynamic linker resolves
 //! `read` (RTLD_DEFAULT) to the hook, and `dlsym(RTLD_NEXT, "read")` to libc's. Both read one
-//! byte from a pipe that is refilled, untimed, before every batch; the difference between the
+//! byte from a pipe that is refilled, untimed, before every round; the difference between the
 //! two columns is the hook's cost outside a coroutine (the check "am I in a coroutine?" and
-//! the indirect call to the real function).
+//! the indirect call to the real function). The two reads alternate in short chunks inside
+//! every round, and each round's difference is kept, so that the machine's drifts cancel.
 
 use crate::Args;
-use crate::harness::{Contender, compare, figure, get};
+use crate::harness::{figure, median};
 use crate::sys::{self, ReadFn};
+use std::hint::black_box;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-/// Bytes put in the pipe before each timed batch (below the 64 KiB pipe buffer).
-const BATCH: usize = 32 * 1024;
+/// Calls per timed chunk; chunks of the two reads alternate, so drifts in the machine's speed
+/// (this one is shared and noisy) hit both alike.
+const CHUNK: usize = 256;
 
-/// A contender that reads one byte at a time from a pipe through `read`.
-fn reader(name: &'static str, read: ReadFn) -> Result<Contender<'static>, String> {
-    let (r, w): (OwnedFd, OwnedFd) = sys::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let fill = vec![b'x'; BATCH];
-    Ok(Contender::timed(name, move |iters| {
-        let mut took = Duration::ZERO;
-        let mut left = iters;
-        let mut byte = 0u8;
-        while left > 0 {
-            let n = left.min(BATCH as u64) as usize;
-            // Untimed: put exactly n bytes in the pipe with libc's write.
-            let mut off = 0;
-            while off < n {
-                // SAFETY: `fill[off..n]` is a valid readable buffer.
-                let wrote =
-                    unsafe { libc::write(w.as_raw_fd(), fill[off..n].as_ptr().cast(), n - off) };
-                if wrote <= 0 {
-                    return Duration::MAX;
-                }
-                off += wrote as usize;
-            }
-            let start = Instant::now();
-            for _ in 0..n {
-                // SAFETY: `byte` is a valid one-byte buffer and `r` an open pipe end.
-                let got = unsafe {
-                    read(
-                        std::hint::black_box(r.as_raw_fd()),
-                        (&raw mut byte).cast(),
-                        1,
-                    )
-                };
-                std::hint::black_box(got);
-            }
-            took += start.elapsed();
-            left -= n as u64;
+/// Chunks of each read per round (the pipe holds 2 * CHUNKS * CHUNK bytes, below 64 KiB).
+const CHUNKS: usize = 60;
+
+/// Reads `CHUNK` bytes one at a time through `read`, returning the elapsed time.
+fn chunk(read: ReadFn, fd: libc::c_int) -> Duration {
+    let mut byte = 0u8;
+    let start = Instant::now();
+    for _ in 0..CHUNK {
+        // SAFETY: `byte` is a valid one-byte buffer and `fd` an open pipe end holding data.
+        let got = unsafe { read(black_box(fd), (&raw mut byte).cast(), 1) };
+        black_box(got);
+    }
+    start.elapsed()
+}
+
+/// Puts exactly `n` bytes in the pipe (untimed).
+fn fill(w: &OwnedFd, n: usize) -> Result<(), String> {
+    let buf = vec![b'x'; n];
+    let mut off = 0;
+    while off < n {
+        // SAFETY: `buf[off..]` is a valid readable buffer of `n - off` bytes.
+        let wrote = unsafe { libc::write(w.as_raw_fd(), buf[off..].as_ptr().cast(), n - off) };
+        if wrote <= 0 {
+            return Err(format!("pipe write: {}", std::io::Error::last_os_error()));
         }
-        took
-    }))
+        off += wrote as usize;
+    }
+    Ok(())
 }
 
 /// Runs the suite.
@@ -68,18 +61,39 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         );
         return Ok(());
     }
-    let opts = args.harness()?;
-    let mut cs = vec![reader("coro", linked)?, reader("libc", real)?];
-    let ms = compare("1-byte pipe read, outside", &mut cs, opts);
-    let (hooked, libc) = (get(&ms, "coro"), get(&ms, "libc"));
+    let rounds: usize = args.get::<usize>("--rounds", 101)?.max(1);
+    let (r, w) = sys::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let fd = r.as_raw_fd();
+    let (mut hooked, mut libc, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds + 5 {
+        fill(&w, 2 * CHUNKS * CHUNK)?;
+        let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
+        for c in 0..CHUNKS {
+            // Alternate which goes first, chunk by chunk.
+            if c % 2 == 0 {
+                a += chunk(linked, fd);
+                b += chunk(real, fd);
+            } else {
+                b += chunk(real, fd);
+                a += chunk(linked, fd);
+            }
+        }
+        if round < 5 {
+            continue; // warm-up
+        }
+        let per = |d: Duration| d.as_secs_f64() * 1e9 / (CHUNKS * CHUNK) as f64;
+        hooked.push(per(a));
+        libc.push(per(b));
+        diff.push(per(a) - per(b));
+    }
+    let (h, l, d) = (median(&mut hooked), median(&mut libc), median(&mut diff));
     println!(
-        "hooks: the hook costs {:+.2} ns per call outside a coroutine",
-        hooked - libc
+        "1-byte pipe read, outside a coroutine: hooked {h:.2} ns, libc {l:.2} ns (median of {rounds} \
+         rounds of {CHUNKS} alternating chunks of {CHUNK} calls each)"
     );
-    figure(
-        "hooked_read_outside",
-        "ns",
-        &[("coro", hooked), ("libc", libc)],
+    println!(
+        "hooks: the hook costs {d:+.2} ns per call outside a coroutine (median of per-round differences)"
     );
+    figure("hooked_read_outside", "ns", &[("coro", h), ("libc", l)]);
     Ok(())
 }
