@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use coro::Generator;
+use coro::{Generator, co_yield};
 
 #[coro::coroutine(yield = u64)]
 fn squares(n: u64) -> &'static str {

@@ -1,4 +1,4 @@
-//! `#[coroutine]`: a function whose call spawns its body as a coroutine and returns a
+//! `#[coro::coroutine]`: a function whose call spawns its body as a coroutine and returns a
 //! `JoinHandle<R>`; with `yield = T`, a function whose call returns a lazy `Generator<T, R>`.
 
 use proc_macro2::{TokenStream, TokenTree};
@@ -14,16 +14,17 @@ use crate::co_yield;
 use crate::options::{Accepts, Options, call_site_ident};
 
 const ACCEPTS: Accepts = Accepts {
-    name: "`#[coroutine]`",
+    name: "`#[coro::coroutine]`",
     keys: &["stack_size", "shared", "yield", "crate"],
 };
 
-/// Parses, validates and expands `#[coroutine(..)] fn ..`.
+/// Parses, validates and expands `#[coro::coroutine(..)] fn ..`.
 pub(crate) fn expand(
     args: TokenStream,
     item: TokenStream,
 ) -> Result<TokenStream, (syn::Error, TokenStream)> {
-    let fallback = item.clone();
+    // On error the item is emitted as written, its `co_yield!`s silenced: one error, not ten.
+    let fallback = co_yield::silence(item.clone());
     let options = Parser::parse2(
         |input: syn::parse::ParseStream<'_>| Options::parse(input, &ACCEPTS),
         args,
@@ -33,7 +34,7 @@ pub(crate) fn expand(
         let e = if e.to_string().contains("expected curly braces") {
             syn::Error::new(
                 e.span(),
-                "`#[coroutine]` needs a function with a body: write `fn name(..) { .. }`",
+                "`#[coro::coroutine]` needs a function with a body: write `fn name(..) { .. }`",
             )
         } else {
             e
@@ -43,7 +44,7 @@ pub(crate) fn expand(
     validate(&func, &options).map_err(|e| (e, fallback.clone()))?;
     let krate = options.krate();
     match &options.yield_ty {
-        Some((_, ty)) => expand_generator(func, &options, ty.clone(), &krate, fallback),
+        Some((_, ty)) => Ok(expand_generator(func, &options, ty.clone(), &krate)),
         None => Ok(expand_spawn(func, &options, &krate)),
     }
 }
@@ -84,7 +85,7 @@ pub(crate) fn validate_signature(func: &ItemFn, what: &str) -> syn::Result<()> {
 }
 
 fn validate(func: &ItemFn, options: &Options) -> syn::Result<()> {
-    validate_signature(func, "`#[coroutine]`")?;
+    validate_signature(func, "`#[coro::coroutine]`")?;
     let sig = &func.sig;
     if options.yield_ty.is_some()
         && let Some((key, true)) = &options.shared
@@ -98,7 +99,7 @@ fn validate(func: &ItemFn, options: &Options) -> syn::Result<()> {
         if let GenericParam::Lifetime(lt) = param {
             return Err(syn::Error::new_spanned(
                 lt,
-                "a `#[coroutine]` function cannot take lifetime parameters: its body outlives the call, so take owned (`'static`) arguments",
+                "a `#[coro::coroutine]` function cannot take lifetime parameters: its body outlives the call, so take owned (`'static`) arguments",
             ));
         }
     }
@@ -108,7 +109,7 @@ fn validate(func: &ItemFn, options: &Options) -> syn::Result<()> {
                 if recv.reference.is_some() || matches!(&*recv.ty, Type::Reference(_)) {
                     return Err(syn::Error::new_spanned(
                         recv,
-                        "a `#[coroutine]` method cannot borrow `self`: its body outlives the call, so take `self` by value (`self`, `self: Rc<Self>`) or clone what it needs into an owned argument",
+                        "a `#[coro::coroutine]` method cannot borrow `self`: its body outlives the call, so take `self` by value (`self`, `self: Rc<Self>`) or clone what it needs into an owned argument",
                     ));
                 }
             }
@@ -118,7 +119,7 @@ fn validate(func: &ItemFn, options: &Options) -> syn::Result<()> {
                 {
                     return Err(syn::Error::new_spanned(
                         &pat.ty,
-                        "a `#[coroutine]` function cannot take borrowed arguments: its body outlives the call, so take an owned value (`String` for `&str`, `Vec<T>` for `&[T]`, `Rc<T>` for `&T`)",
+                        "a `#[coro::coroutine]` function cannot take borrowed arguments: its body outlives the call, so take an owned value (`String` for `&str`, `Vec<T>` for `&[T]`, `Rc<T>` for `&T`)",
                     ));
                 }
             }
@@ -248,8 +249,7 @@ fn expand_generator(
     options: &Options,
     yield_ty: Type,
     krate: &TokenStream,
-    fallback: TokenStream,
-) -> Result<TokenStream, (syn::Error, TokenStream)> {
+) -> TokenStream {
     let Parts {
         outer,
         inner,
@@ -257,14 +257,7 @@ fn expand_generator(
         ret,
     } = split(func);
     let stmts = &func.block.stmts;
-    let mut errors = Vec::new();
-    let body = co_yield::rewrite(quote!(#(#stmts)*), &yield_ty, krate, &mut errors);
-    if let Some(mut first) = errors.pop() {
-        for e in errors {
-            first.combine(e);
-        }
-        return Err((first, fallback));
-    }
+    let body = co_yield::rewrite(quote!(#(#stmts)*), &yield_ty, krate);
     let yielder = call_site_ident(co_yield::YIELDER);
     let closure_ret = closure_ret(&ret);
     let stack_size = stack_size_arg(options);
@@ -272,21 +265,21 @@ fn expand_generator(
     func.sig.output = parse_quote_spanned(span, quote!(-> #krate::Generator<#yield_ty, #ret>));
     let vis = &func.vis;
     let sig = &func.sig;
-    Ok(quote! {
+    quote! {
         #(#outer)*
         #vis #sig {
             #(#inner)*
             #krate::__private::generator(
                 #stack_size,
                 move |#yielder: &#krate::__private::Yielder<(), #yield_ty>| #closure_ret {
-                    // `co_yield!` calls were rewritten to use the yielder; a body without one
+                    // `co_yield!` calls were marked to use the yielder; a body without one
                     // still compiles without an unused-variable warning.
                     let _ = #yielder;
                     #body
                 },
             )
         }
-    })
+    }
 }
 
 fn parse_quote_spanned(span: proc_macro2::Span, tokens: TokenStream) -> ReturnType {

@@ -1,10 +1,10 @@
-//! The macro DSL of coro: `#[coroutine]`, `#[coro::main]`, `#[coro::test]`, `go!`, `co_local!`,
+//! The macro DSL of coro: `#[coro::coroutine]`, `#[coro::main]`, `#[coro::test]`, `go!`, `co_local!`,
 //! `co_yield!`.
 //!
 //! Use it through the facade crate `coro`; the generated code names everything through
 //! `::coro::__private`. When `coro` is renamed in `Cargo.toml`
 //! (`my_coro = { package = "coro", .. }`), tell each macro with `crate = "my_coro"`:
-//! `#[coroutine(crate = "my_coro")]`, `#[my_coro::main(crate = "my_coro")]`,
+//! `#[coro::coroutine(crate = "my_coro")]`, `#[my_coro::main(crate = "my_coro")]`,
 //! `go!(crate = "my_coro"; { .. })`, `co_local! { crate = "my_coro"; static .. }`.
 //!
 //! Each macro lives in its own file and goes parse, then validate, then expand; errors become
@@ -53,7 +53,7 @@ pub fn co_local(input: TokenStream) -> TokenStream {
     options::emit(co_local::expand(input.into()))
 }
 
-/// Gives a value out of a `#[coroutine(yield = T)]` function: `co_yield!(value)`.
+/// Gives a value out of a `#[coro::coroutine(yield = T)]` function: `co_yield!(value)`.
 #[proc_macro]
 pub fn co_yield(input: TokenStream) -> TokenStream {
     options::emit(co_yield::expand(input.into()))

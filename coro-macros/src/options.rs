@@ -81,7 +81,7 @@ pub(crate) struct Options {
 
 /// The options a macro accepts, and how to name the macro in errors.
 pub(crate) struct Accepts {
-    /// The macro as the user writes it, e.g. "`#[coroutine]`".
+    /// The macro as the user writes it, e.g. "`#[coro::coroutine]`".
     pub(crate) name: &'static str,
     /// The keys it accepts.
     pub(crate) keys: &'static [&'static str],
@@ -162,7 +162,7 @@ fn unknown_option(key: &Ident, accepts: &Accepts) -> syn::Error {
     let hint = match key.to_string().as_str() {
         "yield" if accepts.name.contains("main") || accepts.name.contains("test") => {
             format!(
-                "{} runs its body as a coroutine, not a generator: remove `yield`, or put the body in a `#[coroutine(yield = T)]` function",
+                "{} runs its body as a coroutine, not a generator: remove `yield`, or put the body in a `#[coro::coroutine(yield = T)]` function",
                 accepts.name
             )
         }

@@ -1,0 +1,4 @@
+#[coro::coroutine(stack_size = "64k")]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[coro::coroutine]
+fn greet(name: &str) -> usize {
+    name.len()
+}
+
+fn main() {}

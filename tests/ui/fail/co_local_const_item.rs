@@ -1,0 +1,5 @@
+coro::co_local! {
+    const COUNT: u32 = 0;
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+coro::co_local! {
+    static COUNT = std::cell::Cell::new(0);
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[coro::coroutine(yield = u32, crate = my_coro)]
+fn numbers() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[coro::coroutine(shared, shared)]
+fn work() {}
+
+fn main() {}

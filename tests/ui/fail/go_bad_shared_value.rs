@@ -1,0 +1,3 @@
+fn main() {
+    let _ = coro::go!(shared = 3; { 1 });
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = coro::go!(move |x: u32| x + 1);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = coro::go!(stack_size = 16384);
+}

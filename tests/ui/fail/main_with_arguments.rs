@@ -1,0 +1,4 @@
+#[coro::main]
+fn main(args: Vec<String>) {
+    drop(args);
+}

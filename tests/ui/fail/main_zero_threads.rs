@@ -1,0 +1,2 @@
+#[coro::main(threads = 0)]
+fn main() {}

@@ -1,0 +1,8 @@
+struct Server;
+
+impl Server {
+    #[coro::coroutine]
+    fn serve(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[coro::coroutine(yield = u32, shared)]
+fn numbers() {
+    coro::co_yield!(1);
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[coro::test]
+#[test]
+fn works() {}
+
+fn main() {}

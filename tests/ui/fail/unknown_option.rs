@@ -1,0 +1,4 @@
+#[coro::coroutine(stak_size = 65536)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[coro::main(yield = u32)]
+fn main() {}

@@ -1,0 +1,4 @@
+#[coro::coroutine(yield)]
+fn numbers() {}
+
+fn main() {}

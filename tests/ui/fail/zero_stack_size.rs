@@ -1,0 +1,4 @@
+#[coro::coroutine(stack_size = 0)]
+fn work() {}
+
+fn main() {}
