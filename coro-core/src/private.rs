@@ -28,3 +28,80 @@ where
         Some(size) => Generator::with_stack_size(size, body).unwrap_or_else(|e| panic!("{e}")),
     }
 }
+
+pub use crate::runtime::JoinHandle;
+use crate::runtime::{Builder, Runtime};
+
+/// `#[coro::coroutine]` and `go!` without options: [`crate::spawn`].
+#[inline]
+pub fn spawn<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    crate::runtime::spawn(f)
+}
+
+/// `#[coro::coroutine(stack_size = N, shared)]` and `go!(stack_size = N, shared; ..)`.
+///
+/// # Panics
+///
+/// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
+pub fn spawn_with<T, F>(stack_size: Option<usize>, shared: bool, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    let mut builder = Builder::new().shared(shared);
+    if let Some(size) = stack_size {
+        builder = builder.stack_size(size);
+    }
+    builder
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("coro::spawn: {e}"))
+}
+
+/// `#[coro::main]` and `#[coro::test]`: [`crate::run`].
+pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
+    crate::runtime::run(f)
+}
+
+/// `#[coro::main(threads = N)]`: `f` as the first coroutine of `n` runtimes, one per thread,
+/// and their results folded into one.
+pub fn run_threads<T, F>(n: usize, f: F) -> T
+where
+    F: Fn() -> T + Sync,
+    T: MainOutput + Send,
+{
+    T::combine(Runtime::builder().threads(n).run(|_| f()))
+}
+
+/// What a `#[coro::main(threads = N)]` function may return: the results of its threads fold
+/// into one.
+#[diagnostic::on_unimplemented(
+    message = "a `#[coro::main(threads = N)]` function returns `()` or a `Result`, not `{Self}`",
+    label = "the threads' results cannot be combined into one `{Self}`"
+)]
+pub trait MainOutput: Sized {
+    /// Folds the threads' results (in thread order, never empty) into one.
+    fn combine(results: Vec<Self>) -> Self;
+}
+
+impl MainOutput for () {
+    fn combine(_: Vec<()>) {}
+}
+
+impl<T, E> MainOutput for Result<T, E> {
+    /// The first error, else the first thread's value.
+    fn combine(results: Vec<Self>) -> Self {
+        let mut first = None;
+        for result in results {
+            match result {
+                Err(e) => return Err(e),
+                Ok(value) if first.is_none() => first = Some(value),
+                Ok(_) => {}
+            }
+        }
+        Ok(first.expect("a runtime runs on at least one thread"))
+    }
+}

@@ -8,7 +8,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Block, Expr, Stmt, Token};
+use syn::{Block, Expr, ExprBlock, Stmt, Token};
 
 use crate::options::{Accepts, Opt, Options};
 
@@ -25,6 +25,8 @@ enum Body {
     Closure(Expr),
     /// Statements, run by a `move` closure.
     Stmts(Vec<Stmt>),
+    /// A block, the body of a `move` closure as it is.
+    Block(ExprBlock),
 }
 
 /// Parses, validates and expands `go!(..)`.
@@ -35,6 +37,7 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Tok
     let closure = match body {
         Body::Closure(expr) => expr.into_token_stream(),
         Body::Stmts(stmts) => quote!(move || { #(#stmts)* }),
+        Body::Block(block) => quote!(move || #block),
     };
     Ok(
         if options.stack_size.is_none() && options.shared.is_none() {
@@ -130,7 +133,7 @@ fn single(expr: Expr) -> syn::Result<Body> {
             }
             Ok(Body::Closure(Expr::Closure(closure)))
         }
-        Expr::Block(block) => Ok(Body::Stmts(vec![Stmt::Expr(Expr::Block(block), None)])),
+        Expr::Block(block) => Ok(Body::Block(block)),
         other => Ok(Body::Stmts(vec![Stmt::Expr(other, None)])),
     }
 }

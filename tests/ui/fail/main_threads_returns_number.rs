@@ -1,0 +1,8 @@
+#[coro::main(threads = 2)]
+fn serve() -> u32 {
+    0
+}
+
+fn main() {
+    serve();
+}

@@ -1,0 +1,4 @@
+#[coro::test]
+async fn works() {}
+
+fn main() {}
