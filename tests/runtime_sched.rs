@@ -99,8 +99,7 @@ fn ready_queue_is_fifo() {
         for h in hs {
             h.join().unwrap();
         }
-        let v = log.borrow().clone();
-        v
+        log.take()
     });
     assert_eq!(order, vec![-1, 0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
 }
@@ -119,7 +118,7 @@ fn run_inside_run_is_an_error_in_words() {
 
 #[test]
 fn run_returns_and_borrows() {
-    let v = vec![1, 2, 3];
+    let v = [1, 2, 3];
     let s: i32 = coro::run(|| v.iter().sum());
     assert_eq!(s, 6);
     // A second runtime on the same thread after the first ended.

@@ -17,7 +17,6 @@ pub mod poll;
 pub mod runtime;
 pub mod stack;
 pub mod sync;
-#[allow(dead_code, unused_imports)] // wrappers for net/ and hooks/, some not used yet
 pub(crate) mod sys;
 pub mod time;
 

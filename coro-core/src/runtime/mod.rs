@@ -2,13 +2,10 @@
 //! and `hooks` build on (see [`park`]).
 
 mod builder;
-#[allow(dead_code)]
 pub(crate) mod epoll;
 mod join;
 mod multi;
-#[allow(dead_code)] // the contract of sync/, net/ and hooks/, which land separately
 pub(crate) mod park;
-#[allow(dead_code)]
 pub(crate) mod registration;
 mod remote;
 pub(crate) mod scheduler;

@@ -43,7 +43,7 @@ macro_rules! raw_syscall {
     }};
 }
 
-pub(crate) use {raw_syscall, syscall};
+pub(crate) use raw_syscall;
 
 /// Integer results of C calls, where `-1` means "look at errno".
 pub(crate) trait IsMinusOne: Copy {
@@ -104,13 +104,6 @@ pub(crate) fn readv(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<us
     raw_syscall!(SYS_readv, fd, bufs.as_mut_ptr(), cnt).map(|n| n as usize)
 }
 
-/// `writev(2)`, the real one.
-pub(crate) fn writev(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-    // IoSlice is ABI-compatible with `struct iovec`.
-    let cnt = bufs.len().min(libc::UIO_MAXIOV as usize);
-    raw_syscall!(SYS_writev, fd, bufs.as_ptr(), cnt).map(|n| n as usize)
-}
-
 /// `close(2)`, the real one. Errors are ignored: the descriptor is gone either way on Linux.
 pub(crate) fn close(fd: RawFd) {
     let _ = raw_syscall!(SYS_close, fd);
@@ -136,6 +129,7 @@ pub(crate) fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
 }
 
 /// `pipe2(O_CLOEXEC | O_NONBLOCK)`: (read end, write end).
+#[cfg(test)]
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     syscall!(pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK))?;
@@ -209,14 +203,4 @@ pub(crate) fn wait_blocking(fd: RawFd, events: i16, timeout: Option<Duration>) -
     }];
     let ms = timeout.map_or(-1, timeout_ms);
     retry_eintr(|| poll(&mut pfd, ms)).map(|n| n > 0)
-}
-
-/// The soft and hard `RLIMIT_NOFILE`.
-pub(crate) fn nofile_limit() -> io::Result<(u64, u64)> {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    syscall!(getrlimit(libc::RLIMIT_NOFILE, &mut rl))?;
-    Ok((rl.rlim_cur, rl.rlim_max))
 }

@@ -299,3 +299,13 @@ pub(crate) fn domain_of(addr: &SocketAddr) -> i32 {
         libc::AF_INET6
     }
 }
+
+/// `sendmsg(2)` of several buffers with `MSG_NOSIGNAL` (a `writev` that never raises `SIGPIPE`).
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain old data; all zeroes is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    // IoSlice is ABI-compatible with `struct iovec`; sendmsg only reads through the pointer.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
+    raw_syscall!(SYS_sendmsg, fd, &raw const msg, libc::MSG_NOSIGNAL).map(|n| n as usize)
+}

@@ -1,0 +1,299 @@
+//! [`Socket`]: the owned, non-blocking fd under every net type, and the I/O loop they share.
+//!
+//! The loop is where the event loop's promises are kept: a call is tried only when the
+//! readiness cache says it may succeed (or does not know); `EAGAIN`, or a short read or write
+//! on a stream, clears the cache; and only then does the coroutine park on epoll. So a busy
+//! stream costs exactly one `read` and one `write` syscall per request, with no wasted
+//! `EAGAIN` read, and a wait allocates nothing.
+
+use std::cell::Cell;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crate::runtime::park::{self, Interest};
+use crate::sys;
+
+/// An owned non-blocking socket fd of this thread's runtime. Dropping it deregisters the fd
+/// from the scheduler's epoll (waking any waiter) and closes it.
+///
+/// Not `Send`: its readiness lives in the registering thread's scheduler.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    fd: RawFd,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Socket {
+    /// A new non-blocking, close-on-exec socket.
+    pub(crate) fn new(domain: i32, ty: i32) -> io::Result<Socket> {
+        Ok(Socket::from_owned(sys::socket::socket(domain, ty)?))
+    }
+
+    /// Takes ownership of an fd (which must be non-blocking already).
+    pub(crate) fn from_owned(fd: OwnedFd) -> Socket {
+        Socket {
+            fd: fd.into_raw_fd(),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes a std socket, making it non-blocking.
+    pub(crate) fn from_std(fd: OwnedFd) -> io::Result<Socket> {
+        sys::set_nonblocking(fd.as_raw_fd(), true)?;
+        Ok(Socket::from_owned(fd))
+    }
+
+    /// Gives the fd back as a blocking std fd, deregistered from the runtime.
+    pub(crate) fn into_std(self) -> io::Result<OwnedFd> {
+        let fd = self.fd;
+        std::mem::forget(self);
+        park::close_fd(fd);
+        // SAFETY: we owned `fd` and have forgotten ourselves, so ownership moves to the OwnedFd.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        sys::set_nonblocking(fd, false)?;
+        Ok(owned)
+    }
+
+    /// The fd.
+    #[inline]
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Runs `op` until it does not say `EAGAIN`, parking on epoll in between (or blocking the
+    /// thread in `poll(2)` outside a coroutine); `drained(&result)` tells whether a successful
+    /// call emptied the socket (a short read or write on a stream), which clears the readiness
+    /// cache so the next call waits instead of trying. `timeout` gives `ErrorKind::TimedOut`.
+    #[inline]
+    pub(crate) fn io<T>(
+        &self,
+        interest: Interest,
+        timeout: Option<Duration>,
+        mut op: impl FnMut(RawFd) -> io::Result<T>,
+        drained: impl Fn(&T) -> bool,
+    ) -> io::Result<T> {
+        let fd = self.fd;
+        let mut deadline = None;
+        loop {
+            if park::is_ready(fd, interest) {
+                match op(fd) {
+                    Ok(v) => {
+                        if drained(&v) {
+                            park::clear_ready(fd, interest);
+                        }
+                        return Ok(v);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        park::clear_ready(fd, interest)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if deadline.is_none() {
+                deadline = timeout.map(|t| Instant::now() + t);
+            }
+            wait(fd, interest, deadline)?;
+        }
+    }
+
+    /// Marks the fd writable in the readiness cache (a fresh connected or accepted stream).
+    pub(crate) fn register_connected(&self) {
+        park::register_writable(self.fd);
+    }
+
+    /// `shutdown(2)`.
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        sys::socket::shutdown(self.fd, how)
+    }
+
+    /// The pending socket error, cleared by reading it.
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        sys::socket::take_error(self.fd)
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        park::close_fd(self.fd);
+        sys::close(self.fd);
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the fd is open for as long as `self` lives.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+}
+
+/// The error of an I/O call that ran out of time.
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the I/O operation timed out")
+}
+
+/// Waits until `fd` is ready for `interest`: parks the coroutine on epoll, or blocks the thread
+/// in `poll(2)` outside one. `ErrorKind::TimedOut` after `deadline`.
+pub(crate) fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+    let ready = if park::in_task() {
+        park::wait_fd(fd, interest, deadline)?
+    } else {
+        let events = if interest == Interest::READABLE {
+            libc::POLLIN
+        } else {
+            libc::POLLOUT
+        };
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        sys::wait_blocking(fd, events, timeout)?
+    };
+    if ready { Ok(()) } else { Err(timed_out()) }
+}
+
+/// A read or write timeout as std keeps it: `Some(0)` is refused.
+#[derive(Debug, Default)]
+pub(crate) struct Timeout(Cell<Option<Duration>>);
+
+impl Timeout {
+    pub(crate) fn get(&self) -> Option<Duration> {
+        self.0.get()
+    }
+
+    pub(crate) fn set(&self, t: Option<Duration>) -> io::Result<()> {
+        if t == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        self.0.set(t);
+        Ok(())
+    }
+}
+
+/// Total length of a set of buffers.
+pub(crate) fn total_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
+    bufs.iter().map(|b| b.len()).sum()
+}
+
+/// Implements `Read` and `Write` for `$t` and `&$t` from its inherent `read_impl`,
+/// `read_vectored_impl`, `write_impl` and `write_vectored_impl`.
+macro_rules! impl_read_write {
+    ($t:ty) => {
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.read_impl(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.read_vectored_impl(bufs)
+            }
+        }
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.read_impl(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.read_vectored_impl(bufs)
+            }
+        }
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.write_impl(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.write_vectored_impl(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.write_impl(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.write_vectored_impl(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use impl_read_write;
+
+/// Stream reads and writes shared by `TcpStream` and `UnixStream`.
+macro_rules! stream_io {
+    () => {
+        fn read_impl(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let len = buf.len();
+            self.sock.io(
+                crate::runtime::park::Interest::READABLE,
+                self.read_timeout.get(),
+                |fd| crate::sys::read(fd, buf),
+                // A short read drained the socket; edge-triggered epoll reports the next data.
+                |&n| n > 0 && n < len,
+            )
+        }
+
+        fn read_vectored_impl(
+            &self,
+            bufs: &mut [std::io::IoSliceMut<'_>],
+        ) -> std::io::Result<usize> {
+            let len = crate::net::socket::total_len(bufs);
+            if len == 0 {
+                return Ok(0);
+            }
+            self.sock.io(
+                crate::runtime::park::Interest::READABLE,
+                self.read_timeout.get(),
+                |fd| crate::sys::readv(fd, bufs),
+                |&n| n > 0 && n < len,
+            )
+        }
+
+        fn write_impl(&self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let len = buf.len();
+            self.sock.io(
+                crate::runtime::park::Interest::WRITABLE,
+                self.write_timeout.get(),
+                |fd| crate::sys::socket::send(fd, buf),
+                // A short write filled the send buffer.
+                |&n| n < len,
+            )
+        }
+
+        fn write_vectored_impl(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            let len = crate::net::socket::total_len(bufs);
+            if len == 0 {
+                return Ok(0);
+            }
+            self.sock.io(
+                crate::runtime::park::Interest::WRITABLE,
+                self.write_timeout.get(),
+                |fd| crate::sys::socket::send_vectored(fd, bufs),
+                |&n| n < len,
+            )
+        }
+    };
+}
+pub(crate) use stream_io;

@@ -1,0 +1,188 @@
+//! [`UnixListener`] and [`UnixStream`]: std's Unix-domain stream sockets, suspending the
+//! coroutine instead of the thread.
+
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::runtime::park::Interest;
+use crate::sys::socket::{self as sock, RawAddr, with_std};
+
+use super::socket::{Socket, Timeout, impl_read_write, stream_io};
+use super::tcp::{connect_socket, impl_fd};
+
+/// A Unix-domain stream listener; `accept` suspends the coroutine.
+#[derive(Debug)]
+pub struct UnixListener {
+    sock: Socket,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` and listens.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let addr = RawAddr::from_path(path.as_ref())?;
+        let sock = Socket::new(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        sock::bind(sock.fd(), &addr)?;
+        sock::listen(sock.fd(), 1024)?;
+        Ok(UnixListener { sock })
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let fd = self.sock.io(
+            Interest::READABLE,
+            None,
+            |fd| sock::accept(fd, None),
+            |_| false,
+        )?;
+        let stream = UnixStream::from_socket(Socket::from_owned(fd));
+        stream.sock.register_connected();
+        let addr = with_std(stream.sock.fd(), |s: &std::os::unix::net::UnixStream| {
+            s.peer_addr()
+        })?;
+        Ok((stream, addr))
+    }
+
+    /// An endless iterator of [`accept`](Self::accept)ed streams.
+    pub fn incoming(&self) -> impl Iterator<Item = io::Result<UnixStream>> + '_ {
+        std::iter::repeat_with(move || self.accept().map(|(s, _)| s))
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        with_std(self.sock.fd(), |s: &std::os::unix::net::UnixListener| {
+            s.local_addr()
+        })
+    }
+
+    /// Takes a std listener (made non-blocking).
+    pub fn from_std(l: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            sock: Socket::from_std(OwnedFd::from(l))?,
+        })
+    }
+
+    /// Gives the socket back as a (blocking) std listener.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
+        Ok(std::os::unix::net::UnixListener::from(
+            self.sock.into_std()?,
+        ))
+    }
+}
+
+/// A Unix-domain stream: std's method names and `Read`/`Write`, suspending the coroutine.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// coro::run(|| {
+///     let (mut a, mut b) = coro::net::UnixStream::pair().unwrap();
+///     a.write_all(b"hello").unwrap();
+///     let mut buf = [0; 5];
+///     b.read_exact(&mut buf).unwrap();
+///     assert_eq!(&buf, b"hello");
+/// });
+/// ```
+#[derive(Debug)]
+pub struct UnixStream {
+    sock: Socket,
+    read_timeout: Timeout,
+    write_timeout: Timeout,
+}
+
+impl UnixStream {
+    fn from_socket(sock: Socket) -> UnixStream {
+        UnixStream {
+            sock,
+            read_timeout: Timeout::default(),
+            write_timeout: Timeout::default(),
+        }
+    }
+
+    /// Connects to the socket file `path`.
+    pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = RawAddr::from_path(path.as_ref())?;
+        let sock = Socket::new(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        connect_socket(&sock, &addr, None)?;
+        Ok(UnixStream::from_socket(sock))
+    }
+
+    /// A connected pair of streams.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = socketpair()?;
+        let (a, b) = (Socket::from_owned(a), Socket::from_owned(b));
+        a.register_connected();
+        b.register_connected();
+        Ok((UnixStream::from_socket(a), UnixStream::from_socket(b)))
+    }
+
+    stream_io!();
+
+    /// Shuts down the read, write or both halves.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        with_std(self.sock.fd(), |s: &std::os::unix::net::UnixStream| {
+            s.peer_addr()
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        with_std(self.sock.fd(), |s: &std::os::unix::net::UnixStream| {
+            s.local_addr()
+        })
+    }
+
+    /// Sets the read timeout (`None`: wait forever); `Some(0)` is an error, as in std.
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.read_timeout.set(t)
+    }
+
+    /// Sets the write timeout (`None`: wait forever); `Some(0)` is an error, as in std.
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.write_timeout.set(t)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.read_timeout.get())
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.write_timeout.get())
+    }
+
+    /// The pending socket error (`SO_ERROR`), cleared by reading it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock.take_error()
+    }
+
+    /// Takes a std stream (made non-blocking).
+    pub fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream::from_socket(Socket::from_std(OwnedFd::from(s))?))
+    }
+
+    /// Gives the socket back as a (blocking) std stream.
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(std::os::unix::net::UnixStream::from(self.sock.into_std()?))
+    }
+}
+
+/// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)`.
+fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    crate::sys::raw_syscall!(SYS_socketpair, libc::AF_UNIX, ty, 0, fds.as_mut_ptr())?;
+    // SAFETY: the kernel just returned these two new descriptors; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+impl_read_write!(UnixStream);
+impl_fd!(UnixListener, UnixStream);
