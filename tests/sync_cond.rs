@@ -1,0 +1,125 @@
+//! `coro::sync::Cond`: signal wakes one, broadcast wakes all, in arrival order; timeouts.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use coro::sync::Cond;
+
+/// Yields until `done()` holds (at most `limit` times).
+fn yield_until(limit: usize, done: impl Fn() -> bool) {
+    for _ in 0..limit {
+        if done() {
+            return;
+        }
+        coro::yield_now();
+    }
+    assert!(done(), "condition not reached after {limit} yields");
+}
+
+#[test]
+fn signal_wakes_one_broadcast_wakes_all() {
+    coro::run(|| {
+        let cond = Rc::new(Cond::new());
+        let woken = Rc::new(RefCell::new(Vec::new()));
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let (cond, woken) = (Rc::clone(&cond), Rc::clone(&woken));
+                coro::spawn(move || {
+                    cond.wait();
+                    woken.borrow_mut().push(i);
+                })
+            })
+            .collect();
+        yield_until(100, || cond.waiting() == 10);
+
+        assert!(cond.signal());
+        yield_until(100, || woken.borrow().len() == 1);
+        for _ in 0..5 {
+            coro::yield_now();
+        }
+        assert_eq!(*woken.borrow(), [0], "one signal wakes exactly one waiter, the first");
+        assert_eq!(cond.waiting(), 9);
+
+        assert!(cond.signal());
+        assert!(cond.signal());
+        yield_until(100, || woken.borrow().len() == 3);
+        assert_eq!(*woken.borrow(), [0, 1, 2]);
+
+        assert_eq!(cond.broadcast(), 7, "broadcast reports how many it woke");
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(*woken.borrow(), (0..10).collect::<Vec<_>>(), "woken in arrival order");
+        assert_eq!(cond.waiting(), 0);
+        assert!(!cond.signal(), "nobody left to wake");
+        assert_eq!(cond.broadcast(), 0);
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_signal_with_nobody_waiting_is_not_remembered() {
+    coro::run(|| {
+        let cond = Cond::new();
+        assert!(!cond.signal());
+        let start = Instant::now();
+        assert!(!cond.wait_timeout(Duration::from_millis(20)));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_timeout_reports_signal_or_timeout() {
+    coro::run(|| {
+        let cond = Rc::new(Cond::new());
+        let result = Rc::new(Cell::new(None));
+        let (c, r) = (Rc::clone(&cond), Rc::clone(&result));
+        let h = coro::spawn(move || r.set(Some(c.wait_timeout(Duration::from_secs(10)))));
+        yield_until(100, || cond.waiting() == 1);
+        let start = Instant::now();
+        cond.signal();
+        h.join().unwrap();
+        assert_eq!(result.get(), Some(true));
+        assert!(start.elapsed() < Duration::from_secs(5));
+
+        let (c, r) = (Rc::clone(&cond), Rc::clone(&result));
+        let h = coro::spawn(move || r.set(Some(c.wait_timeout(Duration::from_millis(10)))));
+        h.join().unwrap();
+        assert_eq!(result.get(), Some(false));
+        assert_eq!(cond.waiting(), 0, "a timed-out waiter leaves the queue");
+        assert!(!cond.signal());
+    })
+    .unwrap();
+}
+
+#[test]
+fn other_coroutines_run_while_one_waits() {
+    coro::run(|| {
+        let cond = Rc::new(Cond::new());
+        let ticks = Rc::new(Cell::new(0));
+        let (c, t) = (Rc::clone(&cond), Rc::clone(&ticks));
+        let waiter = coro::spawn(move || {
+            c.wait();
+            t.get()
+        });
+        let t = Rc::clone(&ticks);
+        let ticker = coro::spawn(move || {
+            for _ in 0..100 {
+                t.set(t.get() + 1);
+                coro::yield_now();
+            }
+        });
+        ticker.join().unwrap();
+        cond.signal();
+        assert_eq!(waiter.join().unwrap(), 100);
+    })
+    .unwrap();
+}
+
+#[test]
+#[should_panic(expected = "would block forever")]
+fn untimed_wait_outside_the_runtime_panics_in_words() {
+    Cond::new().wait();
+}
