@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use coro::sync::Cond;
+use coro::sync::{Cond, Mutex};
 
 /// Yields until `done()` holds (at most `limit` times).
 fn yield_until(limit: usize, done: impl Fn() -> bool) {
@@ -38,7 +38,11 @@ fn signal_wakes_one_broadcast_wakes_all() {
         for _ in 0..5 {
             coro::yield_now();
         }
-        assert_eq!(*woken.borrow(), [0], "one signal wakes exactly one waiter, the first");
+        assert_eq!(
+            *woken.borrow(),
+            [0],
+            "one signal wakes exactly one waiter, the first"
+        );
         assert_eq!(cond.waiting(), 9);
 
         assert!(cond.signal());
@@ -50,7 +54,11 @@ fn signal_wakes_one_broadcast_wakes_all() {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(*woken.borrow(), (0..10).collect::<Vec<_>>(), "woken in arrival order");
+        assert_eq!(
+            *woken.borrow(),
+            (0..10).collect::<Vec<_>>(),
+            "woken in arrival order"
+        );
         assert_eq!(cond.waiting(), 0);
         assert!(!cond.signal(), "nobody left to wake");
         assert_eq!(cond.broadcast(), 0);
@@ -114,6 +122,28 @@ fn other_coroutines_run_while_one_waits() {
         ticker.join().unwrap();
         cond.signal();
         assert_eq!(waiter.join().unwrap(), 100);
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_locked_releases_and_retakes_the_mutex() {
+    coro::run(|| {
+        let state = Rc::new((Mutex::new(0), Cond::new()));
+        let s = Rc::clone(&state);
+        let consumer = coro::spawn(move || {
+            let mut g = s.0.lock();
+            while *g == 0 {
+                g = s.1.wait_locked(g);
+            }
+            *g
+        });
+        coro::yield_now(); // the consumer locks, finds 0, and waits with the lock released
+        assert!(!state.0.is_locked());
+        assert_eq!(state.1.waiting(), 1);
+        *state.0.lock() = 5;
+        assert!(state.1.signal());
+        assert_eq!(consumer.join().unwrap(), 5);
     })
     .unwrap();
 }

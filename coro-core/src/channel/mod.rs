@@ -17,6 +17,19 @@
 //! The thread-local halves are `!Send` and cost no atomic operation; the [`sync`] halves are
 //! `Send + Sync` (for `T: Send`) and wake a receiving coroutine through its scheduler's
 //! eventfd, from any thread, `std::thread`s included.
+//!
+//! A local sender cannot be sent to another thread (use [`sync`] for that):
+//!
+//! ```compile_fail
+//! let (tx, _rx) = coro::channel::unbounded::<u8>();
+//! std::thread::spawn(move || tx.send(1));
+//! ```
+//!
+//! ```
+//! let (tx, rx) = coro::channel::sync::unbounded::<u8>();
+//! std::thread::spawn(move || tx.send(1)).join().unwrap().unwrap();
+//! assert_eq!(rx.recv(), Ok(1));
+//! ```
 
 mod chan;
 mod error;

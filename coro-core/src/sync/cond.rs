@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::mutex::MutexGuard;
 use super::wait_queue::WaitQueue;
 
 /// A condition variable for the coroutines of one thread: [`wait`](Cond::wait) parks the
@@ -73,6 +74,24 @@ impl Cond {
         let node = self.waiters.push();
         self.waiters
             .wait(&node, None, "coro::sync::Cond::wait", &|| {});
+    }
+
+    /// Unlocks `guard`'s mutex, parks until [`signal`](Cond::signal) or
+    /// [`broadcast`](Cond::broadcast) wakes the calling coroutine, then locks the mutex again
+    /// (`std::sync::Condvar::wait`'s shape, for a condition kept inside a
+    /// [`Mutex`](super::Mutex) that is also held across other parks). The coroutine is queued
+    /// on the condition before the mutex is unlocked, so no signal sent after that is missed.
+    ///
+    /// # Panics
+    ///
+    /// Outside a coro task (inside `coro::run`), where nothing could ever wake it.
+    pub fn wait_locked<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let mutex = guard.mutex;
+        let node = self.waiters.push();
+        drop(guard);
+        self.waiters
+            .wait(&node, None, "coro::sync::Cond::wait_locked", &|| {});
+        mutex.lock()
     }
 
     /// Parks the calling coroutine until it is woken (returns true) or `timeout` has passed

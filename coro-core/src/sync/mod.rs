@@ -12,6 +12,18 @@
 //! An untimed wait called outside a coro task (outside `coro::run`) panics with a message
 //! instead of blocking the thread forever: nothing else on the thread could wake it. The timed
 //! variants sleep the thread until their deadline there.
+//!
+//! They cannot be sent to another thread:
+//!
+//! ```compile_fail
+//! fn assert_send<T: Send>(_: T) {}
+//! assert_send(coro::sync::Mutex::new(0));
+//! ```
+//!
+//! ```compile_fail
+//! fn assert_sync<T: Sync>(_: &T) {}
+//! assert_sync(&coro::sync::Semaphore::new(1));
+//! ```
 
 mod cond;
 mod mutex;
