@@ -70,7 +70,8 @@ pub(crate) fn run(quick: bool) -> coro::Result<Stats> {
             thread::spawn(move || {
                 for i in 0..per_feeder {
                     // Parks this thread while the channel is full (back-pressure).
-                    tx.send(f * per_feeder + i + 1).expect("the pipeline is running");
+                    tx.send(f * per_feeder + i + 1)
+                        .expect("the pipeline is running");
                 }
             })
         })
@@ -153,7 +154,10 @@ fn pipeline(input: sync::Receiver<u64>) -> Stats {
         }
     }
     let mut stats = watcher.join().expect("the watcher does not panic");
-    assert_eq!(stats.jobs, jobs, "the collector saw every job the workers counted");
+    assert_eq!(
+        stats.jobs, jobs,
+        "the collector saw every job the workers counted"
+    );
     stats.longest = longest;
     stats
     // ANCHOR_END: collector

@@ -32,8 +32,16 @@ fn lock_is_fifo_fair_under_1000_coroutines() {
             h.join().unwrap();
         }
         let arrivals = arrivals.borrow();
-        assert_ne!(*arrivals, (0..1000).collect::<Vec<_>>(), "arrivals are scrambled");
-        assert_eq!(*mutex.lock(), *arrivals, "order of acquisition = order of arrival");
+        assert_ne!(
+            *arrivals,
+            (0..1000).collect::<Vec<_>>(),
+            "arrivals are scrambled"
+        );
+        assert_eq!(
+            *mutex.lock(),
+            *arrivals,
+            "order of acquisition = order of arrival"
+        );
         assert!(!mutex.is_locked());
     })
     .unwrap();
@@ -75,7 +83,11 @@ fn a_panicking_holder_unlocks() {
         assert!(h.join().is_err());
         std::panic::set_hook(hook);
         next.join().unwrap();
-        assert_eq!(*mutex.lock(), 2, "no poisoning: the next waiter got the lock");
+        assert_eq!(
+            *mutex.lock(),
+            2,
+            "no poisoning: the next waiter got the lock"
+        );
     })
     .unwrap();
 }

@@ -47,8 +47,16 @@ fn fairness(permits: usize, contenders: usize) {
             (0..contenders).collect::<Vec<_>>(),
             "the test scrambles arrival order"
         );
-        assert_eq!(*acquired.borrow(), *arrivals, "order of acquisition = order of arrival");
-        assert_eq!(most_inside.get(), permits, "never more holders than permits");
+        assert_eq!(
+            *acquired.borrow(),
+            *arrivals,
+            "order of acquisition = order of arrival"
+        );
+        assert_eq!(
+            most_inside.get(),
+            permits,
+            "never more holders than permits"
+        );
         assert_eq!(sem.available_permits(), permits);
         assert_eq!(sem.waiting(), 0);
     })
@@ -97,7 +105,11 @@ fn acquire_timeout_inside_a_task() {
         coro::yield_now();
         sem.release();
         assert!(h.join().unwrap());
-        assert_eq!(sem.available_permits(), 0, "the permit went to the timed waiter");
+        assert_eq!(
+            sem.available_permits(),
+            0,
+            "the permit went to the timed waiter"
+        );
     })
     .unwrap();
 }
