@@ -50,7 +50,11 @@ fn main() -> coro::Result<()> {
 pub(crate) fn collatz_steps(mut n: u64) -> u64 {
     let mut steps = 0;
     while n > 1 {
-        n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+        n = if n.is_multiple_of(2) {
+            n / 2
+        } else {
+            3 * n + 1
+        };
         steps += 1;
     }
     steps
@@ -77,7 +81,7 @@ pub(crate) fn run(quick: bool) -> coro::Result<Stats> {
         })
         .collect();
     drop(input_tx); // the workers see the end of the input once both feeders are done
-    let stats = coro::run(move || pipeline(input_rx))?;
+    let stats = coro::try_run(move || pipeline(input_rx))?;
     // ANCHOR_END: feeders
     for f in feeders {
         f.join().expect("a feeder thread panicked");

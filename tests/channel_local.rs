@@ -37,8 +37,7 @@ fn bounded_sender_blocks_at_capacity_and_resumes_when_drained() {
         assert_eq!(rest, (1..10).collect::<Vec<_>>());
         assert_eq!(sent.get(), 10);
         producer.join().unwrap();
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -60,8 +59,7 @@ fn parked_senders_are_served_in_arrival_order() {
         for s in senders {
             s.join().unwrap();
         }
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -83,13 +81,11 @@ fn disconnect_after_sends_loses_nothing() {
             .collect();
         drop(tx);
         let mut got = Vec::new();
-        loop {
-            match rx.recv() {
-                Ok(v) => got.push(v),
-                Err(RecvError) => break,
-            }
+        while let Ok(v) = rx.recv() {
+            got.push(v);
             coro::yield_now(); // a slow consumer: producers finish and drop first
         }
+        assert_eq!(rx.recv(), Err(RecvError));
         for p in producers {
             p.join().unwrap();
         }
@@ -99,8 +95,7 @@ fn disconnect_after_sends_loses_nothing() {
             .collect();
         assert_eq!(got, want, "every message arrived once before Disconnected");
         assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -111,8 +106,7 @@ fn a_parked_receiver_wakes_on_disconnect() {
         coro::yield_now();
         drop(tx);
         assert_eq!(h.join().unwrap(), Err(RecvError));
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -124,8 +118,7 @@ fn a_parked_sender_gets_its_message_back_when_receivers_go() {
         coro::yield_now();
         drop(rx);
         assert_eq!(h.join().unwrap().unwrap_err().into_inner(), "returned");
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -158,8 +151,7 @@ fn many_receivers_share_the_messages() {
         let mut seen = seen.borrow().clone();
         seen.sort_unstable();
         assert_eq!(seen, (0..1000).collect::<Vec<_>>());
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -178,8 +170,7 @@ fn recv_timeout_inside_a_task() {
         });
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
         h.join().unwrap();
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -193,8 +184,7 @@ fn send_timeout_on_a_full_channel() {
         assert_eq!(rx.recv(), Ok(1));
         tx.send_timeout(3, Duration::from_millis(10)).unwrap();
         assert_eq!(rx.recv(), Ok(3));
-    })
-    .unwrap();
+    });
 }
 
 #[test]

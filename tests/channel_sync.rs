@@ -49,8 +49,7 @@ fn four_std_threads_to_one_scheduler_deliver_every_message_exactly_once() {
         done.set(true);
         ticker.join().unwrap();
         (seen, ticks.get())
-    })
-    .unwrap();
+    });
     for s in senders {
         s.join().unwrap();
     }
@@ -65,7 +64,7 @@ fn a_receiving_coroutine_sleeps_until_a_late_thread_sends() {
         thread::sleep(Duration::from_millis(50));
         tx.send("late").unwrap();
     });
-    let got = coro::run(move || rx.recv()).unwrap();
+    let got = coro::run(move || rx.recv());
     assert_eq!(got, Ok("late"));
     sender.join().unwrap();
 }
@@ -91,8 +90,7 @@ fn a_coroutine_sender_feels_back_pressure_from_a_std_thread() {
         assert!(sent.get() <= 2 + 1, "the producer parks at capacity");
         producer.join().unwrap();
         assert_eq!(sent.get(), 100);
-    })
-    .unwrap();
+    });
     assert_eq!(consumer.join().unwrap(), (0..100).collect::<Vec<_>>());
 }
 
@@ -115,10 +113,9 @@ fn between_two_schedulers_on_two_threads() {
             for t in tasks {
                 t.join().unwrap();
             }
-        })
-        .unwrap();
+        });
     });
-    let sum = coro::run(move || rx.iter().sum::<u64>()).unwrap();
+    let sum = coro::run(move || rx.iter().sum::<u64>());
     producer.join().unwrap();
     assert_eq!(sum, (0..10_000u64).sum::<u64>());
 }
@@ -138,7 +135,6 @@ fn disconnect_after_sends_loses_nothing_across_threads() {
             got.push(v);
         }
         got
-    })
-    .unwrap();
+    });
     assert_eq!(got, (0..10_000).collect::<Vec<_>>());
 }

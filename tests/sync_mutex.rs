@@ -43,8 +43,7 @@ fn lock_is_fifo_fair_under_1000_coroutines() {
             "order of acquisition = order of arrival"
         );
         assert!(!mutex.is_locked());
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -60,8 +59,7 @@ fn try_lock_fails_while_coroutines_wait() {
         assert!(mutex.try_lock().is_none());
         waiter.join().unwrap();
         assert_eq!(*mutex.try_lock().unwrap(), 1);
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -88,8 +86,7 @@ fn a_panicking_holder_unlocks() {
             2,
             "no poisoning: the next waiter got the lock"
         );
-    })
-    .unwrap();
+    });
 }
 
 #[test]
@@ -102,6 +99,5 @@ fn lock_timeout_inside_a_task() {
         assert!(!h.join().unwrap(), "timed out while the lock was held");
         drop(g);
         assert!(!mutex.is_locked(), "the timed-out waiter left the queue");
-    })
-    .unwrap();
+    });
 }

@@ -15,7 +15,7 @@ use super::wait_queue::WaitQueue;
 /// spuriously; a signal with nobody waiting is not remembered. Still, check the condition in a
 /// loop when several coroutines may consume it:
 ///
-/// ```ignore
+/// ```
 /// use std::cell::Cell;
 /// use std::rc::Rc;
 ///

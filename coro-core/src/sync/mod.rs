@@ -27,13 +27,12 @@
 
 mod cond;
 mod mutex;
-pub(crate) mod park_shim;
 mod semaphore;
 mod wait_group;
 pub(crate) mod wait_queue;
 pub(crate) mod waiters;
 
-pub(crate) use self::park_shim as park;
+pub(crate) use crate::runtime::park;
 
 pub use cond::Cond;
 pub use mutex::{Mutex, MutexGuard};

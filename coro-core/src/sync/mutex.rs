@@ -18,7 +18,7 @@ use super::wait_queue::WaitQueue;
 /// waits. There is no poisoning: a coroutine that panics while holding the lock unlocks it as
 /// its guard is dropped.
 ///
-/// ```ignore
+/// ```
 /// use std::rc::Rc;
 ///
 /// coro::run(|| {

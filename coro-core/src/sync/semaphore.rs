@@ -12,7 +12,7 @@ use super::wait_queue::WaitQueue;
 /// first of them, so a coroutine that arrives later cannot overtake it, and
 /// [`try_acquire`](Semaphore::try_acquire) fails while anyone waits.
 ///
-/// ```ignore
+/// ```
 /// use std::rc::Rc;
 ///
 /// coro::run(|| {

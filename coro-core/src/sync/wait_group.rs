@@ -9,7 +9,7 @@ use super::wait_queue::WaitQueue;
 /// [`done`](WaitGroup::done) when a piece of it finishes, [`wait`](WaitGroup::wait) to park
 /// until all of it has finished. Go's `sync.WaitGroup` for the coroutines of one thread.
 ///
-/// ```ignore
+/// ```
 /// use std::rc::Rc;
 ///
 /// coro::run(|| {
