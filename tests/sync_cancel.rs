@@ -25,7 +25,11 @@ fn a_waiting_coroutine_cancelled_leaves_the_queue() {
         coro::yield_now(); // the cancellation runs
         assert_eq!(sem.waiting(), 0);
         sem.release();
-        assert_eq!(sem.available_permits(), 1, "the permit was pooled, not given to a ghost");
+        assert_eq!(
+            sem.available_permits(),
+            1,
+            "the permit was pooled, not given to a ghost"
+        );
     });
 }
 
@@ -75,7 +79,11 @@ fn a_lock_handed_to_a_cancelled_waiter_goes_to_the_next() {
         let w2 = coro::spawn(move || *m.lock() += 1);
         c.join().unwrap();
         w2.join().unwrap();
-        assert_eq!(*mutex.lock(), 1, "w1 never ran its critical section; w2 did");
+        assert_eq!(
+            *mutex.lock(),
+            1,
+            "w1 never ran its critical section; w2 did"
+        );
         assert!(!mutex.is_locked());
     });
 }

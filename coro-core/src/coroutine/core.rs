@@ -48,6 +48,9 @@ pub(crate) struct Core {
     pub(crate) id: u64,
     /// Coroutine-local storage, owned by `crate::local`; null until first used.
     pub(crate) locals: Cell<*mut ()>,
+    /// Who resumed this coroutine last (null: the thread itself). The child puts it back in
+    /// `CURRENT` when it switches out, see [`Core::switch_out_current`].
+    parent: Cell<*const Core>,
     pub(crate) stack: StackSlot,
 }
 
@@ -89,6 +92,7 @@ impl Core {
             state: Cell::new(State::Fresh),
             id: next_id(),
             locals: Cell::new(ptr::null_mut()),
+            parent: Cell::new(ptr::null()),
             stack,
         }
     }
@@ -111,17 +115,29 @@ impl Core {
         if mark {
             self.state.set(State::Running);
         }
-        let prev = CURRENT.replace(self);
+        // CURRENT goes to the child here and back to us in the child's switch out: a store on
+        // each side instead of a save, a store and a restore on this one (stores are what a
+        // round trip is made of; see the book's switch chapter).
+        let prev = CURRENT.get();
+        if self.parent.get() != prev {
+            self.parent.set(prev);
+        }
+        CURRENT.set(self);
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
         let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
-        CURRENT.set(prev);
         if got == EXITED {
             self.state.set(State::Finished);
         } else if mark {
             self.state.set(State::Suspended);
         }
         got
+    }
+
+    /// Hands `CURRENT` back to the resumer; the child calls it right before it suspends or exits.
+    #[inline(always)]
+    pub(crate) fn switch_out_current(&self) {
+        CURRENT.set(self.parent.get());
     }
 
     /// Makes sure the coroutine's frames are on its stack, so that it can be switched into.
@@ -165,7 +181,7 @@ impl Core {
             {
                 // SAFETY: `sp .. top` is mapped (it is inside the shared stack) and holds the
                 // occupant's frames, which nothing runs on while it is suspended.
-                unsafe { occupant_save.save_from(sp, top - sp) };
+                unsafe { occupant_save.save_below(top, top - sp) };
             }
             stack.occupant.set(ptr::null());
         }

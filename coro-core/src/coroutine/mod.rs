@@ -94,6 +94,7 @@ impl<I, Y> Yielder<I, Y> {
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
         let value = ManuallyDrop::new(value);
+        self.head.core.switch_out_current();
         // SAFETY: we are the running coroutine of this context: `resume` switched into it. The
         // resumer moves `value` out (ptr::read) before anything else runs.
         let arg =
@@ -396,6 +397,8 @@ where
         // SAFETY: the result slot is ours while we run.
         unsafe { *inner.body.result.get() = outcome };
     }
+    // SAFETY: the block outlives the coroutine.
+    unsafe { (*inner).body.head.core.switch_out_current() };
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
     // `switch_in` on this context, and marks us finished when it sees EXITED.
     unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), EXITED) }

@@ -7,6 +7,10 @@ use std::ptr;
 
 /// A heap buffer sized to the frames it holds (no fixed 64 KiB as in libco): it grows when a
 /// coroutine suspends deeper than before and shrinks when it uses less than half of it.
+///
+/// The frames are kept right-aligned against a 32-aligned end inside the buffer (see
+/// [`SaveBuf::end`]), so every 32- or 16-byte chunk counted down from the stack's page-aligned
+/// top is aligned on both sides of the copy.
 pub(crate) struct SaveBuf {
     ptr: Cell<*mut u8>,
     cap: Cell<u32>,
@@ -24,41 +28,58 @@ impl SaveBuf {
         }
     }
 
-    /// Copies `len` bytes from `from` into the buffer.
+    /// Copies the `len` bytes below `top` into the buffer.
     ///
     /// # Safety
     ///
-    /// `from .. from + len` must be readable and must not overlap the buffer.
+    /// `top - len .. top` must be readable, must not overlap the buffer, `top` 16-aligned and
+    /// `len` a multiple of 8.
     #[inline]
-    pub(crate) unsafe fn save_from(&self, from: usize, len: usize) {
+    pub(crate) unsafe fn save_below(&self, top: usize, len: usize) {
         let cap = self.cap.get() as usize;
         if len > cap || len * 2 < cap {
-            self.free();
-            let layout =
-                Layout::from_size_align(len.max(ALIGN), ALIGN).expect("stack frame size overflow");
-            // SAFETY: the layout has a non-zero size.
-            let p = unsafe { alloc::alloc(layout) };
-            if p.is_null() {
-                alloc::handle_alloc_error(layout);
-            }
-            self.ptr.set(p);
-            self.cap.set(layout.size() as u32);
+            self.grow(len);
         }
-        // SAFETY: the buffer holds at least `len` bytes; the caller vouches for the source.
-        unsafe { copy_words(from as *const u8, self.ptr.get(), len) };
+        // SAFETY: the buffer holds at least `len` bytes below `end()`; both ends are 32-aligned;
+        // the caller vouches for the source.
+        unsafe { copy_frame(top as *const u8, self.end(), len) };
         self.used.set(len as u32);
+    }
+
+    #[cold]
+    fn grow(&self, len: usize) {
+        self.free();
+        // 16 bytes of slack let `end()` round down to a 32-byte boundary.
+        let size = len.next_multiple_of(ALIGN) + ALIGN;
+        let layout = Layout::from_size_align(size, ALIGN).expect("stack frame size overflow");
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc::alloc(layout) };
+        if p.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        self.ptr.set(p);
+        self.cap.set(size as u32);
     }
 
     /// Copies the saved bytes back so that they end at `top`.
     ///
     /// # Safety
     ///
-    /// `top - used .. top` must be writable and must not overlap the buffer.
+    /// `top - used .. top` must be writable and must not overlap the buffer; `top` 16-aligned.
     #[inline]
     pub(crate) unsafe fn restore_to(&self, top: usize) {
-        let len = self.used.get() as usize;
-        // SAFETY: `used` bytes were written by `save_from`; the caller vouches for the target.
-        unsafe { copy_words(self.ptr.get(), (top - len) as *mut u8, len) };
+        // SAFETY: `used` bytes below `end()` were written by `save_below`; the caller vouches
+        // for the target.
+        unsafe { copy_frame(self.end(), top as *mut u8, self.used.get() as usize) };
+    }
+
+    /// Where the saved frames end: the last 32-byte boundary inside the buffer. The buffer is
+    /// 16-aligned with 16 bytes of slack, so at least `cap - 16` bytes lie below it.
+    #[inline(always)]
+    fn end(&self) -> *mut u8 {
+        let p = self.ptr.get();
+        let end = (p as usize + self.cap.get() as usize) & !31;
+        p.wrapping_add(end - p as usize)
     }
 
     /// Frees the buffer.
@@ -66,7 +87,7 @@ impl SaveBuf {
         let p = self.ptr.replace(ptr::null_mut());
         if !p.is_null() {
             let layout = Layout::from_size_align(self.cap.get() as usize, ALIGN).expect("layout");
-            // SAFETY: `p` was allocated by `save_from` with this layout.
+            // SAFETY: `p` was allocated by `grow` with this layout.
             unsafe { alloc::dealloc(p, layout) };
         }
         self.cap.set(0);
@@ -74,90 +95,115 @@ impl SaveBuf {
     }
 }
 
-/// Copies `len` bytes, a multiple of 8 (a live frame runs from an 8-aligned stack pointer to a
-/// 16-aligned top), in 16-byte moves from the top down, and one 8-byte move for an odd word at
-/// the bottom.
+impl Drop for SaveBuf {
+    fn drop(&mut self) {
+        self.free();
+    }
+}
+
+/// Copies the `len` bytes that end at `src_end` to end at `dst_end`, in aligned moves from the
+/// top down: 32-byte moves where the CPU has AVX, 16-byte ones otherwise, and one 8-byte move
+/// for an odd word at the bottom (a live frame runs from an 8-aligned stack pointer to an
+/// aligned top).
 ///
-/// Frames are a couple of hundred bytes, and a copy of that size is bound by the one or two
-/// stores a core retires per cycle: 16-byte stores halve the count of word stores. A call to
-/// memcpy spends about as long choosing its strategy as copying, and `rep movs` has a start-up
-/// cost of tens of cycles, so the loop is written out. Loads of 8 bytes inside a pending 16-byte
-/// store at offset 0 or 8 are forwarded from it, so the restored coroutine's first pops do not
-/// wait for the copy to retire.
+/// Frames are a couple of hundred bytes, and a copy that size is bound by the stores a core
+/// retires per cycle (one on many x86 cores): the widest aligned stores make the fewest, and
+/// aligned ones never split across cache lines. A call to memcpy spends about as long choosing
+/// its strategy as copying, and `rep movs` has a start-up cost of tens of cycles, so the loop is
+/// written out. The restored coroutine's first pops are 8-byte loads inside one wide store,
+/// which the core forwards without waiting for the copy to retire.
 ///
 /// # Safety
 ///
-/// `src .. src + len` readable, `dst .. dst + len` writable, both 8-aligned, not overlapping.
+/// `src_end - len .. src_end` readable, `dst_end - len .. dst_end` writable, not overlapping;
+/// both ends 32-aligned; `len` a multiple of 8.
 #[inline(always)]
-unsafe fn copy_words(src: *const u8, dst: *mut u8, len: usize) {
+unsafe fn copy_frame(src_end: *const u8, dst_end: *mut u8, len: usize) {
     debug_assert_eq!(len % 8, 0);
+    debug_assert_eq!(src_end as usize % 32, 0);
+    debug_assert_eq!(dst_end as usize % 32, 0);
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128};
         if std::is_x86_feature_detected!("avx") {
             // SAFETY: AVX is present; the caller's contract carries over.
-            unsafe { copy_avx(src, dst, len) };
-            return;
-        }
-        let mut end = len;
-        while end >= 16 {
-            end -= 16;
-            // SAFETY: `end .. end + 16` is in bounds; SSE2 is part of the x86_64 baseline, and
-            // the unaligned forms accept any address.
-            unsafe {
-                let v = _mm_loadu_si128(src.add(end).cast::<__m128i>());
-                _mm_storeu_si128(dst.add(end).cast::<__m128i>(), v);
-            }
-        }
-        if end == 8 {
-            // SAFETY: the first word, in bounds and 8-aligned.
-            unsafe { dst.cast::<u64>().write(src.cast::<u64>().read()) };
+            unsafe { copy_frame_avx(src_end, dst_end, len) };
+        } else {
+            // SAFETY: the caller's contract.
+            unsafe { copy_frame_sse2(src_end, dst_end, len) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: the caller's contract.
     unsafe {
-        ptr::copy_nonoverlapping(src, dst, len)
+        ptr::copy_nonoverlapping(src_end.sub(len), dst_end.sub(len), len)
     };
 }
 
-/// [`copy_words`] with 32-byte moves.
+/// [`copy_frame`] with SSE2 (part of the x86_64 baseline).
 ///
 /// # Safety
 ///
-/// As for [`copy_words`]; the CPU must support AVX.
+/// As for [`copy_frame`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn copy_avx(src: *const u8, dst: *mut u8, len: usize) {
-    use std::arch::x86_64::{
-        __m128i, __m256i, _mm_loadu_si128, _mm_storeu_si128, _mm256_loadu_si256,
-        _mm256_storeu_si256,
-    };
-    let mut end = len;
-    while end >= 32 {
-        end -= 32;
-        // SAFETY: `end .. end + 32` is in bounds; unaligned forms accept any address.
+#[inline(always)]
+unsafe fn copy_frame_sse2(src_end: *const u8, dst_end: *mut u8, len: usize) {
+    use std::arch::x86_64::{__m128i, _mm_load_si128, _mm_store_si128};
+    let mut off = 16;
+    while off <= len {
+        // SAFETY: `end - off .. end - off + 16` lies inside both ranges and is 16-aligned.
         unsafe {
-            let v = _mm256_loadu_si256(src.add(end).cast::<__m256i>());
-            _mm256_storeu_si256(dst.add(end).cast::<__m256i>(), v);
+            let v = _mm_load_si128(src_end.sub(off).cast::<__m128i>());
+            _mm_store_si128(dst_end.sub(off).cast::<__m128i>(), v);
         }
+        off += 16;
     }
-    if end >= 16 {
-        end -= 16;
-        // SAFETY: in bounds, as above.
+    if len % 16 == 8 {
+        // SAFETY: the bottom word, inside both ranges and 8-aligned.
         unsafe {
-            let v = _mm_loadu_si128(src.add(end).cast::<__m128i>());
-            _mm_storeu_si128(dst.add(end).cast::<__m128i>(), v);
-        }
-    }
-    if end == 8 {
-        // SAFETY: the first word, in bounds and 8-aligned.
-        unsafe { dst.cast::<u64>().write(src.cast::<u64>().read()) };
+            dst_end
+                .sub(len)
+                .cast::<u64>()
+                .write(src_end.sub(len).cast::<u64>().read())
+        };
     }
 }
 
-impl Drop for SaveBuf {
-    fn drop(&mut self) {
-        self.free();
+/// [`copy_frame`] with AVX.
+///
+/// # Safety
+///
+/// As for [`copy_frame`]; the CPU must support AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm_load_si128, _mm_store_si128, _mm256_load_si256, _mm256_store_si256,
+    };
+    let mut off = 32;
+    while off <= len {
+        // SAFETY: `end - off .. end - off + 32` lies inside both ranges and is 32-aligned.
+        unsafe {
+            let v = _mm256_load_si256(src_end.sub(off).cast::<__m256i>());
+            _mm256_store_si256(dst_end.sub(off).cast::<__m256i>(), v);
+        }
+        off += 32;
+    }
+    let mut done = off - 32;
+    if len - done >= 16 {
+        done += 16;
+        // SAFETY: inside both ranges, 16-aligned.
+        unsafe {
+            let v = _mm_load_si128(src_end.sub(done).cast::<__m128i>());
+            _mm_store_si128(dst_end.sub(done).cast::<__m128i>(), v);
+        }
+    }
+    if len - done == 8 {
+        // SAFETY: the bottom word, inside both ranges and 8-aligned.
+        unsafe {
+            dst_end
+                .sub(len)
+                .cast::<u64>()
+                .write(src_end.sub(len).cast::<u64>().read())
+        };
     }
 }
