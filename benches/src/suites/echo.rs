@@ -33,7 +33,13 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             println!("echo: skipping {k}: {}", super::coro_servers::missing(k));
         }
     }
-    crate::sys::raise_nofile(conns as u64 + 1024).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let limit =
+        crate::sys::raise_nofile(conns as u64 + 64).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    if limit < conns as u64 + 64 {
+        return Err(format!(
+            "{conns} connections need more file descriptors than RLIMIT_NOFILE allows here ({limit})"
+        ));
+    }
     println!(
         "echo: {conns} connections, {size}-byte messages, {secs} s measured after {warmup} s warm-up, \
          {runs} run(s), servers {kinds:?}"
@@ -53,6 +59,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
                 res.per_cpu_second(),
                 res.server_cpu
             );
+            if res.requests == 0 {
+                println!(
+                    "echo {kind:<10} run {}: WARNING: no echo completed in the window",
+                    r + 1
+                );
+            }
             results[i].push(res);
         }
     }

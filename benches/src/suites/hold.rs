@@ -10,13 +10,22 @@ use std::os::fd::OwnedFd;
 
 /// Runs the suite.
 pub(crate) fn run(args: &Args) -> Result<(), String> {
-    let conns: usize = args.get("--conns", 100_000)?;
+    let conns: usize = args.get("--conns", 10_000)?;
     let kind = "coro-hold";
     if !super::coro_servers::available(kind) {
         println!("hold: skipped: {}", super::coro_servers::missing(kind));
         return Ok(());
     }
-    sys::raise_nofile(conns as u64 + 1024).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    let limit = sys::raise_nofile(conns as u64 + 64).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
+    if limit < conns as u64 + 64 {
+        return Err(format!(
+            "{conns} connections need {} file descriptors in the client and in the server, but \
+             RLIMIT_NOFILE cannot go past {limit} here (raising the hard limit needs \
+             CAP_SYS_RESOURCE); use --conns {} or less",
+            conns + 64,
+            limit.saturating_sub(64)
+        ));
+    }
     let mut server = ServerProc::start(kind)?;
     let pid = Some(server.pid());
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -38,7 +47,10 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     }
     let mut b = [0u8; 1];
     for (i, s) in streams.iter_mut().enumerate() {
-        s.read_exact(&mut b).map_err(|e| format!("pong {i}: {e}"))?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        s.read_exact(&mut b)
+            .map_err(|e| format!("connection {i}: no echo of the ping from the server: {e}"))?;
     }
     if !server.alive() {
         return Err("the server died while connections were opened".into());

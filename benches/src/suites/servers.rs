@@ -21,7 +21,7 @@ pub(crate) const KINDS: &[&str] = &[
 ];
 
 /// Announces the bound address to the parent, which waits for this line.
-fn announce(addr: std::net::SocketAddr) -> Result<(), String> {
+pub(crate) fn announce(addr: std::net::SocketAddr) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "LISTENING {addr}")
         .and_then(|()| out.flush())
