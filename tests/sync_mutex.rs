@@ -97,6 +97,11 @@ fn lock_timeout_inside_a_task() {
         let m = Rc::clone(&mutex);
         let h = coro::spawn(move || m.lock_timeout(Duration::from_millis(10)).is_some());
         assert!(!h.join().unwrap(), "timed out while the lock was held");
+        assert!(
+            mutex.is_locked(),
+            "the timed-out waiter did not unlock the holder's lock"
+        );
+        assert!(mutex.try_lock().is_none());
         drop(g);
         assert!(!mutex.is_locked(), "the timed-out waiter left the queue");
     });

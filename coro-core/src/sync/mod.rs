@@ -36,5 +36,5 @@ pub(crate) use crate::runtime::park;
 
 pub use cond::Cond;
 pub use mutex::{Mutex, MutexGuard};
-pub use semaphore::Semaphore;
+pub use semaphore::{Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;

@@ -108,7 +108,7 @@ impl<T: ?Sized> Mutex<T> {
                 "coro::sync::Mutex::lock_until",
                 &|| self.unlock(),
             )
-            .then_some(MutexGuard { mutex: self })
+            .then(|| MutexGuard { mutex: self })
     }
 
     /// Whether the mutex is locked now.
@@ -221,6 +221,11 @@ mod tests {
         let m = Mutex::new(5);
         let g = m.lock();
         assert!(m.lock_timeout(Duration::from_millis(2)).is_none());
+        assert!(
+            m.is_locked(),
+            "a timed-out lock leaves the holder's lock alone"
+        );
+        assert!(m.try_lock().is_none());
         drop(g);
         assert_eq!(*m.lock_timeout(Duration::from_millis(2)).unwrap(), 5);
     }

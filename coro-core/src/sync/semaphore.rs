@@ -106,10 +106,48 @@ impl Semaphore {
     }
 
     /// Gives a permit back: to the first waiting coroutine if there is one, else to the pool.
+    /// (Releasing more permits than were taken raises the number of permits.)
     pub fn release(&self) {
         if !self.waiters.notify_one() {
             self.permits.set(self.permits.get() + 1);
         }
+    }
+
+    /// As [`acquire`](Semaphore::acquire), returning a guard that releases the permit when
+    /// dropped (also when the coroutine panics).
+    ///
+    /// # Panics
+    ///
+    /// If it must wait outside a coro task, where nothing could ever release a permit.
+    pub fn acquire_permit(&self) -> SemaphorePermit<'_> {
+        self.acquire();
+        SemaphorePermit { sem: self }
+    }
+
+    /// As [`try_acquire`](Semaphore::try_acquire), returning a guard that releases the permit
+    /// when dropped.
+    pub fn try_acquire_permit(&self) -> Option<SemaphorePermit<'_>> {
+        self.try_acquire().then(|| SemaphorePermit { sem: self })
+    }
+}
+
+/// A permit taken from a [`Semaphore`], released when dropped.
+#[derive(Debug)]
+#[must_use = "the permit is released as soon as it is dropped"]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+}
+
+impl SemaphorePermit<'_> {
+    /// Keeps the permit taken for good: it is not released.
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.sem.release();
     }
 }
 
@@ -152,6 +190,17 @@ mod tests {
         assert_eq!(b.state(), State::Notified);
         s.release();
         assert_eq!(s.available_permits(), 1);
+    }
+
+    #[test]
+    fn permit_guard_releases_on_drop() {
+        let s = Semaphore::new(1);
+        let p = s.try_acquire_permit().unwrap();
+        assert!(s.try_acquire_permit().is_none());
+        drop(p);
+        assert_eq!(s.available_permits(), 1);
+        s.try_acquire_permit().unwrap().forget();
+        assert_eq!(s.available_permits(), 0);
     }
 
     #[test]
