@@ -22,13 +22,13 @@ pub(crate) enum State {
     /// Running, or waiting in the resume chain for a coroutine it resumed. Only a shared-stack
     /// coroutine, or one on its first run, is marked so: see `Core::switch_in`.
     Running,
-    /// Returned, panicked, or unwound by a drop. Its stack is released.
+    /// Returned, panicked, or unwound by a drop.
     Finished,
 }
 
 /// The stack a coroutine runs on.
 pub(crate) enum StackSlot {
-    /// Its own stack, handed back to the pool as soon as the coroutine finishes.
+    /// Its own stack, handed back to the pool when the handle drops.
     Owned(Cell<Option<OwnedStack>>),
     /// A shared stack, with the buffer its frames are copied to while another coroutine runs there.
     Shared {
@@ -205,11 +205,12 @@ impl Core {
         Ok(())
     }
 
-    /// Gives the stack up after the coroutine finished: an owned stack goes back to the pool, a
-    /// shared one forgets this coroutine and frees its save buffer.
+    /// Gives a shared stack up after the coroutine finished: it forgets this coroutine, whose
+    /// save buffer is freed. An owned stack is kept until the handle drops, since the control
+    /// block may live at its top.
     pub(crate) fn release_stack(&self) {
         match &self.stack {
-            StackSlot::Owned(stack) => drop(stack.take()),
+            StackSlot::Owned(_) => {}
             StackSlot::Shared { stack, save } => {
                 if ptr::eq(stack.occupant.get(), self) {
                     stack.occupant.set(ptr::null());

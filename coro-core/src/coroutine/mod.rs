@@ -3,10 +3,11 @@
 mod core;
 mod save;
 
+use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
@@ -196,15 +197,38 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        let top = stack.base();
-        let co = Self::alloc(StackSlot::Owned(Cell::new(Some(stack))), f);
-        // SAFETY: the block was just allocated; nothing else sees its context yet.
+        let base = stack.base();
+        let size = stack.size();
+        let layout = Layout::new::<Inner<I, Y, R, F>>();
+        let slot = StackSlot::Owned(Cell::new(Some(stack)));
+        // The control block goes at the top of the stack itself, unless the closure is big:
+        // creating a coroutine then allocates nothing (the stack comes from the pool).
+        let co = if layout.size() <= (size / 8).min(MAX_BLOCK_ON_STACK) {
+            let at = (base - layout.size()) & !(layout.align() - 1);
+            // SAFETY: `at .. at + size` lies at the top of the stack's writable memory, aligned
+            // for the block; the frames start below it (see `init_stack` below).
+            unsafe {
+                Self::place(
+                    at as *mut Inner<I, Y, R, F>,
+                    slot,
+                    f,
+                    free_on_stack::<I, Y, R, F>,
+                )
+            }
+        } else {
+            let at = Box::into_raw(Box::<MaybeUninit<Inner<I, Y, R, F>>>::new_uninit()).cast();
+            // SAFETY: a fresh heap block of the right layout.
+            unsafe { Self::place(at, slot, f, free_boxed::<I, Y, R, F>) }
+        };
+        let top = (base as *mut u8).min(co.body.as_ptr().cast());
+        // SAFETY: the block was just made; nothing else sees its context yet.
         let core = unsafe { &co.body.as_ref().head.core };
-        // SAFETY: `top` is the top of a fresh owned stack that only this coroutine uses; `entry`
-        // never returns and expects the heap block, which starts with the Core.
+        // SAFETY: `top` is the top of the fresh owned stack, or the start of the control block
+        // at its top, and nothing else uses the memory below; `entry` never returns and expects
+        // the block, which starts with the Core.
         unsafe {
             (*core.ctx.get()).sp =
-                coro_asm::init_stack(top as *mut u8, entry::<I, Y, R, F>, co.body.as_ptr().cast());
+                coro_asm::init_stack(top, entry::<I, Y, R, F>, co.body.as_ptr().cast());
         }
         co
     }
@@ -232,8 +256,28 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
+        let at = Box::into_raw(Box::<MaybeUninit<Inner<I, Y, R, F>>>::new_uninit()).cast();
+        // SAFETY: a fresh heap block of the right layout.
+        unsafe { Self::place(at, stack, f, free_boxed::<I, Y, R, F>) }
+    }
+
+    /// Writes the control block at `at` and makes the handle.
+    ///
+    /// # Safety
+    ///
+    /// `at` must be valid for writes of an `Inner<I, Y, R, F>`, aligned, and stay valid until
+    /// `free` is called on it, which must be the matching free function for where it lives.
+    unsafe fn place<F>(
+        at: *mut Inner<I, Y, R, F>,
+        stack: StackSlot,
+        f: F,
+        free: unsafe fn(NonNull<Body<I, Y, R>>),
+    ) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
         crate::overflow::install();
-        let inner: Box<Inner<I, Y, R, F>> = Box::new(Inner {
+        let inner = Inner {
             body: Body {
                 head: Head {
                     core: Core::new(stack),
@@ -242,11 +286,14 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
                 result: UnsafeCell::new(None),
             },
             f: UnsafeCell::new(Some(f)),
-        });
-        let body = NonNull::from(Box::leak(inner)).cast::<Body<I, Y, R>>();
+        };
+        // SAFETY: the caller's contract.
+        unsafe { at.write(inner) };
+        // SAFETY: `at` is non-null (valid for writes).
+        let body = unsafe { NonNull::new_unchecked(at) }.cast::<Body<I, Y, R>>();
         Coroutine {
             body,
-            free: free::<I, Y, R, F>,
+            free,
             _not_send: PhantomData,
         }
     }
@@ -348,15 +395,39 @@ impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
     }
 }
 
-/// Frees a heap block allocated by `Coroutine::alloc` with closure type `F`.
+/// The largest control block (closure included) placed at the top of an owned stack; a bigger
+/// one goes to the heap, so that a big closure does not eat the stack.
+const MAX_BLOCK_ON_STACK: usize = 4096;
+
+/// Frees a heap control block made by `Coroutine::place` with closure type `F`.
 ///
 /// # Safety
 ///
-/// `body` must come from `Coroutine::alloc::<F>` and not be used afterwards.
-unsafe fn free<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
-    // SAFETY: the block was made by Box::new(Inner<I, Y, R, F>) and leaked, and `Body` is its
+/// `body` must be such a block, on the heap, and not be used afterwards.
+unsafe fn free_boxed<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
+    // SAFETY: the block was made by Box::new_uninit and written by `place`, and `Body` is its
     // first field (repr(C)), so the cast gives back the original pointer.
     drop(unsafe { Box::from_raw(body.cast::<Inner<I, Y, R, F>>().as_ptr()) });
+}
+
+/// Frees a control block made by `Coroutine::place` at the top of its own owned stack: drops
+/// it in place, then hands the stack (the memory it lived in) back to the pool.
+///
+/// # Safety
+///
+/// `body` must be such a block, and not be used afterwards.
+unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
+    let inner = body.cast::<Inner<I, Y, R, F>>().as_ptr();
+    // SAFETY: the block is live until drop_in_place below; the stack is taken out first so that
+    // the memory stays mapped (and unused) while the block drops.
+    unsafe {
+        let stack = match &(*inner).body.head.core.stack {
+            StackSlot::Owned(cell) => cell.take(),
+            StackSlot::Shared { .. } => None,
+        };
+        ptr::drop_in_place(inner);
+        drop(stack);
+    }
 }
 
 /// The first Rust code on a fresh coroutine stack, called by the asm trampoline.
@@ -388,11 +459,13 @@ where
             other => Some(other),
         };
         // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
-        let locals = panic::catch_unwind(AssertUnwindSafe(|| {
-            crate::local::drop_locals(&head.core.locals)
-        }));
-        if let (Err(payload), None | Some(Ok(_))) = (locals, &outcome) {
-            outcome = Some(Err(payload));
+        if !head.core.locals.get().is_null() {
+            let locals = panic::catch_unwind(AssertUnwindSafe(|| {
+                crate::local::drop_locals(&head.core.locals)
+            }));
+            if let (Err(payload), None | Some(Ok(_))) = (locals, &outcome) {
+                outcome = Some(Err(payload));
+            }
         }
         // SAFETY: the result slot is ours while we run.
         unsafe { *inner.body.result.get() = outcome };

@@ -1,7 +1,7 @@
 //! The per-thread pool of idle stack mappings, so that creating a coroutine costs no system
 //! call in steady state.
 
-use std::cell::RefCell;
+use std::cell::UnsafeCell;
 
 /// How many idle stacks a thread keeps. 64 stacks of the default 128 KiB are 8 MiB of address
 /// space, and only the pages they touched count in RSS.
@@ -34,13 +34,16 @@ impl Drop for Pool {
 }
 
 thread_local! {
-    static POOL: RefCell<Pool> = const { RefCell::new(Pool { idle: Vec::new() }) };
+    // UnsafeCell, not RefCell: `take` and `give` never call back into the pool, so a borrow
+    // flag would only cost a store and a load on every coroutine created.
+    static POOL: UnsafeCell<Pool> = const { UnsafeCell::new(Pool { idle: Vec::new() }) };
 }
 
 /// Takes an idle mapping of exactly `len` bytes (guard included), if the pool has one.
 pub(super) fn take(len: usize) -> Option<Mapping> {
     POOL.try_with(|pool| {
-        let mut pool = pool.borrow_mut();
+        // SAFETY: this thread's pool; no other reference to it is live (see POOL).
+        let pool = unsafe { &mut *pool.get() };
         let i = pool.idle.iter().rposition(|m| m.len == len)?;
         Some(pool.idle.swap_remove(i))
     })
@@ -52,7 +55,8 @@ pub(super) fn take(len: usize) -> Option<Mapping> {
 pub(super) fn give(m: Mapping) {
     let kept = POOL
         .try_with(|pool| {
-            let mut pool = pool.borrow_mut();
+            // SAFETY: this thread's pool; no other reference to it is live (see POOL).
+            let pool = unsafe { &mut *pool.get() };
             if pool.idle.len() < POOL_CAPACITY {
                 pool.idle.push(m);
                 true
