@@ -271,3 +271,52 @@ fn a_value_can_hold_non_send_data() {
         "the coroutine's value was dropped at its end"
     );
 }
+
+/// What the last `TouchesOnDrop` saw: 0 nothing yet, 1 refused, 2 allowed.
+static LAST_TOUCH: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// On drop, tries to use another key and records whether that was refused.
+struct TouchesOnDrop;
+
+impl Drop for TouchesOnDrop {
+    fn drop(&mut self) {
+        let refused = ID.try_with(|_| ()).is_err();
+        LAST_TOUCH.store(
+            if refused { 1 } else { 2 },
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
+co_local! {
+    static TOUCHY: RefCell<Option<TouchesOnDrop>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn destructors_that_use_keys_get_access_error() {
+    use std::sync::atomic::Ordering::SeqCst;
+    LAST_TOUCH.store(0, SeqCst);
+    let mut co = Coroutine::<(), (), ()>::new(|_, ()| {
+        ID.set(1);
+        TOUCHY.set(Some(TouchesOnDrop));
+    });
+    run_to_end(&mut co);
+    assert_eq!(
+        LAST_TOUCH.load(SeqCst),
+        1,
+        "refused during a coroutine's teardown"
+    );
+
+    LAST_TOUCH.store(0, SeqCst);
+    std::thread::spawn(|| {
+        ID.set(1);
+        TOUCHY.set(Some(TouchesOnDrop));
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        LAST_TOUCH.load(SeqCst),
+        1,
+        "refused during a thread's teardown"
+    );
+}

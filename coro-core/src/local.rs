@@ -111,21 +111,43 @@ impl<T: 'static> LocalKey<T> {
     }
 
     /// The current set's value for this key, made with `init` when it has none yet.
+    ///
+    /// The fast path is a few loads and no call: the key's index (0 until assigned, which
+    /// wraps to an index no set has), the running coroutine's set (or the thread's, once it
+    /// exists), the slot. Everything else (a first use of the key, of the set, of the slot)
+    /// takes the cold path.
     #[inline]
     fn get_or_init(&'static self, init: impl FnOnce() -> T) -> Result<NonNull<T>, AccessError> {
+        let index = self.index.load(Ordering::Relaxed).wrapping_sub(1);
+        if let Some(set) = fast_set() {
+            // SAFETY: `fast_set` returns the live set of the running coroutine or thread; no
+            // reference into its slot vector is held across calls (see `LocalSet`).
+            if let Some(value) = unsafe { set.as_ref().get(index) } {
+                return Ok(value.cast());
+            }
+        }
+        self.get_or_init_slow(init)
+    }
+
+    /// The cold path of [`get_or_init`](Self::get_or_init): assigns the key's index, makes the
+    /// set and the value as needed.
+    #[cold]
+    #[inline(never)]
+    fn get_or_init_slow(
+        &'static self,
+        init: impl FnOnce() -> T,
+    ) -> Result<NonNull<T>, AccessError> {
         let index = self.index();
         let set = current_set().ok_or(AccessError)?;
-        // SAFETY: `current_set` returns the live set of the running coroutine or thread; no
-        // reference into its slot vector is held across calls (see `LocalSet`).
+        // SAFETY: as in `get_or_init`.
         match unsafe { set.as_ref().get(index) } {
             Some(value) => Ok(value.cast()),
-            // SAFETY: as above.
+            // SAFETY: as above; slot `index` belongs to this key, so it only ever holds `T`s.
             None => Ok(unsafe { set.as_ref().init(index, init) }),
         }
     }
 
     /// This key's slot index, assigned on first use.
-    #[inline]
     fn index(&self) -> usize {
         match self.index.load(Ordering::Relaxed) {
             0 => self.assign_index(),
@@ -133,7 +155,6 @@ impl<T: 'static> LocalKey<T> {
         }
     }
 
-    #[cold]
     fn assign_index(&self) -> usize {
         let fresh = NEXT_INDEX.fetch_add(1, Ordering::Relaxed) + 1;
         match self
@@ -369,9 +390,23 @@ impl Drop for LocalSet {
     }
 }
 
+/// The thread's own set: forgets [`THREAD_SET_PTR`] before its values are dropped.
+struct ThreadSet(LocalSet);
+
+impl Drop for ThreadSet {
+    fn drop(&mut self) {
+        THREAD_SET_PTR.with(|p| p.set(ptr::null()));
+        // The values drop after this, with the fast path closed: a destructor that uses a key
+        // reaches the cold path, which finds THREAD_SET gone and reports `AccessError`.
+    }
+}
+
 thread_local! {
     /// The values of code running outside any coroutine on this thread.
-    static THREAD_SET: LocalSet = const { LocalSet::new() };
+    static THREAD_SET: ThreadSet = const { ThreadSet(LocalSet::new()) };
+    /// `THREAD_SET`'s address once it is registered (null before and during its destruction):
+    /// a plain load for the fast path, where `THREAD_SET` would check its registration state.
+    static THREAD_SET_PTR: Cell<*const LocalSet> = const { Cell::new(ptr::null()) };
 }
 
 /// The marker a coroutine's `locals` cell holds while (and after) its values are dropped.
@@ -380,9 +415,25 @@ fn destroyed() -> *mut () {
     NonNull::<LocalSet>::dangling().as_ptr().cast()
 }
 
-/// The set of the running coroutine, or the thread's outside coroutines; `None` while it is
-/// being destroyed.
+/// The set of the running coroutine, or the thread's outside coroutines, when it exists and is
+/// not being destroyed; no allocation, no registration.
 #[inline]
+fn fast_set() -> Option<NonNull<LocalSet>> {
+    match crate::coroutine::current_locals() {
+        Some(cell) => {
+            let set = cell.get();
+            if set == destroyed() {
+                None
+            } else {
+                NonNull::new(set.cast())
+            }
+        }
+        None => NonNull::new(THREAD_SET_PTR.with(Cell::get).cast_mut()),
+    }
+}
+
+/// The set of the running coroutine, or the thread's outside coroutines, made if needed;
+/// `None` while it is being destroyed.
 fn current_set() -> Option<NonNull<LocalSet>> {
     match crate::coroutine::current_locals() {
         Some(cell) => {
@@ -395,7 +446,12 @@ fn current_set() -> Option<NonNull<LocalSet>> {
                 NonNull::new(set.cast())
             }
         }
-        None => THREAD_SET.try_with(|set| NonNull::from(set)).ok(),
+        None => THREAD_SET
+            .try_with(|set| {
+                THREAD_SET_PTR.with(|p| p.set(&set.0));
+                NonNull::from(&set.0)
+            })
+            .ok(),
     }
 }
 

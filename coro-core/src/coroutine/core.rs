@@ -265,7 +265,7 @@ pub fn current_id() -> Option<u64> {
 
 /// The coroutine-local slot of the innermost running coroutine; `None` outside coroutines. The
 /// reference is valid while that coroutine runs; do not keep it across a switch.
-#[allow(dead_code)] // used by co_local storage
+#[inline]
 pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
     let core = current();
     // SAFETY: as in `current_id`; the 'static lifetime is a lie the callers are told about above.

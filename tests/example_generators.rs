@@ -1,0 +1,11 @@
+//! Runs the book's `examples/generators.rs` at its `--quick` size, so that the code the chapter shows
+//! is not only compiled but also run by `cargo test`.
+
+#[allow(dead_code)] // the example's `main` is not called here
+#[path = "../examples/generators.rs"]
+mod example;
+
+#[test]
+fn generators_example_runs_quick() {
+    example::run(true);
+}
