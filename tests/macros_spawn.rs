@@ -268,3 +268,31 @@ fn coro_test_on_two_threads() -> Result<(), String> {
         None => Err("the go! body did not run as a coroutine".into()),
     }
 }
+
+struct Shared {
+    n: u32,
+}
+
+impl Shared {
+    /// A method taking `self: Rc<Self>`: the coroutine holds one reference.
+    #[coro::coroutine]
+    fn double(self: Rc<Self>) -> u32 {
+        coro::yield_now();
+        self.n * 2
+    }
+}
+
+#[test]
+fn rc_self_receiver() {
+    let s = Rc::new(Shared { n: 21 });
+    let got = coro::run({
+        let s = s.clone();
+        move || s.double().join().unwrap()
+    });
+    assert_eq!(got, 42);
+    assert_eq!(
+        Rc::strong_count(&s),
+        1,
+        "the coroutine's reference was dropped with it"
+    );
+}

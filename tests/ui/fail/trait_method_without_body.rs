@@ -1,0 +1,6 @@
+trait Service {
+    #[coro::coroutine]
+    fn serve(self);
+}
+
+fn main() {}
