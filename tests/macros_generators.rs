@@ -288,3 +288,30 @@ fn generators_are_not_send() {
     // Compiles only if `Generator` is not `Send` (otherwise the call is ambiguous).
     <Generator<u32, ()> as AmbiguousIfSend<_>>::some_item();
 }
+
+#[coro::coroutine(yield = u32)]
+fn sleepy() {
+    for i in 0..3 {
+        // A generator is not a scheduler task: these block the thread briefly instead of
+        // yielding to the scheduler, which must stay sound.
+        coro::yield_now();
+        coro::sleep(std::time::Duration::from_millis(1));
+        co_yield!(i);
+    }
+}
+
+#[test]
+fn runtime_calls_inside_a_generator_driven_by_a_task() {
+    let v = coro::run(|| {
+        let other = coro::go! {
+            for _ in 0..5 {
+                coro::yield_now();
+            }
+            1
+        };
+        let v: Vec<u32> = sleepy().collect();
+        assert_eq!(other.join().unwrap(), 1);
+        v
+    });
+    assert_eq!(v, [0, 1, 2]);
+}
