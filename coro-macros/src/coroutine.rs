@@ -30,17 +30,20 @@ pub(crate) fn expand(
         args,
     )
     .map_err(|e| (e, fallback.clone()))?;
-    let func: ItemFn = syn::parse2(item).map_err(|e| {
-        let e = if e.to_string().contains("expected curly braces") {
-            syn::Error::new(
-                e.span(),
-                "`#[coro::coroutine]` needs a function with a body: write `fn name(..) { .. }`",
-            )
-        } else {
-            e
-        };
-        (e, fallback.clone())
-    })?;
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(e) => {
+            // A trait method without a body parses as a trait item: say what is missing.
+            let e = match syn::parse2::<syn::TraitItemFn>(item) {
+                Ok(decl) if decl.default.is_none() => syn::Error::new_spanned(
+                    decl.semi_token,
+                    "`#[coro::coroutine]` needs a function with a body: write `fn name(..) { .. }`",
+                ),
+                _ => e,
+            };
+            return Err((e, fallback));
+        }
+    };
     validate(&func, &options).map_err(|e| (e, fallback.clone()))?;
     let krate = options.krate();
     match &options.yield_ty {

@@ -71,11 +71,20 @@ fn parse(input: TokenStream) -> syn::Result<(Options, Body)> {
                     "`go!` needs a body after its options: write `go!(shared; { .. })` or `go!(shared; move || ..)`",
                 ));
             }
-            if let Ok(expr) = syn::parse2::<Expr>(suffix)
+            if let Ok(expr) = syn::parse2::<Expr>(suffix.clone())
                 && matches!(expr, Expr::Block(_) | Expr::Closure(_) | Expr::Async(_))
             {
                 let options = Options::from_list(list, &ACCEPTS)?;
                 return Ok((options, single(expr)?));
+            }
+            let all_options = list
+                .iter()
+                .all(|o| KNOWN.contains(&o.key.to_string().as_str()));
+            if all_options {
+                return Err(syn::Error::new_spanned(
+                    suffix,
+                    "after its options `go!` takes one block or closure: write `go!(shared; { .. })` or `go!(shared; move || ..)`",
+                ));
             }
         }
     } else if let Some(list) = option_list(input.clone())

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = coro::go!(shared; let x = 1; x + 1);
+}
