@@ -36,10 +36,15 @@ impl SaveBuf {
     /// `len` a multiple of 8.
     #[inline]
     pub(crate) unsafe fn save_below(&self, top: usize, len: usize) {
-        let cap = self.cap.get() as usize;
-        if len > cap || len * 2 < cap {
+        // The buffer holds `cap - ALIGN` bytes below `end()` (the rest is alignment slack).
+        let room = (self.cap.get() as usize).saturating_sub(ALIGN);
+        if len > room || len * 2 < room {
             self.grow(len);
         }
+        debug_assert!(
+            self.end() as usize - self.ptr.get() as usize >= len,
+            "save buffer overrun"
+        );
         // SAFETY: the buffer holds at least `len` bytes below `end()`; both ends are 32-aligned;
         // the caller vouches for the source.
         unsafe { copy_frame(top as *const u8, self.end(), len) };
@@ -205,5 +210,42 @@ unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
                 .cast::<u64>()
                 .write(src_end.sub(len).cast::<u64>().read())
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SaveBuf;
+
+    #[repr(align(32))]
+    struct Frame([u64; 128]);
+
+    #[test]
+    fn every_length_round_trips_and_stays_inside_the_buffer() {
+        let mut src = Frame([0; 128]);
+        for (i, w) in src.0.iter_mut().enumerate() {
+            *w = 0x1000 + i as u64;
+        }
+        let top = src.0.as_ptr() as usize + size_of::<Frame>();
+        let buf = SaveBuf::new();
+        // Growing by one word at a time, then shrinking, then jumping around: every length
+        // must fit below the aligned end (a debug assertion checks it) and come back intact.
+        let lens = (1..=128)
+            .chain((1..=128).rev())
+            .chain([8, 120, 16, 64, 72, 8, 1024 / 8]);
+        for words in lens {
+            let len = words * 8;
+            // SAFETY: `top - len .. top` lies inside `src`; the buffer is separate.
+            unsafe { buf.save_below(top, len) };
+            let mut dst = Frame([0; 128]);
+            let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Frame>();
+            // SAFETY: `dst_top - len .. dst_top` lies inside `dst`.
+            unsafe { buf.restore_to(dst_top) };
+            assert_eq!(dst.0[128 - words..], src.0[128 - words..], "length {len}");
+            assert!(
+                dst.0[..128 - words].iter().all(|&w| w == 0),
+                "wrote below the frame at {len}"
+            );
+        }
     }
 }
