@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 /// Connections per source address before the next 127.0.0.x is used.
 const PER_SOURCE: usize = 20_000;
 
-/// Opens one blocking TCP connection to `to`, from `from` when given, with TCP_NODELAY.
-pub(crate) fn connect(to: SocketAddrV4, from: Option<Ipv4Addr>) -> io::Result<OwnedFd> {
+/// A TCP socket with TCP_NODELAY, bound to `from` when given, connecting to `to`: blocking
+/// when `wait` (the call returns once connected), else non-blocking (EINPROGRESS is success).
+fn start_connect(to: SocketAddrV4, from: Option<Ipv4Addr>, wait: bool) -> io::Result<OwnedFd> {
+    let nb = if wait { 0 } else { libc::SOCK_NONBLOCK };
     let fd = syscall!(socket(
         libc::AF_INET,
-        libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC | nb,
         0
     ))?;
     // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
@@ -54,8 +56,11 @@ pub(crate) fn connect(to: SocketAddrV4, from: Option<Ipv4Addr>) -> io::Result<Ow
     let sa = sockaddr(to);
     let salen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     // SAFETY: `sa` is a valid sockaddr_in of `salen` bytes.
-    syscall!(connect(fd.as_raw_fd(), (&raw const sa).cast(), salen))?;
-    Ok(fd)
+    match syscall!(connect(fd.as_raw_fd(), (&raw const sa).cast(), salen)) {
+        Ok(_) => Ok(fd),
+        Err(e) if !wait && e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(fd),
+        Err(e) => Err(e),
+    }
 }
 
 /// A `sockaddr_in` for `a`.
@@ -79,24 +84,110 @@ pub(crate) fn source_for(i: usize, total: usize) -> Option<Ipv4Addr> {
     }
 }
 
-/// Opens `n` connections to `to`, printing progress for large counts.
+/// Connections started at once by [`connect_many`].
+const WINDOW: usize = 512;
+
+/// Opens `n` connections to `to` (blocking sockets, TCP_NODELAY), [`WINDOW`] at a time with
+/// non-blocking connects: a SYN that a full accept queue drops is retried by the kernel after
+/// a second, and a window lets those seconds overlap instead of adding up.
 pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd>> {
+    let ep = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+    // SAFETY: `ep` was just returned by epoll_create1 and is owned by nobody else.
+    let ep = unsafe { OwnedFd::from_raw_fd(ep) };
     let mut v = Vec::with_capacity(n);
-    for i in 0..n {
-        let fd = connect(to, source_for(i, n))
-            .map_err(|e| io::Error::new(e.kind(), format!("connection {i} of {n} to {to}: {e}")))?;
-        v.push(fd);
-        if n >= 20_000 && (i + 1) % 20_000 == 0 {
-            eprintln!("  connected {} of {n}", i + 1);
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; WINDOW];
+    let mut next_report = 20_000;
+    let mut inflight = 0usize;
+    let mut last_progress = Instant::now();
+    while v.len() < n || inflight > 0 {
+        // Keep WINDOW connects in flight: a dropped SYN delays only its own connection.
+        while v.len() < n && inflight < WINDOW {
+            let i = v.len();
+            let fd = start_connect(to, source_for(i, n), false).map_err(|e| {
+                io::Error::new(e.kind(), format!("connection {i} of {n} to {to}: {e}"))
+            })?;
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLOUT as u32,
+                u64: i as u64,
+            };
+            // SAFETY: `ev` is a valid epoll_event; both fds are open.
+            syscall!(epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                &mut ev
+            ))?;
+            v.push(fd);
+            inflight += 1;
+        }
+        if last_progress.elapsed() > Duration::from_secs(30) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "connecting to {to}: no connection completed for 30 s ({} of {n} started)",
+                    v.len()
+                ),
+            ));
+        }
+        // SAFETY: `events` is a writable array of `events.len()` epoll_events.
+        let k = match syscall!(epoll_wait(
+            ep.as_raw_fd(),
+            events.as_mut_ptr(),
+            events.len() as i32,
+            1000
+        )) {
+            Ok(k) => k as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(e),
+        };
+        for ev in &events[..k] {
+            let i = ev.u64 as usize;
+            let fd = v[i].as_raw_fd();
+            let mut err: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: `err` and `len` are valid for getsockopt to write.
+            syscall!(getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut err).cast(),
+                &mut len
+            ))?;
+            if err != 0 {
+                let e = io::Error::from_raw_os_error(err);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("connection {i} of {n} to {to}: {e}"),
+                ));
+            }
+            // SAFETY: `fd` is registered with `ep`; a null event is allowed for DEL.
+            syscall!(epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut()
+            ))?;
+            set_blocking(fd, true)?;
+            inflight -= 1;
+            last_progress = Instant::now();
+        }
+        if v.len() - inflight >= next_report {
+            eprintln!("  connected {next_report} of {n}");
+            next_report += 20_000;
         }
     }
     Ok(v)
 }
 
-/// Sets O_NONBLOCK on `fd`.
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+/// Clears O_NONBLOCK on `fd` when `blocking`, sets it otherwise.
+fn set_blocking(fd: RawFd, blocking: bool) -> io::Result<()> {
     let flags = syscall!(fcntl(fd, libc::F_GETFL))?;
-    syscall!(fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    let flags = if blocking {
+        flags & !libc::O_NONBLOCK
+    } else {
+        flags | libc::O_NONBLOCK
+    };
+    syscall!(fcntl(fd, libc::F_SETFL, flags))?;
     Ok(())
 }
 
@@ -176,7 +267,7 @@ pub(crate) fn run_load(
     // SAFETY: `ep` was just returned by epoll_create1 and is owned by nobody else.
     let ep = unsafe { OwnedFd::from_raw_fd(ep) };
     for (i, c) in conns.iter().enumerate() {
-        set_nonblocking(c.as_raw_fd())?;
+        set_blocking(c.as_raw_fd(), false)?;
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: i as u64,

@@ -96,8 +96,10 @@ fn one(
     warmup: f64,
     secs: f64,
 ) -> Result<LoadResult, String> {
+    let t0 = std::time::Instant::now();
     let mut server = ServerProc::start(kind)?;
     let fds = client::connect_many(server.addr, conns).map_err(|e| format!("{kind}: {e}"))?;
+    let t1 = std::time::Instant::now();
     let res = client::run_load(
         &fds,
         size,
@@ -109,6 +111,16 @@ fn one(
     if !server.alive() {
         return Err(format!("server {kind} died during the run"));
     }
+    let t2 = std::time::Instant::now();
     drop(fds);
+    drop(server);
+    if conns >= 5000 {
+        println!(
+            "echo {kind:<10} start+connect {:.2} s, load {:.2} s, teardown {:.2} s",
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64(),
+            t2.elapsed().as_secs_f64()
+        );
+    }
     Ok(res)
 }
