@@ -246,7 +246,7 @@ macro_rules! stream_io {
             self.sock.io(
                 crate::runtime::park::Interest::READABLE,
                 self.read_timeout.get(),
-                |fd| crate::sys::read(fd, buf),
+                |fd| crate::sys::socket::recv_from(fd, buf, 0, None),
                 // A short read drained the socket; edge-triggered epoll reports the next data.
                 |&n| n > 0 && n < len,
             )

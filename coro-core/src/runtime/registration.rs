@@ -77,7 +77,17 @@ struct Slot {
     /// fd is told apart from the fd number's next user.
     generation: u32,
     ready: u8,
-    waiters: Vec<Waiter>,
+    /// The first waiter lives inline (the common case: one reader or one writer), so that a
+    /// wait and a wake-up touch only this slot's cache line.
+    first: Option<Waiter>,
+    /// Further waiters (several coroutines polling one fd); capacity is kept.
+    more: Vec<Waiter>,
+}
+
+impl Slot {
+    fn waiter_count(&self) -> usize {
+        self.first.is_some() as usize + self.more.len()
+    }
 }
 
 /// What [`FdTable::prepare`] found.
@@ -179,10 +189,16 @@ impl FdTable {
 
     /// Queues `task` to be woken when `fd` becomes ready for `interest`.
     pub(crate) fn add_waiter(&mut self, fd: RawFd, interest: Interest, task: Rc<Task>) {
-        self.slot(fd).waiters.push(Waiter {
+        let slot = self.slot(fd);
+        let w = Waiter {
             task,
             interest: interest.satisfied_by(),
-        });
+        };
+        if slot.first.is_none() {
+            slot.first = Some(w);
+        } else {
+            slot.more.push(w);
+        }
         self.waiting += 1;
     }
 
@@ -191,8 +207,15 @@ impl FdTable {
         let Some(slot) = self.slots.get_mut(fd as usize) else {
             return;
         };
-        if let Some(i) = slot.waiters.iter().position(|w| Rc::ptr_eq(&w.task, task)) {
-            slot.waiters.swap_remove(i);
+        if slot
+            .first
+            .as_ref()
+            .is_some_and(|w| Rc::ptr_eq(&w.task, task))
+        {
+            slot.first = slot.more.pop();
+            self.waiting -= 1;
+        } else if let Some(i) = slot.more.iter().position(|w| Rc::ptr_eq(&w.task, task)) {
+            slot.more.swap_remove(i);
             self.waiting -= 1;
         }
     }
@@ -231,15 +254,23 @@ impl FdTable {
         }
         slot.ready |= bits;
         let ready = slot.ready;
+        if slot.first.as_ref().is_some_and(|w| w.interest & ready != 0) {
+            let w = slot.first.take().expect("checked above");
+            self.waiting -= 1;
+            wake(w.task);
+        }
         let mut i = 0;
-        while i < slot.waiters.len() {
-            if slot.waiters[i].interest & ready != 0 {
-                let w = slot.waiters.swap_remove(i);
+        while i < slot.more.len() {
+            if slot.more[i].interest & ready != 0 {
+                let w = slot.more.swap_remove(i);
                 self.waiting -= 1;
                 wake(w.task);
             } else {
                 i += 1;
             }
+        }
+        if slot.first.is_none() {
+            slot.first = slot.more.pop();
         }
     }
 
@@ -255,8 +286,11 @@ impl FdTable {
         slot.always_ready = false;
         slot.ready = 0;
         slot.generation = slot.generation.wrapping_add(1);
-        self.waiting -= slot.waiters.len();
-        for w in slot.waiters.drain(..) {
+        self.waiting -= slot.waiter_count();
+        if let Some(w) = slot.first.take() {
+            wake(w.task);
+        }
+        for w in slot.more.drain(..) {
             wake(w.task);
         }
     }

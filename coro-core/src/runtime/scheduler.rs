@@ -29,6 +29,9 @@ use super::task::{State, Task};
 
 scoped_tls::scoped_thread_local!(pub(crate) static SCHED: Scheduler);
 
+/// How many tasks run between two looks at epoll while tasks stay ready.
+const EVENT_INTERVAL: usize = 61;
+
 /// Shared stacks kept per stack size; `shared` tasks are spread over them round-robin.
 const SHARED_STACKS: usize = 4;
 
@@ -347,7 +350,9 @@ impl Scheduler {
     /// Runs tasks and waits for events until no task is left.
     pub(crate) fn run_loop(&self) {
         loop {
-            let n = self.ready.borrow().len();
+            // Run what is ready, but look at epoll again after EVENT_INTERVAL tasks so that
+            // new I/O is not starved by a long queue (tokio does the same, every 61).
+            let n = self.ready.borrow().len().min(EVENT_INTERVAL);
             for _ in 0..n {
                 let t = self.ready.borrow_mut().pop_front();
                 match t {
