@@ -1,0 +1,65 @@
+//! A C file doing blocking connect/send/recv through libc runs in 100 coroutines at once on
+//! one thread, against a std::net server in coroutines of the same thread. Without the hooks
+//! the first blocking call would stop the thread (and the test would deadlock).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 100;
+/// Larger than a loopback socket's buffers, so that sends must wait for the server to read.
+const MSG: usize = 256 * 1024;
+
+/// Fails the test instead of hanging it if the hooks do not yield.
+fn watchdog(secs: u64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        eprintln!("watchdog: the test did not finish in {secs} s (the hooks did not yield?)");
+        std::process::exit(101);
+    });
+}
+
+#[test]
+fn c_blocking_client_in_100_coroutines() {
+    watchdog(120);
+    let start = Instant::now();
+    coro::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = coro::spawn(move || {
+            let mut handlers = Vec::new();
+            for _ in 0..CLIENTS {
+                let (mut s, _) = listener.accept().unwrap();
+                handlers.push(coro::spawn(move || {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = s.read(&mut buf).unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        s.write_all(&buf[..n]).unwrap();
+                    }
+                }));
+            }
+            for h in handlers {
+                h.join().unwrap();
+            }
+        });
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                coro::spawn(move || {
+                    assert_eq!(coro_hooks_c::c_usleep(100_000), 0);
+                    let msg: Vec<u8> = (0..MSG).map(|j| (i * 31 + j * 7) as u8).collect();
+                    let back = coro_hooks_c::echo_once(port, &msg).expect("C client failed");
+                    assert!(back == msg, "client {i}: echoed bytes differ");
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        server.join().unwrap();
+    });
+    // 100 sleeps of 100 ms in a row would take 10 s; concurrently they take ~0.1 s.
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+}

@@ -1,0 +1,371 @@
+//! std::net, std::thread::sleep and plain libc calls inside coroutines, through the hooks.
+//!
+//! Every test runs on ONE thread: without the hooks, the first blocking call would stop that
+//! thread and the test would deadlock (a watchdog turns that into a failure).
+
+use std::cell::{Cell, RefCell};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Fails the test binary instead of hanging it if the hooks do not yield.
+fn watchdog(secs: u64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        eprintln!("watchdog: a hooks test did not finish in {secs} s (the hooks did not yield?)");
+        std::process::exit(101);
+    });
+}
+
+/// A listener on 127.0.0.1 with a backlog large enough for every test's connections.
+fn listener() -> TcpListener {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen on our own listening socket only raises its backlog.
+    assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 4096) }, 0);
+    l
+}
+
+/// A connected TCP pair (made inside a coroutine, so both ends are hooked sockets).
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = listener();
+    let addr = l.local_addr().unwrap();
+    let c = coro::spawn(move || TcpStream::connect(addr).unwrap());
+    let (s, _) = l.accept().unwrap();
+    (c.join().unwrap(), s)
+}
+
+fn errno() -> i32 {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+#[test]
+fn std_net_1000_coroutines_one_thread_byte_exact() {
+    const CONNS: usize = 1000;
+    watchdog(120);
+    coro::run(|| {
+        assert!(coro::hooks::is_enabled());
+        let l = listener();
+        let addr = l.local_addr().unwrap();
+        let server = coro::spawn(move || {
+            let mut handlers = Vec::with_capacity(CONNS);
+            for _ in 0..CONNS {
+                let (mut s, _) = l.accept().unwrap();
+                handlers.push(coro::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let mut total = 0;
+                    loop {
+                        let n = s.read(&mut buf).unwrap();
+                        if n == 0 {
+                            return total;
+                        }
+                        s.write_all(&buf[..n]).unwrap();
+                        total += n;
+                    }
+                }));
+            }
+            handlers.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+        });
+        let clients: Vec<_> = (0..CONNS)
+            .map(|i| {
+                coro::spawn(move || {
+                    // Sizes up to 40 KiB, some past one socket buffer; every byte depends on i.
+                    let len = 1 + (i * 397) % (40 * 1024);
+                    let msg: Vec<u8> = (0..len).map(|j| (i ^ (j * 13)) as u8).collect();
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    s.write_all(&msg).unwrap();
+                    s.shutdown(Shutdown::Write).unwrap();
+                    let mut back = Vec::with_capacity(len);
+                    s.read_to_end(&mut back).unwrap();
+                    assert!(back == msg, "connection {i}: echoed bytes differ");
+                    len
+                })
+            })
+            .collect();
+        let sent: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+        assert_eq!(server.join().unwrap(), sent);
+    });
+}
+
+#[test]
+fn thread_sleep_in_1000_coroutines_takes_one_sleep() {
+    watchdog(60);
+    let start = Instant::now();
+    coro::run(|| {
+        let hs: Vec<_> = (0..1000)
+            .map(|_| {
+                coro::spawn(|| {
+                    let t = Instant::now();
+                    std::thread::sleep(Duration::from_millis(200));
+                    t.elapsed()
+                })
+            })
+            .collect();
+        for h in hs {
+            assert!(h.join().unwrap() >= Duration::from_millis(200));
+        }
+    });
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "1000 sleeps of 200 ms took {took:?} on one thread");
+}
+
+#[test]
+fn libc_sleeps_yield() {
+    watchdog(60);
+    let start = Instant::now();
+    coro::run(|| {
+        let hs: Vec<_> = (0..100)
+            .map(|i| {
+                coro::spawn(move || {
+                    // SAFETY: plain libc sleeps with valid arguments.
+                    unsafe {
+                        match i % 4 {
+                            0 => assert_eq!(libc::usleep(150_000), 0),
+                            1 => {
+                                let ts = libc::timespec { tv_sec: 0, tv_nsec: 150_000_000 };
+                                assert_eq!(libc::nanosleep(&ts, std::ptr::null_mut()), 0);
+                            }
+                            2 => {
+                                let ts = libc::timespec { tv_sec: 0, tv_nsec: 150_000_000 };
+                                let r = libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut());
+                                assert_eq!(r, 0);
+                            }
+                            _ => {
+                                let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                                libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
+                                let mut at = now;
+                                at.tv_nsec += 150_000_000;
+                                if at.tv_nsec >= 1_000_000_000 {
+                                    at.tv_sec += 1;
+                                    at.tv_nsec -= 1_000_000_000;
+                                }
+                                let r = libc::clock_nanosleep(
+                                    libc::CLOCK_MONOTONIC,
+                                    libc::TIMER_ABSTIME,
+                                    &at,
+                                    std::ptr::null_mut(),
+                                );
+                                assert_eq!(r, 0);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn user_nonblocking_gives_eagain() {
+    watchdog(60);
+    coro::run(|| {
+        let (mut a, b) = tcp_pair();
+        a.set_nonblocking(true).unwrap();
+        let t = Instant::now();
+        let err = a.read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert!(t.elapsed() < Duration::from_millis(100));
+        // The raw call too, with errno EAGAIN.
+        let mut buf = [0u8; 8];
+        // SAFETY: a valid fd and buffer.
+        let r = unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        assert_eq!((r, errno()), (-1, libc::EAGAIN));
+        // F_GETFL shows the user's flag.
+        // SAFETY: F_GETFL on an open fd.
+        let fl = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) };
+        assert_ne!(fl & libc::O_NONBLOCK, 0);
+        drop(b);
+    });
+}
+
+#[test]
+fn so_rcvtimeo_times_out_without_blocking_the_thread() {
+    watchdog(60);
+    coro::run(|| {
+        let (mut a, _b) = tcp_pair();
+        let ticks = Rc::new(Cell::new(0u32));
+        let t2 = ticks.clone();
+        let ticker = coro::spawn(move || {
+            for _ in 0..10 {
+                std::thread::sleep(Duration::from_millis(10));
+                t2.set(t2.get() + 1);
+            }
+        });
+        a.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
+        let t = Instant::now();
+        let err = a.read(&mut [0u8; 8]).unwrap_err();
+        let waited = t.elapsed();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+        assert!(waited >= Duration::from_millis(140), "timed out after {waited:?}");
+        assert!(waited < Duration::from_secs(2), "timed out after {waited:?}");
+        // The ticker ran meanwhile: the read waited on the loop, not in the kernel.
+        assert_eq!(ticks.get(), 10);
+        ticker.join().unwrap();
+        // The user's view of the socket is still blocking.
+        // SAFETY: F_GETFL on an open fd.
+        let fl = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(fl & libc::O_NONBLOCK, 0);
+    });
+}
+
+#[test]
+fn close_wakes_a_waiter_with_ebadf() {
+    watchdog(60);
+    coro::run(|| {
+        let (a, _b) = tcp_pair();
+        let fd = a.into_raw_fd();
+        let reader = coro::spawn(move || {
+            let mut buf = [0u8; 8];
+            // SAFETY: `fd` is open until the other coroutine closes it.
+            let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 8) };
+            (r, errno())
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: we own `fd` (taken out of the TcpStream above).
+        assert_eq!(unsafe { libc::close(fd) }, 0);
+        assert_eq!(reader.join().unwrap(), (-1, libc::EBADF));
+    });
+}
+
+#[test]
+fn hooks_off_blocks_the_thread() {
+    watchdog(60);
+    coro::run(|| {
+        let last = Rc::new(Cell::new(Instant::now()));
+        let gap = Rc::new(Cell::new(Duration::ZERO));
+        let stop = Rc::new(Cell::new(false));
+        let (l2, g2, s2) = (last.clone(), gap.clone(), stop.clone());
+        let ticker = coro::spawn(move || {
+            while !s2.get() {
+                std::thread::sleep(Duration::from_millis(5));
+                let now = Instant::now();
+                g2.set(g2.get().max(now - l2.get()));
+                l2.set(now);
+            }
+        });
+        // Hooks on: the ticker keeps ticking while this coroutine sleeps.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(gap.get() < Duration::from_millis(90), "gap {:?} with hooks on", gap.get());
+
+        coro::hooks::disable();
+        assert!(!coro::hooks::is_enabled());
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(t.elapsed() >= Duration::from_millis(200));
+        coro::hooks::enable();
+        assert!(coro::hooks::is_enabled());
+        // Let the ticker run once more: it saw the whole 200 ms pass without running.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(gap.get() >= Duration::from_millis(190), "gap {:?} with hooks off", gap.get());
+        stop.set(true);
+        ticker.join().unwrap();
+    });
+}
+
+#[test]
+fn errno_survives_a_switch() {
+    watchdog(60);
+    coro::run(|| {
+        let (a, _b) = tcp_pair();
+        a.set_read_timeout(Some(Duration::from_millis(60))).unwrap();
+        // Another coroutine keeps setting errno to something else while the read waits.
+        let noise = coro::spawn(|| {
+            for _ in 0..20 {
+                // SAFETY: this thread's errno slot.
+                unsafe { *libc::__errno_location() = libc::EINVAL };
+                std::thread::sleep(Duration::from_millis(5));
+                // SAFETY: as above.
+                unsafe { *libc::__errno_location() = libc::ENOENT };
+            }
+        });
+        let mut buf = [0u8; 8];
+        // SAFETY: a valid fd and buffer.
+        let r = unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+        assert_eq!((r, errno()), (-1, libc::EAGAIN));
+        noise.join().unwrap();
+    });
+}
+
+#[test]
+fn poll_select_and_name_lookup_in_coroutines() {
+    watchdog(60);
+    coro::run(|| {
+        let (a, mut b) = tcp_pair();
+        let fd = a.as_raw_fd();
+        let writer = coro::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            b.write_all(b"x").unwrap();
+            b
+        });
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1);
+        assert_ne!(pfd.revents & libc::POLLIN, 0);
+        let _b = writer.join().unwrap();
+
+        // A timeout with nothing to read, over two fds.
+        let (c, _d) = tcp_pair();
+        let mut fds = [
+            libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: _d.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        let t = Instant::now();
+        // SAFETY: two valid pollfds.
+        assert_eq!(unsafe { libc::poll(fds.as_mut_ptr(), 2, 60) }, 0);
+        assert!(t.elapsed() >= Duration::from_millis(55));
+
+        // select: `a` still has its byte.
+        // SAFETY: a zeroed fd_set with one fd set, and a timeval.
+        unsafe {
+            let mut set: libc::fd_set = std::mem::zeroed();
+            libc::FD_SET(fd, &mut set);
+            let mut tv = libc::timeval { tv_sec: 1, tv_usec: 0 };
+            assert_eq!(libc::select(fd + 1, &mut set, std::ptr::null_mut(), std::ptr::null_mut(), &mut tv), 1);
+            assert!(libc::FD_ISSET(fd, &set));
+        }
+
+        let addrs: Vec<_> = ("localhost", 80).to_socket_addrs().unwrap().collect();
+        assert!(addrs.iter().any(|a| a.ip().is_loopback()), "{addrs:?}");
+    });
+}
+
+#[test]
+fn connect_refused_and_large_writes_complete() {
+    watchdog(60);
+    coro::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        assert_eq!(TcpStream::connect(addr).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+
+        // One write of 8 MiB returns only when every byte is out (the reader is slow).
+        let (mut a, mut b) = tcp_pair();
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let g2 = got.clone();
+        let reader = coro::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = b.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                g2.borrow_mut().extend_from_slice(&buf[..n]);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        let data: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+        // SAFETY: a valid fd and buffer.
+        let n = unsafe { libc::write(a.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+        assert_eq!(n as usize, data.len(), "a blocking write must write everything");
+        a.flush().unwrap();
+        drop(a);
+        reader.join().unwrap();
+        assert!(*got.borrow() == data);
+    });
+}
