@@ -66,7 +66,10 @@ fn std_net_1000_coroutines_one_thread_byte_exact() {
                     }
                 }));
             }
-            handlers.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+            handlers
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .sum::<usize>()
         });
         let clients: Vec<_> = (0..CONNS)
             .map(|i| {
@@ -108,7 +111,10 @@ fn thread_sleep_in_1000_coroutines_takes_one_sleep() {
         }
     });
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(5), "1000 sleeps of 200 ms took {took:?} on one thread");
+    assert!(
+        took < Duration::from_secs(5),
+        "1000 sleeps of 200 ms took {took:?} on one thread"
+    );
 }
 
 #[test]
@@ -124,16 +130,30 @@ fn libc_sleeps_yield() {
                         match i % 4 {
                             0 => assert_eq!(libc::usleep(150_000), 0),
                             1 => {
-                                let ts = libc::timespec { tv_sec: 0, tv_nsec: 150_000_000 };
+                                let ts = libc::timespec {
+                                    tv_sec: 0,
+                                    tv_nsec: 150_000_000,
+                                };
                                 assert_eq!(libc::nanosleep(&ts, std::ptr::null_mut()), 0);
                             }
                             2 => {
-                                let ts = libc::timespec { tv_sec: 0, tv_nsec: 150_000_000 };
-                                let r = libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut());
+                                let ts = libc::timespec {
+                                    tv_sec: 0,
+                                    tv_nsec: 150_000_000,
+                                };
+                                let r = libc::clock_nanosleep(
+                                    libc::CLOCK_MONOTONIC,
+                                    0,
+                                    &ts,
+                                    std::ptr::null_mut(),
+                                );
                                 assert_eq!(r, 0);
                             }
                             _ => {
-                                let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                                let mut now = libc::timespec {
+                                    tv_sec: 0,
+                                    tv_nsec: 0,
+                                };
                                 libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
                                 let mut at = now;
                                 at.tv_nsec += 150_000_000;
@@ -158,7 +178,11 @@ fn libc_sleeps_yield() {
             h.join().unwrap();
         }
     });
-    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -197,13 +221,20 @@ fn so_rcvtimeo_times_out_without_blocking_the_thread() {
                 t2.set(t2.get() + 1);
             }
         });
-        a.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(150)))
+            .unwrap();
         let t = Instant::now();
         let err = a.read(&mut [0u8; 8]).unwrap_err();
         let waited = t.elapsed();
         assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
-        assert!(waited >= Duration::from_millis(140), "timed out after {waited:?}");
-        assert!(waited < Duration::from_secs(2), "timed out after {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(140),
+            "timed out after {waited:?}"
+        );
+        assert!(
+            waited < Duration::from_secs(2),
+            "timed out after {waited:?}"
+        );
         // The ticker ran meanwhile: the read waited on the loop, not in the kernel.
         assert_eq!(ticks.get(), 10);
         ticker.join().unwrap();
@@ -251,7 +282,11 @@ fn hooks_off_blocks_the_thread() {
         });
         // Hooks on: the ticker keeps ticking while this coroutine sleeps.
         std::thread::sleep(Duration::from_millis(100));
-        assert!(gap.get() < Duration::from_millis(90), "gap {:?} with hooks on", gap.get());
+        assert!(
+            gap.get() < Duration::from_millis(90),
+            "gap {:?} with hooks on",
+            gap.get()
+        );
 
         coro::hooks::disable();
         assert!(!coro::hooks::is_enabled());
@@ -262,7 +297,11 @@ fn hooks_off_blocks_the_thread() {
         assert!(coro::hooks::is_enabled());
         // Let the ticker run once more: it saw the whole 200 ms pass without running.
         std::thread::sleep(Duration::from_millis(20));
-        assert!(gap.get() >= Duration::from_millis(190), "gap {:?} with hooks off", gap.get());
+        assert!(
+            gap.get() >= Duration::from_millis(190),
+            "gap {:?} with hooks off",
+            gap.get()
+        );
         stop.set(true);
         ticker.join().unwrap();
     });
@@ -303,7 +342,11 @@ fn poll_select_and_name_lookup_in_coroutines() {
             b.write_all(b"x").unwrap();
             b
         });
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1);
         assert_ne!(pfd.revents & libc::POLLIN, 0);
@@ -312,8 +355,16 @@ fn poll_select_and_name_lookup_in_coroutines() {
         // A timeout with nothing to read, over two fds.
         let (c, _d) = tcp_pair();
         let mut fds = [
-            libc::pollfd { fd: c.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: _d.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: c.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: _d.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let t = Instant::now();
         // SAFETY: two valid pollfds.
@@ -325,8 +376,20 @@ fn poll_select_and_name_lookup_in_coroutines() {
         unsafe {
             let mut set: libc::fd_set = std::mem::zeroed();
             libc::FD_SET(fd, &mut set);
-            let mut tv = libc::timeval { tv_sec: 1, tv_usec: 0 };
-            assert_eq!(libc::select(fd + 1, &mut set, std::ptr::null_mut(), std::ptr::null_mut(), &mut tv), 1);
+            let mut tv = libc::timeval {
+                tv_sec: 1,
+                tv_usec: 0,
+            };
+            assert_eq!(
+                libc::select(
+                    fd + 1,
+                    &mut set,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut tv
+                ),
+                1
+            );
             assert!(libc::FD_ISSET(fd, &set));
         }
 
@@ -342,7 +405,10 @@ fn connect_refused_and_large_writes_complete() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         drop(l);
-        assert_eq!(TcpStream::connect(addr).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+        assert_eq!(
+            TcpStream::connect(addr).unwrap_err().kind(),
+            ErrorKind::ConnectionRefused
+        );
 
         // One write of 8 MiB returns only when every byte is out (the reader is slow).
         let (mut a, mut b) = tcp_pair();
@@ -362,7 +428,11 @@ fn connect_refused_and_large_writes_complete() {
         let data: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
         // SAFETY: a valid fd and buffer.
         let n = unsafe { libc::write(a.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-        assert_eq!(n as usize, data.len(), "a blocking write must write everything");
+        assert_eq!(
+            n as usize,
+            data.len(),
+            "a blocking write must write everything"
+        );
         a.flush().unwrap();
         drop(a);
         reader.join().unwrap();

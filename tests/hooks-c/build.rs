@@ -2,5 +2,9 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=c/blocking_client.c");
-    cc::Build::new().file("c/blocking_client.c").warnings(true).extra_warnings(true).compile("coro_hooks_c");
+    cc::Build::new()
+        .file("c/blocking_client.c")
+        .warnings(true)
+        .extra_warnings(true)
+        .compile("coro_hooks_c");
 }

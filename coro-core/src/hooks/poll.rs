@@ -1,5 +1,6 @@
 //! Hooks for `poll(2)` and `select(2)`: inside a coroutine a poll that would block waits on
-//! the loop (one fd: on its readiness; several: by re-polling on the loop's timer).
+//! the loop for the readiness of its fds (libco's co_poll), then polls again to fill in
+//! `revents` exactly as the kernel reports them.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use libc::{c_int, fd_set, nfds_t, pollfd, timeval};
 use super::rt::{self, Dir};
 use super::{active, errno, real, set_errno};
 
-/// Re-poll interval for a poll over several fds (the loop waits on one fd at a time).
+/// Re-poll interval when some fd of a poll cannot be watched by the loop.
 const MULTI_FD_TICK: Duration = Duration::from_millis(1);
 
 /// The direction that a pollfd's events ask for.
@@ -59,10 +60,18 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                 rt::sleep(left);
             }
             _ => {
-                let left = deadline.map_or(MULTI_FD_TICK, |d| {
-                    d.saturating_duration_since(Instant::now())
-                });
-                rt::sleep(left.min(MULTI_FD_TICK));
+                let list: Vec<_> = fds
+                    .iter()
+                    .filter(|p| p.fd >= 0)
+                    .map(|p| (p.fd, dir_of(p.events)))
+                    .collect();
+                if rt::wait_any(&list, deadline).is_err() {
+                    // Some fd cannot be watched: re-poll on a short timer instead.
+                    let left = deadline.map_or(MULTI_FD_TICK, |d| {
+                        d.saturating_duration_since(Instant::now())
+                    });
+                    rt::sleep(left.min(MULTI_FD_TICK));
+                }
             }
         }
     }

@@ -1,9 +1,12 @@
-//! The runtime calls the hooks make, in one place: whether the caller is a scheduler task,
-//! waiting for fd readiness, sleeping, and running blocking work on the pool.
+//! The runtime calls the hooks make, in one place (`crate::runtime::park`): whether the
+//! caller is a scheduler task, waiting for fd readiness, sleeping, and running blocking work
+//! on the pool.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
+
+use crate::runtime::park::{self, Interest};
 
 /// The direction a hook waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,31 +19,52 @@ pub(crate) enum Dir {
     Both,
 }
 
+impl Dir {
+    fn interest(self) -> Interest {
+        match self {
+            Dir::Read => Interest::READABLE,
+            Dir::Write => Interest::WRITABLE,
+            Dir::Both => Interest::READABLE | Interest::WRITABLE,
+        }
+    }
+}
+
 /// True when the caller runs inside a scheduler task of this thread's runtime.
 #[inline(always)]
 pub(crate) fn in_task() -> bool {
-    false
+    park::in_task()
 }
 
-/// Waits until `fd` is ready for `dir` or `deadline` passes (Ok(false)).
-pub(crate) fn wait_fd(_fd: RawFd, _dir: Dir, _deadline: Option<Instant>) -> io::Result<bool> {
-    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+/// Waits until `fd` is ready for `dir` (Ok(true)) or `deadline` passes (Ok(false)). Err when
+/// the loop cannot watch the fd (EBADF once it is closed).
+pub(crate) fn wait_fd(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+    park::wait_fd(fd, dir.interest(), deadline)
+}
+
+/// Waits until any of `fds` is ready or `deadline` passes (Ok(false)).
+pub(crate) fn wait_any(fds: &[(RawFd, Dir)], deadline: Option<Instant>) -> io::Result<bool> {
+    let fds: Vec<(RawFd, Interest)> = fds.iter().map(|&(fd, d)| (fd, d.interest())).collect();
+    park::wait_any(&fds, deadline)
 }
 
 /// The caller's syscall saw EAGAIN: forget the cached readiness.
-pub(crate) fn clear_ready(_fd: RawFd, _dir: Dir) {}
+pub(crate) fn clear_ready(fd: RawFd, dir: Dir) {
+    park::clear_ready(fd, dir.interest())
+}
 
 /// Deregisters `fd` and wakes every waiter on it.
-pub(crate) fn close_fd(_fd: RawFd) {}
+pub(crate) fn close_fd(fd: RawFd) {
+    park::close_fd(fd)
+}
 
 /// Sleeps the current task.
 pub(crate) fn sleep(d: Duration) {
-    std::thread::sleep(d)
+    park::sleep(d)
 }
 
 /// Runs `f` on the blocking pool and waits for it (parking the task).
 pub(crate) fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    f()
+    crate::blocking::spawn_blocking(f)
 }
 
 /// The id of the coroutine running on this thread, if any.

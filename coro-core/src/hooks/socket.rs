@@ -132,6 +132,7 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
             Ok(true) if st.generation() != generation => Err(libc::EBADF),
             Ok(true) => Ok(()),
             Ok(false) => Err(libc::EINPROGRESS),
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Err(libc::EBADF),
             Err(_) => match wait::poll_one(fd, Dir::Write, deadline) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(libc::EINPROGRESS),

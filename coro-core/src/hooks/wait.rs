@@ -48,6 +48,7 @@ fn wait_loop(
         Ok(true) if st.generation() != generation => Waited::Fail(libc::EBADF),
         Ok(true) => Waited::Retry,
         Ok(false) => Waited::Fail(libc::EAGAIN),
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Waited::Fail(libc::EBADF),
         // The loop cannot watch this fd: block in a real poll instead.
         Err(_) => match poll_one(fd, dir, deadline) {
             Ok(true) => Waited::Retry,

@@ -5,7 +5,12 @@
 use std::ffi::c_char;
 
 unsafe extern "C" {
-    fn coro_c_echo_once(port: u16, msg: *const c_char, len: usize, out: *mut c_char) -> libc::c_long;
+    fn coro_c_echo_once(
+        port: u16,
+        msg: *const c_char,
+        len: usize,
+        out: *mut c_char,
+    ) -> libc::c_long;
     fn coro_c_usleep(usec: libc::c_uint) -> libc::c_int;
 }
 
@@ -14,7 +19,14 @@ unsafe extern "C" {
 pub fn echo_once(port: u16, msg: &[u8]) -> Result<Vec<u8>, i32> {
     let mut out = vec![0u8; msg.len()];
     // SAFETY: `msg` and `out` are valid for `msg.len()` bytes each.
-    let r = unsafe { coro_c_echo_once(port, msg.as_ptr().cast(), msg.len(), out.as_mut_ptr().cast()) };
+    let r = unsafe {
+        coro_c_echo_once(
+            port,
+            msg.as_ptr().cast(),
+            msg.len(),
+            out.as_mut_ptr().cast(),
+        )
+    };
     if r < 0 {
         return Err(-r as i32);
     }

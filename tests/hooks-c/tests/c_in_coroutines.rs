@@ -61,5 +61,9 @@ fn c_blocking_client_in_100_coroutines() {
         server.join().unwrap();
     });
     // 100 sleeps of 100 ms in a row would take 10 s; concurrently they take ~0.1 s.
-    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
 }
