@@ -46,24 +46,9 @@ fn handle(stream: TcpStream) {
 }
 // ANCHOR_END: server
 
-fn main() {
-    let mut requests = 1000usize;
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--quick" => requests = 100,
-            "--requests" => {
-                requests = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--requests N")
-            }
-            other => panic!("unknown argument {other}; use --quick or --requests N"),
-        }
-    }
-
-    let start = Instant::now();
-    let ok = coro::run(move || {
+/// Serves and fetches `requests` pages at once on this thread; returns how many came back right.
+pub(crate) fn fetch_all(requests: usize) -> usize {
+    coro::run(move || {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         // SAFETY: listen(2) on our own listening socket only raises its backlog (std uses 128).
         unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 4096) };
@@ -90,7 +75,27 @@ fn main() {
             .filter_map(|f| f.join().ok().flatten())
             .count()
         // ANCHOR_END: client
-    });
+    })
+}
+
+fn main() {
+    let mut requests = 1000usize;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => requests = 100,
+            "--requests" => {
+                requests = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--requests N")
+            }
+            other => panic!("unknown argument {other}; use --quick or --requests N"),
+        }
+    }
+
+    let start = Instant::now();
+    let ok = fetch_all(requests);
     let took = start.elapsed();
     println!("{ok} of {requests} ureq requests answered correctly, on one thread, in {took:.2?}");
     assert_eq!(ok, requests, "some requests failed");

@@ -119,30 +119,36 @@ fn args() -> Args {
     a
 }
 
-fn main() {
-    let a = args();
-    if let Some(addr) = a.client_of {
-        // The load generator: every client a coroutine on this process's one thread.
-        let ok = coro::run(move || {
-            let start = Instant::now();
-            let hs: Vec<_> = (0..a.conns)
-                .map(|i| client(addr, i, a.conns, a.msgs, start))
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().unwrap_or(false))
-                .filter(|&ok| ok)
-                .count()
-        });
-        if ok != a.conns {
-            eprintln!(
-                "only {ok} of {} clients got their echoes back intact",
-                a.conns
-            );
-            std::process::exit(1);
-        }
-        return;
+/// Runs `conns` clients against `addr` (each a coroutine on this thread); true if every one
+/// got its echoes back intact.
+fn run_clients(addr: SocketAddr, conns: usize, msgs: usize) -> bool {
+    let ok = coro::run(move || {
+        let start = Instant::now();
+        let hs: Vec<_> = (0..conns)
+            .map(|i| client(addr, i, conns, msgs, start))
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or(false))
+            .filter(|&ok| ok)
+            .count()
+    });
+    if ok != conns {
+        eprintln!("only {ok} of {conns} clients got their echoes back intact");
     }
+    ok == conns
+}
 
+/// Where the load generator runs: a child process (its own fd table: 10,000 connections need
+/// 20,000 fds in all), or a thread of this process (small runs, tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clients {
+    Process,
+    Thread,
+}
+
+/// Serves `conns` connections from this thread's coroutines while the clients run; returns
+/// the bytes echoed and the most connections open at once. Panics if anything went wrong.
+pub(crate) fn demo(conns: usize, msgs: usize, clients: Clients) -> (u64, usize) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     // std listens with a backlog of 128; 10,000 clients connecting within half a second
     // overflow it on a busy machine (and the kernel then drops SYNs, which the clients resend
@@ -150,33 +156,55 @@ fn main() {
     // SAFETY: listen(2) on our own listening socket only changes its backlog.
     unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 4096) };
     let addr = listener.local_addr().expect("local_addr");
-    let mut child = std::process::Command::new(std::env::current_exe().expect("current_exe"))
-        .args([
-            "--client",
-            &addr.to_string(),
-            "--conns",
-            &a.conns.to_string(),
-            "--msgs",
-        ])
-        .arg(a.msgs.to_string())
-        .spawn()
-        .expect("start the client process");
-
-    let start = Instant::now();
-    let conns = a.conns;
+    let load: Box<dyn FnOnce() -> bool> = match clients {
+        Clients::Process => {
+            let mut child =
+                std::process::Command::new(std::env::current_exe().expect("current_exe"))
+                    .args(["--client", &addr.to_string(), "--conns", &conns.to_string()])
+                    .args(["--msgs", &msgs.to_string()])
+                    .spawn()
+                    .expect("start the client process");
+            Box::new(move || child.wait().expect("client process").success())
+        }
+        Clients::Thread => {
+            let t = std::thread::spawn(move || run_clients(addr, conns, msgs));
+            Box::new(move || t.join().unwrap_or(false))
+        }
+    };
+    OPEN.set((0, 0));
     let echoed = coro::run(move || serve(listener, conns).join().expect("server"));
-    let took = start.elapsed();
-    let status = child.wait().expect("client process");
-    assert!(status.success(), "the client process failed: {status}");
-    println!(
-        "served {conns} connections, {} open at once ({} messages, {echoed} bytes echoed byte-exact), on one thread in {took:.2?}",
-        OPEN.get().1,
-        conns * a.msgs
-    );
+    assert!(load(), "the clients failed");
     let expected: usize = (0..conns)
         .flat_map(|id| {
-            (0..a.msgs).map(move |m| format!("hello from client {id}, message {m}\n").len())
+            (0..msgs).map(move |m| format!("hello from client {id}, message {m}\n").len())
         })
         .sum();
     assert_eq!(echoed, expected as u64, "echoed byte count");
+    (echoed, OPEN.get().1)
+}
+
+fn main() {
+    let a = args();
+    if let Some(addr) = a.client_of {
+        std::process::exit(if run_clients(addr, a.conns, a.msgs) {
+            0
+        } else {
+            1
+        });
+    }
+    let start = Instant::now();
+    // Both ends of every connection in one process need two fds each: past a few thousand,
+    // the clients get their own process (and fd table).
+    let clients = if a.conns <= 2000 {
+        Clients::Thread
+    } else {
+        Clients::Process
+    };
+    let (echoed, peak) = demo(a.conns, a.msgs, clients);
+    println!(
+        "served {} connections, {peak} open at once ({} messages, {echoed} bytes echoed byte-exact), on one thread in {:.2?}",
+        a.conns,
+        a.conns * a.msgs,
+        start.elapsed()
+    );
 }
