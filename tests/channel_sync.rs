@@ -138,3 +138,52 @@ fn disconnect_after_sends_loses_nothing_across_threads() {
     });
     assert_eq!(got, (0..10_000).collect::<Vec<_>>());
 }
+
+#[test]
+fn across_the_threads_of_a_multi_thread_runtime() {
+    use coro::sync::{Mutex, WaitGroup};
+    const N: u64 = 10_000;
+    let (tx, rx) = sync::bounded::<u64>(32);
+    let sums = coro::Runtime::builder().threads(2).run(|i| {
+        let wg = Rc::new(WaitGroup::new());
+        let sum = Rc::new(Mutex::new(0u64));
+        if i == 0 {
+            // Thread 0: ten producing coroutines.
+            for p in 0..10 {
+                wg.add(1);
+                let (tx, wg) = (tx.clone(), Rc::clone(&wg));
+                coro::spawn(move || {
+                    for k in 0..N / 10 {
+                        tx.send(p * (N / 10) + k).unwrap();
+                    }
+                    wg.done();
+                });
+            }
+        } else {
+            // Thread 1: four consuming coroutines share N messages.
+            let taken = Rc::new(Cell::new(0u64));
+            for _ in 0..4 {
+                wg.add(1);
+                let (rx, wg, sum, taken) = (
+                    rx.clone(),
+                    Rc::clone(&wg),
+                    Rc::clone(&sum),
+                    Rc::clone(&taken),
+                );
+                coro::spawn(move || {
+                    while taken.get() < N {
+                        taken.set(taken.get() + 1);
+                        let v = rx.recv().unwrap();
+                        let mut s = sum.lock(); // a local Mutex among this thread's coroutines
+                        coro::yield_now();
+                        *s += v;
+                    }
+                    wg.done();
+                });
+            }
+        }
+        wg.wait();
+        *sum.lock()
+    });
+    assert_eq!(sums, [0, (0..N).sum::<u64>()]);
+}

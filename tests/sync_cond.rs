@@ -148,3 +148,14 @@ fn wait_locked_releases_and_retakes_the_mutex() {
 fn untimed_wait_outside_the_runtime_panics_in_words() {
     Cond::new().wait();
 }
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn waiting_for_a_signal_nobody_can_send_is_reported_not_hung() {
+    coro::run(|| {
+        let cond = Rc::new(Cond::new());
+        let c = Rc::clone(&cond);
+        coro::spawn(move || c.wait());
+        cond.wait();
+    });
+}
