@@ -39,3 +39,56 @@ pub fn c_usleep(usec: u32) -> i32 {
     // SAFETY: usleep has no preconditions.
     unsafe { coro_c_usleep(usec) }
 }
+
+/// The C client of [`echo_once`], from the same C file built as a shared library and loaded
+/// with `dlopen(RTLD_NOW | RTLD_LOCAL)`: its libc calls still bind to the executable's hooks,
+/// which come first in the global symbol scope.
+#[derive(Debug)]
+pub struct Dlopened {
+    echo: unsafe extern "C" fn(u16, *const c_char, usize, *mut c_char) -> libc::c_long,
+}
+
+impl Dlopened {
+    /// Loads the shared library built by this crate's build script.
+    pub fn load() -> Result<Dlopened, String> {
+        let path = std::ffi::CString::new(env!("CORO_HOOKS_C_SO")).expect("path");
+        // SAFETY: a NUL-terminated path; the library has no constructors with side effects.
+        let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return Err(format!("dlopen {}: failed", env!("CORO_HOOKS_C_SO")));
+        }
+        // SAFETY: a valid handle and a NUL-terminated name.
+        let sym = unsafe { libc::dlsym(handle, c"coro_c_echo_once".as_ptr()) };
+        if sym.is_null() {
+            return Err("dlsym coro_c_echo_once: not found".into());
+        }
+        // SAFETY: the symbol is the C function with this signature (blocking_client.c); the
+        // library stays loaded (never dlclosed).
+        let echo = unsafe {
+            std::mem::transmute::<
+                *mut libc::c_void,
+                unsafe extern "C" fn(u16, *const c_char, usize, *mut c_char) -> libc::c_long,
+            >(sym)
+        };
+        Ok(Dlopened { echo })
+    }
+
+    /// As [`echo_once`], through the dlopen'ed copy.
+    pub fn echo_once(&self, port: u16, msg: &[u8]) -> Result<Vec<u8>, i32> {
+        let mut out = vec![0u8; msg.len()];
+        // SAFETY: `msg` and `out` are valid for `msg.len()` bytes each.
+        let r = unsafe {
+            (self.echo)(
+                port,
+                msg.as_ptr().cast(),
+                msg.len(),
+                out.as_mut_ptr().cast(),
+            )
+        };
+        if r < 0 {
+            return Err(-r as i32);
+        }
+        out.truncate(r as usize);
+        Ok(out)
+    }
+}

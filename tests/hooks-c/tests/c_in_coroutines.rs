@@ -67,3 +67,48 @@ fn c_blocking_client_in_100_coroutines() {
         start.elapsed()
     );
 }
+
+#[test]
+fn dlopened_c_library_yields_too() {
+    const N: usize = 50;
+    watchdog(120);
+    let lib = std::rc::Rc::new(coro_hooks_c::Dlopened::load().unwrap());
+    coro::run(move || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = coro::spawn(move || {
+            let hs: Vec<_> = (0..N)
+                .map(|_| {
+                    let (mut s, _) = listener.accept().unwrap();
+                    coro::spawn(move || {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = s.read(&mut buf).unwrap();
+                            if n == 0 {
+                                break;
+                            }
+                            s.write_all(&buf[..n]).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        });
+        let clients: Vec<_> = (0..N)
+            .map(|i| {
+                let lib = lib.clone();
+                coro::spawn(move || {
+                    let msg: Vec<u8> = (0..MSG).map(|j| (i * 17 + j * 3) as u8).collect();
+                    let back = lib.echo_once(port, &msg).expect("dlopened C client failed");
+                    assert!(back == msg, "client {i}: echoed bytes differ");
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        server.join().unwrap();
+    });
+}
