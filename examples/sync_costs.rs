@@ -14,26 +14,41 @@ use coro::sync::{Cond, Mutex};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let n: u64 = if quick { 20_000 } else { 1_000_000 };
-    let rounds = if quick { 1 } else { 5 };
-    report("yield_pingpong", "ns/round", rounds, || yield_pingpong(n));
-    report("local_channel_bounded64", "ns/msg", rounds, || {
-        local_channel(n, 64)
-    });
-    report("local_channel_bounded1", "ns/msg", rounds, || {
-        local_channel(n, 1)
-    });
-    report("mutex_handoff", "ns/lock", rounds, || mutex_handoff(n));
-    report("cond_pingpong", "ns/round", rounds, || cond_pingpong(n));
-    report("sync_channel_4threads", "ns/msg", rounds, || {
-        sync_channel(4 * n)
-    });
+    for (name, value, unit) in run(quick) {
+        println!("{name} {value:.1} {unit}");
+    }
 }
 
-fn report(name: &str, unit: &str, rounds: usize, mut f: impl FnMut() -> f64) {
+/// Runs every measurement (`quick`: small and once) and returns `(name, median, unit)` lines.
+/// Called by `main` and by the test `tests/example_sync_costs.rs`.
+pub(crate) fn run(quick: bool) -> Vec<(&'static str, f64, &'static str)> {
+    let n: u64 = if quick { 2_000 } else { 1_000_000 };
+    let rounds = if quick { 1 } else { 5 };
+    vec![
+        report("yield_pingpong", "ns/round", rounds, || yield_pingpong(n)),
+        report("local_channel_bounded64", "ns/msg", rounds, || {
+            local_channel(n, 64)
+        }),
+        report("local_channel_bounded1", "ns/msg", rounds, || {
+            local_channel(n, 1)
+        }),
+        report("mutex_handoff", "ns/lock", rounds, || mutex_handoff(n)),
+        report("cond_pingpong", "ns/round", rounds, || cond_pingpong(n)),
+        report("sync_channel_4threads", "ns/msg", rounds, || {
+            sync_channel(4 * n)
+        }),
+    ]
+}
+
+fn report(
+    name: &'static str,
+    unit: &'static str,
+    rounds: usize,
+    mut f: impl FnMut() -> f64,
+) -> (&'static str, f64, &'static str) {
     let mut v: Vec<f64> = (0..rounds).map(|_| f()).collect();
     v.sort_by(f64::total_cmp);
-    println!("{name} {:.1} {unit}", v[v.len() / 2]);
+    (name, v[v.len() / 2], unit)
 }
 
 /// Two coroutines that only `yield_now` to each other: the scheduler's own cost of a round
