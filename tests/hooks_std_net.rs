@@ -439,3 +439,73 @@ fn connect_refused_and_large_writes_complete() {
         assert!(*got.borrow() == data);
     });
 }
+
+#[test]
+fn recv_waitall_waits_for_every_byte() {
+    watchdog(60);
+    coro::run(|| {
+        let (a, mut b) = tcp_pair();
+        let writer = coro::spawn(move || {
+            for chunk in [&b"abc"[..], b"defg", b"hijk"] {
+                std::thread::sleep(Duration::from_millis(20));
+                b.write_all(chunk).unwrap();
+            }
+            b
+        });
+        let mut buf = [0u8; 10];
+        // SAFETY: a valid fd and buffer.
+        let n = unsafe {
+            libc::recv(
+                a.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                10,
+                libc::MSG_WAITALL,
+            )
+        };
+        assert_eq!(n, 10);
+        assert_eq!(&buf, b"abcdefghij", "all of it, in order");
+        drop(writer.join().unwrap());
+    });
+}
+
+#[test]
+fn a_socket_used_in_a_coroutine_still_blocks_outside() {
+    watchdog(60);
+    // The hooks make `a` non-blocking in the kernel while a coroutine waits on it...
+    let (mut a, b) = coro::run(|| {
+        let (mut a, mut b) = tcp_pair();
+        let w = coro::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b.write_all(b"1").unwrap();
+            b
+        });
+        let mut one = [0u8; 1];
+        a.read_exact(&mut one).unwrap();
+        (a, w.join().unwrap())
+    });
+    // ...and outside any coroutine it still behaves as the blocking socket the user has.
+    // SAFETY: F_GETFL on an open fd.
+    let fl = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) };
+    assert_eq!(fl & libc::O_NONBLOCK, 0);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let mut b = b;
+        b.write_all(b"late").unwrap();
+        // Read a big write back, slowly.
+        let mut got = vec![0u8; 4 << 20];
+        b.read_exact(&mut got).unwrap();
+        (got, b)
+    });
+    let mut buf = [0u8; 4];
+    a.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"late");
+    let data: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 253) as u8).collect();
+    a.write_all(&data).unwrap();
+    let (got, _b) = writer.join().unwrap();
+    assert!(got == data);
+    // A timeout still times out, with EAGAIN.
+    a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let t = Instant::now();
+    assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert!(t.elapsed() >= Duration::from_millis(45));
+}

@@ -59,6 +59,8 @@ impl FdState {
     pub(crate) const USER_NONBLOCK: u32 = 4;
     /// The hooks set `O_NONBLOCK` on the kernel's file description.
     pub(crate) const HOOK_NONBLOCK: u32 = 8;
+    /// A stream socket: a read that returns less than asked for has drained it.
+    pub(crate) const STREAM: u32 = 16;
 
     /// The current flags.
     #[inline]
@@ -107,16 +109,17 @@ impl FdState {
     }
 
     /// Marks the entry as a fresh socket (from `socket`, `accept`, `socketpair`).
-    pub(crate) fn reset_socket(&self, user_nonblock: bool) {
+    pub(crate) fn reset_socket(&self, user_nonblock: bool, stream: bool) {
         self.recv_timeout_us.store(0, Ordering::Relaxed);
         self.send_timeout_us.store(0, Ordering::Relaxed);
-        let nb = if user_nonblock {
-            Self::USER_NONBLOCK
-        } else {
-            0
-        };
-        self.flags
-            .store(Self::KNOWN | Self::SOCKET | nb, Ordering::Release);
+        let mut flags = Self::KNOWN | Self::SOCKET;
+        if user_nonblock {
+            flags |= Self::USER_NONBLOCK;
+        }
+        if stream {
+            flags |= Self::STREAM;
+        }
+        self.flags.store(flags, Ordering::Release);
     }
 
     /// Copies `other`'s flags and timeouts (a `dup` shares the file description).
@@ -212,10 +215,15 @@ pub(crate) fn get_or_create(fd: c_int) -> Option<&'static FdState> {
 }
 
 /// A new socket `fd` came from `socket`/`accept`/`socketpair`.
-pub(crate) fn on_new_socket(fd: c_int, user_nonblock: bool) {
+pub(crate) fn on_new_socket(fd: c_int, user_nonblock: bool, stream: bool) {
     if let Some(st) = get_or_create(fd) {
-        st.reset_socket(user_nonblock);
+        st.reset_socket(user_nonblock, stream);
     }
+}
+
+/// Whether a `socket(2)` type (with its `SOCK_NONBLOCK`/`SOCK_CLOEXEC` bits) is a stream.
+pub(crate) fn is_stream_type(ty: c_int) -> bool {
+    ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) == libc::SOCK_STREAM
 }
 
 /// `fd` is being closed: forget its state.
@@ -233,11 +241,13 @@ mod tests {
     #[test]
     fn fresh_entries_are_unknown_and_close_resets() {
         let st = get_or_create(4000).expect("table");
-        st.reset_socket(true);
+        st.reset_socket(true, true);
         assert_eq!(
             st.flags(),
-            FdState::KNOWN | FdState::SOCKET | FdState::USER_NONBLOCK
+            FdState::KNOWN | FdState::SOCKET | FdState::USER_NONBLOCK | FdState::STREAM
         );
+        assert!(is_stream_type(libc::SOCK_STREAM | libc::SOCK_CLOEXEC));
+        assert!(!is_stream_type(libc::SOCK_DGRAM | libc::SOCK_NONBLOCK));
         st.set_timeout(Timeout::Recv, Some(Duration::from_millis(5)));
         assert_eq!(st.timeout(Timeout::Recv), Some(Duration::from_millis(5)));
         let g = st.generation();

@@ -42,6 +42,32 @@ unsafe fn iov_slice<'a>(iov: *const iovec, cnt: c_int) -> &'a [iovec] {
     }
 }
 
+/// What a receive asks for, for the drained-socket rule of [`wait::in_task`] (0 for a peek,
+/// which drains nothing).
+fn read_want(len: usize, flags: c_int) -> usize {
+    if flags & libc::MSG_PEEK != 0 { 0 } else { len }
+}
+
+/// A blocking receive with `MSG_WAITALL` inside a task: waits until `len` bytes came, the
+/// peer closed, or an error or timeout ended it (then the bytes so far, if any, as libc).
+/// `op(done)` receives into the buffer from offset `done`, without `MSG_WAITALL`.
+fn recv_all(fd: c_int, len: usize, mut op: impl FnMut(usize) -> isize) -> isize {
+    let mut done = 0usize;
+    loop {
+        let r = wait::in_task(fd, Dir::Read, Timeout::Recv, 0, || op(done));
+        if r > 0 {
+            done += r as usize;
+            if done < len {
+                continue;
+            }
+        }
+        if r == -1 && done == 0 {
+            return -1; // errno set by the call
+        }
+        return done as isize;
+    }
+}
+
 fn iov_total(iov: &[iovec]) -> usize {
     iov.iter().fold(0usize, |t, v| t.saturating_add(v.iov_len))
 }
@@ -63,7 +89,7 @@ pub(crate) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t)
             r
         };
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, op)
+    wait::in_task(fd, Dir::Read, Timeout::Recv, count, op)
 }
 
 /// Hooked `readv(2)`.
@@ -83,7 +109,9 @@ pub(crate) unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) 
             r
         };
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, op)
+    // SAFETY: the caller passes `cnt` valid iovecs.
+    let want = iov_total(unsafe { iov_slice(iov, cnt) });
+    wait::in_task(fd, Dir::Read, Timeout::Recv, want, op)
 }
 
 /// Hooked `recv(2)`. `MSG_DONTWAIT` passes straight through.
@@ -108,7 +136,18 @@ pub(crate) unsafe extern "C" fn recv(
             r
         };
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, op)
+    if flags & libc::MSG_WAITALL != 0 {
+        // SAFETY: `done <= len`, so the pointer stays in the caller's buffer.
+        return recv_all(fd, len, |done| unsafe {
+            real::recv(
+                fd,
+                buf.cast::<u8>().add(done).cast(),
+                len - done,
+                flags & !libc::MSG_WAITALL,
+            )
+        });
+    }
+    wait::in_task(fd, Dir::Read, Timeout::Recv, read_want(len, flags), op)
 }
 
 /// Hooked `recvfrom(2)`.
@@ -135,7 +174,14 @@ pub(crate) unsafe extern "C" fn recvfrom(
             r
         };
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, op)
+    if flags & libc::MSG_WAITALL != 0 {
+        // SAFETY: `done <= len`, so the pointer stays in the caller's buffer.
+        return recv_all(fd, len, |done| unsafe {
+            let rest = buf.cast::<u8>().add(done).cast();
+            real::recvfrom(fd, rest, len - done, flags & !libc::MSG_WAITALL, addr, alen)
+        });
+    }
+    wait::in_task(fd, Dir::Read, Timeout::Recv, read_want(len, flags), op)
 }
 
 /// Hooked `recvmsg(2)`.
@@ -155,7 +201,7 @@ pub(crate) unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_in
             r
         };
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, op)
+    wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op)
 }
 
 /// Hooked `write(2)`: inside a coroutine, writes everything before it returns, as a

@@ -47,6 +47,12 @@ pub(crate) fn wait_any(fds: &[(RawFd, Dir)], deadline: Option<Instant>) -> io::R
     park::wait_any(&fds, deadline)
 }
 
+/// Whether the readiness cache says `fd` may be ready for `dir` (true when unknown).
+#[inline]
+pub(crate) fn is_ready(fd: RawFd, dir: Dir) -> bool {
+    park::is_ready(fd, dir.interest())
+}
+
 /// The caller's syscall saw EAGAIN: forget the cached readiness.
 pub(crate) fn clear_ready(fd: RawFd, dir: Dir) {
     park::clear_ready(fd, dir.interest())

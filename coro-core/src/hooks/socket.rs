@@ -22,7 +22,7 @@ pub(crate) unsafe extern "C" fn socket(domain: c_int, ty: c_int, proto: c_int) -
     let s = unsafe { real::socket(domain, ty, proto) };
     if s >= 0 {
         let e = errno();
-        fd::on_new_socket(s, ty & libc::SOCK_NONBLOCK != 0);
+        fd::on_new_socket(s, ty & libc::SOCK_NONBLOCK != 0, fd::is_stream_type(ty));
         set_errno(e);
     }
     s
@@ -46,8 +46,8 @@ pub(crate) unsafe extern "C" fn socketpair(
         let e = errno();
         // SAFETY: on success the kernel wrote two fds to `sv`.
         let (a, b) = unsafe { (*sv, *sv.add(1)) };
-        fd::on_new_socket(a, ty & libc::SOCK_NONBLOCK != 0);
-        fd::on_new_socket(b, ty & libc::SOCK_NONBLOCK != 0);
+        fd::on_new_socket(a, ty & libc::SOCK_NONBLOCK != 0, fd::is_stream_type(ty));
+        fd::on_new_socket(b, ty & libc::SOCK_NONBLOCK != 0, fd::is_stream_type(ty));
         set_errno(e);
     }
     r
@@ -200,11 +200,12 @@ unsafe fn accept_common(
             r
         }
     } else {
-        wait::in_task(fd, Dir::Read, Timeout::Recv, op)
+        wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op)
     };
     if r >= 0 {
         let e = errno();
-        fd::on_new_socket(r as c_int, flags & libc::SOCK_NONBLOCK != 0);
+        let stream = fd::get(fd).is_some_and(|st| st.flags() & fd::FdState::STREAM != 0);
+        fd::on_new_socket(r as c_int, flags & libc::SOCK_NONBLOCK != 0, stream);
         set_errno(e);
     }
     r as c_int

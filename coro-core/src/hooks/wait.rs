@@ -35,15 +35,19 @@ enum Waited {
     Fail(c_int),
 }
 
-/// Waits on the loop for `dir` after the call returned EAGAIN.
+/// Waits on the loop for `dir`. `clear`: the call returned EAGAIN, so the cached readiness
+/// is forgotten first.
 fn wait_loop(
     fd: c_int,
     st: &FdState,
     generation: u32,
     dir: Dir,
     deadline: Option<Instant>,
+    clear: bool,
 ) -> Waited {
-    rt::clear_ready(fd, dir);
+    if clear {
+        rt::clear_ready(fd, dir);
+    }
     match rt::wait_fd(fd, dir, deadline) {
         Ok(true) if st.generation() != generation => Waited::Fail(libc::EBADF),
         Ok(true) => Waited::Retry,
@@ -60,15 +64,38 @@ fn wait_loop(
 
 /// Inside a task: runs the non-blocking attempt `op` until it does not fail with EAGAIN,
 /// waiting on the loop in between, within the user's timeout of `kind`.
-pub(super) fn in_task(fd: c_int, dir: Dir, kind: Timeout, mut op: impl FnMut() -> isize) -> isize {
+///
+/// `want` is what a read asks for (0 for calls that are not plain reads): on a stream socket,
+/// a read that returns less has drained the socket, so the readiness cache is cleared and the
+/// next read waits for epoll's word instead of spending a syscall on `EAGAIN`.
+pub(super) fn in_task(
+    fd: c_int,
+    dir: Dir,
+    kind: Timeout,
+    want: usize,
+    mut op: impl FnMut() -> isize,
+) -> isize {
     let Some(st) = prepare(fd) else {
         return op();
     };
     let generation = st.generation();
     let deadline = deadline(st, kind);
+    let stream_read = want > 0 && st.flags() & FdState::STREAM != 0;
+    if stream_read && !rt::is_ready(fd, dir) {
+        match wait_loop(fd, st, generation, dir, deadline, false) {
+            Waited::Retry => {}
+            Waited::Fail(e) => {
+                set_errno(e);
+                return -1;
+            }
+        }
+    }
     loop {
         let r = op();
         if r != -1 {
+            if stream_read && r > 0 && (r as usize) < want {
+                rt::clear_ready(fd, dir);
+            }
             return r;
         }
         let e = errno();
@@ -76,7 +103,7 @@ pub(super) fn in_task(fd: c_int, dir: Dir, kind: Timeout, mut op: impl FnMut() -
             set_errno(e);
             return -1;
         }
-        match wait_loop(fd, st, generation, dir, deadline) {
+        match wait_loop(fd, st, generation, dir, deadline, true) {
             Waited::Retry => {}
             Waited::Fail(e) => {
                 set_errno(e);
@@ -111,7 +138,7 @@ pub(super) fn write_all_in_task(
         }
         let e = errno();
         let fail = if e == libc::EAGAIN {
-            match wait_loop(fd, st, generation, Dir::Write, deadline) {
+            match wait_loop(fd, st, generation, Dir::Write, deadline, true) {
                 Waited::Retry => continue,
                 Waited::Fail(e) => e,
             }
