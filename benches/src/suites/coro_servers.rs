@@ -1,33 +1,42 @@
 //! coro's echo servers, run in a child process by `coro-bench server KIND ADDR`:
 //!
+//! - `coro`: `coro::net` on one thread, each connection a coroutine on its own (pooled) stack
+//!   with a heap buffer of [`BUF`] bytes, as the peers' servers have.
+//! - `coro-2t`: the same on two threads (`Runtime::builder().threads(2)`), each with its own
+//!   `SO_REUSEPORT` listener on the same port, so the kernel spreads the connections.
 //! - `coro-std`: `std::net` inside coroutines, made non-blocking by coro's syscall hooks, one
-//!   thread, each connection a coroutine on its own (pooled) stack.
-//! - `coro-hold`: the same on **shared** stacks, for the `hold` suite: each connection's
-//!   coroutine keeps a 512-byte read buffer in its frame, so a parked connection costs its
-//!   live stack bytes (saved off the shared stack), its control block and the socket's state.
-//! - `coro`, `coro-2t`: `coro::net` on one and on two threads, once the runtime's net module
-//!   has its types (until then they are reported as missing).
+//!   thread, otherwise as `coro`.
+//! - `coro-hold`: `coro::net` on one thread with every connection's coroutine on a **shared**
+//!   stack, for the `hold` suite: each keeps a 512-byte read buffer in its frame, so a parked
+//!   connection costs its live stack bytes (saved off the shared stack), its control block and
+//!   the socket's state.
 
 use super::servers::{BUF, announce};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Mutex;
 
-/// Whether this build has the server `kind`.
+/// Whether this build has the server `kind` (all of them, now that coro::net is in).
 pub(crate) fn available(kind: &str) -> bool {
-    matches!(kind, "coro-std" | "coro-hold") || !kind.starts_with("coro")
+    super::servers::KINDS.contains(&kind) || kind == "coro-hold"
 }
 
 /// Why the server `kind` is not in this build.
 pub(crate) fn missing(kind: &str) -> String {
-    format!("server {kind} needs coro::net's TcpListener/TcpStream, which are not on main yet")
+    format!("there is no server {kind}")
 }
 
 /// Runs the coro server `kind` on `addr`, or says why it cannot.
 pub(crate) fn serve(kind: &str, addr: &str) -> Result<(), String> {
     match kind {
-        "coro-std" => coro::run(|| std_server(addr, false)),
-        "coro-hold" => coro::run(|| std_server(addr, true)),
-        "coro" | "coro-2t" => Err(missing(kind)),
+        "coro" => net_server(addr, 1),
+        "coro-2t" => net_server(addr, 2),
+        "coro-std" => coro::run(|| std_server(addr)),
+        "coro-hold" => coro::run(|| {
+            let l = coro::net::TcpListener::bind(addr).map_err(|e| e.to_string())?;
+            announce(l.local_addr().map_err(|e| e.to_string())?)?;
+            accept_loop(&l, true)
+        }),
         other => Err(format!(
             "unknown server kind {other:?} (one of {:?})",
             super::servers::KINDS
@@ -36,7 +45,7 @@ pub(crate) fn serve(kind: &str, addr: &str) -> Result<(), String> {
 }
 
 /// Echoes one connection with a heap buffer of [`BUF`] bytes, as the peers' servers do.
-fn echo_heap(mut s: TcpStream) {
+fn echo_heap<S: Read + Write>(mut s: S) {
     let mut buf = vec![0u8; BUF];
     loop {
         match s.read(&mut buf) {
@@ -51,7 +60,7 @@ fn echo_heap(mut s: TcpStream) {
 }
 
 /// Echoes one connection with a small buffer in the coroutine's own frame.
-fn echo_small(mut s: TcpStream) {
+fn echo_small<S: Read + Write>(mut s: S) {
     let mut buf = [0u8; 512];
     loop {
         match s.read(&mut buf) {
@@ -65,29 +74,68 @@ fn echo_small(mut s: TcpStream) {
     }
 }
 
+/// Spawns a connection coroutine: on a shared stack with [`echo_small`], or on its own stack
+/// with [`echo_heap`].
+fn spawn_conn<S: Read + Write + 'static>(s: S, shared: bool) {
+    let spawned = if shared {
+        coro::Builder::new()
+            .shared(true)
+            .spawn(move || echo_small(s))
+    } else {
+        coro::Builder::new().spawn(move || echo_heap(s))
+    };
+    if let Err(e) = spawned {
+        eprintln!("coro server: spawn: {e}");
+    }
+}
+
+/// The coro::net accept loop of one thread.
+fn accept_loop(l: &coro::net::TcpListener, shared: bool) -> Result<(), String> {
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                let _ = s.set_nodelay(true);
+                spawn_conn(s, shared);
+            }
+            Err(e) => eprintln!("coro server: accept: {e}"),
+        }
+    }
+}
+
+/// `coro` and `coro-2t`: one `SO_REUSEPORT` listener per thread, all on the port the first
+/// one got, each thread its own scheduler.
+fn net_server(addr: &str, threads: usize) -> Result<(), String> {
+    let first = coro::net::TcpListener::bind_reuseport(addr).map_err(|e| e.to_string())?;
+    let local = first.local_addr().map_err(|e| e.to_string())?;
+    announce(local)?;
+    let first = Mutex::new(Some(first.into_std().map_err(|e| e.to_string())?));
+    let results = coro::Runtime::builder()
+        .threads(threads)
+        .try_run(|_| {
+            let taken = first.lock().map_err(|e| e.to_string())?.take();
+            let l = match taken {
+                Some(l) => coro::net::TcpListener::from_std(l),
+                None => coro::net::TcpListener::bind_reuseport(local),
+            }
+            .map_err(|e| e.to_string())?;
+            accept_loop(&l, false)
+        })
+        .map_err(|e| e.to_string())?;
+    results.into_iter().collect()
+}
+
 /// A std::net accept loop inside `coro::run`: the hooks turn every blocking call into a wait
-/// on coro's event loop. `shared` puts the connection coroutines on shared stacks.
-fn std_server(addr: &str, shared: bool) -> Result<(), String> {
+/// on coro's event loop.
+fn std_server(addr: &str) -> Result<(), String> {
     let l = TcpListener::bind(addr).map_err(|e| e.to_string())?;
     announce(l.local_addr().map_err(|e| e.to_string())?)?;
     loop {
-        let s = match l.accept() {
-            Ok((s, _)) => s,
-            Err(e) => {
-                eprintln!("coro server: accept: {e}");
-                continue;
+        match l.accept() {
+            Ok((s, _)) => {
+                let _ = s.set_nodelay(true);
+                spawn_conn::<TcpStream>(s, false);
             }
-        };
-        let _ = s.set_nodelay(true);
-        let spawned = if shared {
-            coro::Builder::new()
-                .shared(true)
-                .spawn(move || echo_small(s))
-        } else {
-            coro::Builder::new().spawn(move || echo_heap(s))
-        };
-        if let Err(e) = spawned {
-            eprintln!("coro server: spawn: {e}");
+            Err(e) => eprintln!("coro server: accept: {e}"),
         }
     }
 }
