@@ -509,3 +509,39 @@ fn a_socket_used_in_a_coroutine_still_blocks_outside() {
     assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
     assert!(t.elapsed() >= Duration::from_millis(45));
 }
+
+#[test]
+fn an_fd_number_closed_on_another_thread_is_watched_afresh() {
+    watchdog(30);
+    coro::run(|| {
+        // `a` gets registered with this thread's event loop by a wait...
+        let (mut a, mut b) = tcp_pair();
+        let w = coro::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            b.write_all(b"1").unwrap();
+            b
+        });
+        a.read_exact(&mut [0u8; 1]).unwrap();
+        let _b = w.join().unwrap();
+        // ...then closed by a plain thread, where no hook can tell this loop.
+        let num = a.as_raw_fd();
+        std::thread::spawn(move || drop(a)).join().unwrap();
+        // The next socket takes the same number; waiting on it must still work.
+        let mut others = Vec::new();
+        let l = loop {
+            let l = listener();
+            if l.as_raw_fd() == num {
+                break l;
+            }
+            assert!(others.len() < 100, "the fd number {num} was not reused");
+            others.push(l);
+        };
+        let addr = l.local_addr().unwrap();
+        let c = coro::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            TcpStream::connect(addr).unwrap()
+        });
+        let (_s, _) = l.accept().unwrap();
+        drop(c.join().unwrap());
+    });
+}

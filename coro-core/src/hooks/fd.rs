@@ -36,6 +36,9 @@ pub(crate) struct FdState {
     recv_timeout_us: AtomicU64,
     /// `SO_SNDTIMEO` in microseconds, 0 for none.
     send_timeout_us: AtomicU64,
+    /// `(generation + 1) << 32 | thread tag` of the last event loop that waited on this fd:
+    /// see [`FdState::first_wait_here`].
+    waited: AtomicU64,
 }
 
 /// Which of the user's socket timeouts applies to a wait.
@@ -135,6 +138,16 @@ impl FdState {
         self.flags.store(other.flags(), Ordering::Release);
     }
 
+    /// True the first time this incarnation of the fd is waited on by the event loop of this
+    /// thread. The loop may then still hold a registration of an earlier socket with the same
+    /// number, closed where no hook could tell it (on another thread, say): the caller drops
+    /// that registration first, so that epoll watches the socket the number names now.
+    pub(crate) fn first_wait_here(&self) -> bool {
+        let key = (u64::from(self.generation()) + 1) << 32 | u64::from(thread_tag());
+        self.waited.load(Ordering::Relaxed) != key
+            && self.waited.swap(key, Ordering::Relaxed) != key
+    }
+
     /// Forgets everything (the fd number was closed) and bumps the generation.
     pub(crate) fn reset_closed(&self) {
         self.flags.store(0, Ordering::Release);
@@ -163,6 +176,23 @@ impl FdState {
         }
         ok
     }
+}
+
+/// A small number naming the calling thread (never 0).
+fn thread_tag() -> u32 {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicU32;
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    thread_local! {
+        static TAG: Cell<u32> = const { Cell::new(0) };
+    }
+    TAG.try_with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT.fetch_add(1, Ordering::Relaxed).max(1));
+        }
+        t.get()
+    })
+    .unwrap_or(u32::MAX)
 }
 
 static TABLE: [AtomicPtr<FdState>; CHUNKS] =

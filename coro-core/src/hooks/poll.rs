@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use libc::{c_int, fd_set, nfds_t, pollfd, timeval};
 
+use super::fd;
 use super::rt::{self, Dir};
 use super::{active, errno, real, set_errno};
 
@@ -20,6 +21,17 @@ fn dir_of(events: i16) -> Dir {
         (true, true) => Dir::Both,
         (false, true) => Dir::Write,
         _ => Dir::Read,
+    }
+}
+
+/// Before a socket the hooks know is waited on here for the first time, drops any stale
+/// registration of its fd number (see `FdState::first_wait_here`).
+fn fresh_registration(fd: c_int) {
+    if let Some(st) = fd::get(fd)
+        && st.flags() & fd::FdState::KNOWN != 0
+        && st.first_wait_here()
+    {
+        rt::close_fd(fd);
     }
 }
 
@@ -39,6 +51,7 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
         match fds {
             [one] if one.fd >= 0 => {
                 let dir = dir_of(one.events);
+                fresh_registration(one.fd);
                 rt::clear_ready(one.fd, dir);
                 match rt::wait_fd(one.fd, dir, deadline) {
                     Ok(_) => {}
@@ -60,6 +73,7 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                 rt::sleep(left);
             }
             _ => {
+                fds.iter().for_each(|p| fresh_registration(p.fd));
                 let list: Vec<_> = fds
                     .iter()
                     .filter(|p| p.fd >= 0)

@@ -127,6 +127,9 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
     let deadline = st
         .timeout(Timeout::Send)
         .and_then(|d| Instant::now().checked_add(d));
+    if st.first_wait_here() {
+        rt::close_fd(fd);
+    }
     loop {
         let waited = match rt::wait_fd(fd, Dir::Write, deadline) {
             Ok(true) if st.generation() != generation => Err(libc::EBADF),

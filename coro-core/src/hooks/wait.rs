@@ -45,7 +45,9 @@ fn wait_loop(
     deadline: Option<Instant>,
     clear: bool,
 ) -> Waited {
-    if clear {
+    if st.first_wait_here() {
+        rt::close_fd(fd);
+    } else if clear {
         rt::clear_ready(fd, dir);
     }
     match rt::wait_fd(fd, dir, deadline) {
