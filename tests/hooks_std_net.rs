@@ -545,3 +545,47 @@ fn an_fd_number_closed_on_another_thread_is_watched_afresh() {
         drop(c.join().unwrap());
     });
 }
+
+#[test]
+fn hooks_work_on_every_thread_of_a_multi_thread_runtime() {
+    watchdog(60);
+    // Each thread runs its own server and 200 clients (std::net only); one std listener is
+    // shared by both threads' accept loops, so sockets cross from one thread's loop to the
+    // other's.
+    let shared = listener();
+    let addr = shared.local_addr().unwrap();
+    let shared = std::sync::Arc::new(shared);
+    let served = coro::Runtime::builder().threads(2).run(|_| {
+        let l = shared.try_clone().unwrap();
+        let server = coro::spawn(move || {
+            let mut hs = Vec::new();
+            for _ in 0..200 {
+                let (mut s, _) = l.accept().unwrap();
+                hs.push(coro::spawn(move || {
+                    let mut buf = [0u8; 64];
+                    let n = s.read(&mut buf).unwrap();
+                    std::thread::sleep(Duration::from_millis(20));
+                    s.write_all(&buf[..n]).unwrap();
+                }));
+            }
+            hs.into_iter().map(|h| h.join().unwrap()).count()
+        });
+        let clients: Vec<_> = (0..200)
+            .map(|i| {
+                coro::spawn(move || {
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    let msg = format!("client {i}");
+                    s.write_all(msg.as_bytes()).unwrap();
+                    let mut back = vec![0u8; msg.len()];
+                    s.read_exact(&mut back).unwrap();
+                    assert_eq!(back, msg.as_bytes());
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        server.join().unwrap()
+    });
+    assert_eq!(served, vec![200, 200]);
+}
