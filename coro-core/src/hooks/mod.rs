@@ -13,6 +13,22 @@
 //!   instead, so that other coroutines run meanwhile; sleeps become timers; `getaddrinfo`
 //!   runs on the blocking pool. The user's `O_NONBLOCK` and socket timeouts keep their meaning.
 //!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let start = Instant::now();
+//! coro::run(|| {
+//!     // Plain std code: each sleep suspends only its own coroutine.
+//!     let sleepers: Vec<_> = (0..100)
+//!         .map(|_| coro::spawn(|| std::thread::sleep(Duration::from_millis(50))))
+//!         .collect();
+//!     for s in sleepers {
+//!         s.join().unwrap();
+//!     }
+//! });
+//! assert!(start.elapsed() < Duration::from_secs(2)); // not 100 x 50 ms
+//! ```
+//!
 //! See the book chapter "Hooks: porting blocking code" for the details.
 
 pub(crate) mod real;
@@ -74,6 +90,18 @@ pub fn enable() {
 /// thread, as plain libc's do. Until [`enable`] is called or the coroutine ends.
 ///
 /// Outside a coroutine this does nothing.
+///
+/// ```
+/// coro::run(|| {
+///     assert!(coro::hooks::is_enabled());
+///     coro::hooks::disable();
+///     assert!(!coro::hooks::is_enabled());
+///     // This sleep blocks the thread: no other coroutine runs meanwhile.
+///     std::thread::sleep(std::time::Duration::from_millis(1));
+///     coro::hooks::enable();
+///     assert!(coro::hooks::is_enabled());
+/// });
+/// ```
 pub fn disable() {
     #[cfg(feature = "hooks")]
     if let Some(id) = rt::current_id() {
@@ -88,6 +116,11 @@ pub fn disable() {
 
 /// True when blocking libc calls made here yield to the scheduler: the `hooks` feature is on,
 /// the caller is a coroutine task of a runtime, and it did not call [`disable`].
+///
+/// ```
+/// assert!(!coro::hooks::is_enabled()); // not in a coroutine
+/// coro::run(|| assert!(coro::hooks::is_enabled())); // in a task, with the default features
+/// ```
 pub fn is_enabled() -> bool {
     #[cfg(feature = "hooks")]
     {
