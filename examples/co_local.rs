@@ -112,7 +112,7 @@ fn many(n: u64) {
     let all_ok = coro::run(|| {
         let handles: Vec<_> = (1..=n)
             .map(|id| {
-                coro::go!(shared; move || {
+                coro::go!(unsafe(shared); move || {
                     REQUEST_ID.set(id);
                     coro::yield_now();
                     REQUEST_ID.get() == id

@@ -257,7 +257,8 @@ fn stack_choices() -> coro::Result<()> {
     let b = Coroutine::with_stack_size(16 * 1024, body)?; // owned, 16 KiB
     let c = Coroutine::with_stack(OwnedStack::new(1 << 20)?, body); // owned, one you made
     let shared = SharedStack::new(256 * 1024)?;
-    let d = Coroutine::with_shared_stack(&shared, body); // shared with any others on `shared`
+    // SAFETY: nothing outside `body` holds a reference into its stack (see the Safety model).
+    let d = unsafe { Coroutine::with_shared_stack(&shared, body) }; // shared with others on `shared`
     // ANCHOR_END: stacks
     for mut co in [a, b, c, d] {
         assert!(matches!(co.resume(())?, CoroutineResult::Yield(3584)));
@@ -274,13 +275,16 @@ fn shared_stacks(count: usize) -> coro::Result<()> {
     let stacks = [SharedStack::new(64 * 1024)?, SharedStack::new(64 * 1024)?];
     let mut coroutines: Vec<Coroutine<(), u64, u64>> = (0..count)
         .map(|i| {
-            Coroutine::with_shared_stack(&stacks[i % 2], move |yielder, ()| {
+            let body = move |yielder: &Yielder<(), u64>, ()| {
                 let mine = [i as u64; 4]; // lives on the shared stack, across switches
                 for round in 0..3 {
                     yielder.suspend(mine.iter().sum::<u64>() + round);
                 }
                 mine[0]
-            })
+            };
+            // SAFETY: nothing outside the body holds a reference into its stack (see the
+            // Safety model chapter: shared stacks move a suspended coroutine's frames away).
+            unsafe { Coroutine::with_shared_stack(&stacks[i % 2], body) }
         })
         .collect();
 
@@ -305,11 +309,15 @@ fn shared_stacks(count: usize) -> coro::Result<()> {
     // needs the same stack, gets an error instead of overwriting its caller's frames.
     let stack = SharedStack::new(64 * 1024)?;
     let inner_stack = stack.clone();
-    let mut outer: Coroutine<(), (), bool> = Coroutine::with_shared_stack(&stack, move |_, ()| {
+    let outer_body = move |_: &Yielder<(), ()>, ()| {
+        // SAFETY: an empty body holds no reference at all.
         let mut inner: Coroutine<(), (), ()> =
-            Coroutine::with_shared_stack(&inner_stack, |_, ()| {});
+            unsafe { Coroutine::with_shared_stack(&inner_stack, |_, ()| {}) };
         matches!(inner.resume(()), Err(Error::SharedStackBusy { .. }))
-    });
+    };
+    // SAFETY: nothing outside the body holds a reference into its stack.
+    let mut outer: Coroutine<(), (), bool> =
+        unsafe { Coroutine::with_shared_stack(&stack, outer_body) };
     assert!(matches!(outer.resume(())?, CoroutineResult::Return(true)));
     // ANCHOR_END: busy
     println!("  a nested resume on a busy shared stack is an error, as it should be");

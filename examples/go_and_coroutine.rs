@@ -103,7 +103,7 @@ fn blocks() {
 
 // ANCHOR: options
 /// Runs on one of the thread's shared stacks: a suspended coroutine keeps only its live bytes.
-#[coro::coroutine(shared)]
+#[coro::coroutine(unsafe(shared))]
 fn tiny(i: u64) -> u64 {
     coro::yield_now();
     i

@@ -188,3 +188,28 @@ fn catch_unwind_inside_the_body_still_lets_a_drop_unwind() {
     drop(co);
     assert_eq!(drops.get(), 1);
 }
+
+#[test]
+fn a_value_yielded_while_being_dropped_is_dropped_too() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    let mut co = Coroutine::<(), Counted, ()>::new(move |y, ()| {
+        let first = panic::catch_unwind(AssertUnwindSafe(|| {
+            y.suspend(Counted(d.clone()));
+        }));
+        if let Err(payload) = first {
+            // A misbehaving body: it swallows the drop's unwind once and yields again.
+            y.suspend(Counted(d.clone()));
+            panic::resume_unwind(payload);
+        }
+    });
+    drop(co.resume(()).unwrap());
+    assert_eq!(drops.get(), 1);
+    drop(co);
+    assert_eq!(
+        drops.get(),
+        2,
+        "the value yielded during the drop was dropped"
+    );
+    assert_eq!(Rc::strong_count(&drops), 1, "the body unwound in the end");
+}

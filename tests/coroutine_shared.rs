@@ -6,6 +6,16 @@ use std::rc::Rc;
 
 use coro::{Coroutine, CoroutineResult, Error, SharedStack};
 
+/// `Coroutine::with_shared_stack` for this file's bodies.
+fn on_shared<I: 'static, Y: 'static, R: 'static, F>(stack: &SharedStack, f: F) -> Coroutine<I, Y, R>
+where
+    F: FnOnce(&coro::Yielder<I, Y>, I) -> R + 'static,
+{
+    // SAFETY: no body in this file lets anything use a reference into its stack while it is
+    // suspended (they lend no locals to threads or thread-locals).
+    unsafe { Coroutine::with_shared_stack(stack, f) }
+}
+
 /// A cheap checksum of a buffer that lives on the coroutine's stack.
 fn checksum(buf: &[u64]) -> u64 {
     buf.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &w| {
@@ -22,7 +32,7 @@ fn thousand_coroutines_on_two_shared_stacks_keep_their_frames() {
     const ROUNDS: u64 = 20;
     let mut cos: Vec<Coroutine<(), u64, u64>> = (0..1000u64)
         .map(|i| {
-            Coroutine::with_shared_stack(&stacks[(i % 2) as usize], move |y, ()| {
+            on_shared(&stacks[(i % 2) as usize], move |y, ()| {
                 // A frame of varying size with contents unique to this coroutine.
                 let len = 8 + (i % 40) as usize;
                 let mut frame = [0u64; 48];
@@ -57,8 +67,8 @@ fn thousand_coroutines_on_two_shared_stacks_keep_their_frames() {
 fn resuming_onto_a_stack_busy_with_the_resume_chain_is_an_error() {
     let stack = SharedStack::new(64 * 1024).unwrap();
     let s2 = stack.clone();
-    let mut outer = Coroutine::<(), (), String>::with_shared_stack(&stack, move |_, ()| {
-        let mut inner = Coroutine::<(), (), ()>::with_shared_stack(&s2, |_, ()| {});
+    let mut outer = on_shared::<(), (), String, _>(&stack, move |_, ()| {
+        let mut inner = on_shared::<(), (), (), _>(&s2, |_, ()| {});
         match inner.resume(()) {
             Err(e @ Error::SharedStackBusy { .. }) => e.to_string(),
             other => format!("unexpected: {other:?}"),
@@ -72,8 +82,8 @@ fn resuming_onto_a_stack_busy_with_the_resume_chain_is_an_error() {
 fn nested_coroutines_on_different_shared_stacks_work() {
     let a = SharedStack::new(64 * 1024).unwrap();
     let b = SharedStack::new(64 * 1024).unwrap();
-    let mut outer = Coroutine::<(), u32, u32>::with_shared_stack(&a, move |y, ()| {
-        let mut inner = Coroutine::<(), u32, u32>::with_shared_stack(&b, |y, ()| {
+    let mut outer = on_shared::<(), u32, u32, _>(&a, move |y, ()| {
+        let mut inner = on_shared::<(), u32, u32, _>(&b, |y, ()| {
             y.suspend(1);
             2
         });
@@ -101,7 +111,7 @@ fn dropping_an_evicted_coroutine_restores_then_unwinds_its_frames() {
         .map(|i| {
             let d = drops.clone();
             let log = log.clone();
-            Coroutine::<(), (), ()>::with_shared_stack(&stack, move |y, ()| {
+            on_shared::<(), (), (), _>(&stack, move |y, ()| {
                 let _guard = Counted(d);
                 let local = [i as u8; 100];
                 y.suspend(());
@@ -126,7 +136,7 @@ fn dropping_an_evicted_coroutine_restores_then_unwinds_its_frames() {
 #[test]
 fn shared_and_owned_coroutines_interleave() {
     let stack = SharedStack::new(32 * 1024).unwrap();
-    let mut a = Coroutine::<u32, u32, ()>::with_shared_stack(&stack, |y, mut v| {
+    let mut a = on_shared::<u32, u32, (), _>(&stack, |y, mut v| {
         loop {
             v = y.suspend(v + 1);
         }
@@ -136,7 +146,7 @@ fn shared_and_owned_coroutines_interleave() {
             v = y.suspend(v * 2);
         }
     });
-    let mut c = Coroutine::<u32, u32, ()>::with_shared_stack(&stack, |y, mut v| {
+    let mut c = on_shared::<u32, u32, (), _>(&stack, |y, mut v| {
         loop {
             v = y.suspend(v + 100);
         }

@@ -127,13 +127,13 @@ fn small() -> u8 {
     1
 }
 
-#[coro::coroutine(shared)]
+#[coro::coroutine(unsafe(shared))]
 fn on_shared(n: u32) -> u32 {
     coro::yield_now();
     n * 2
 }
 
-#[coro::coroutine(shared, stack_size = 65536)]
+#[coro::coroutine(unsafe(shared), stack_size = 65536)]
 fn on_shared_sized() -> u32 {
     3
 }
@@ -158,11 +158,11 @@ fn go_forms() {
             name.len()
         };
         let b = go!(move || 40 + 2);
-        let c = go!(stack_size = 16384, shared; {
+        let c = go!(stack_size = 16384, unsafe(shared); {
             coro::yield_now();
             "opts"
         });
-        let d = go!(shared; move || 1u8);
+        let d = go!(unsafe(shared); move || 1u8);
         let e = go!({ 5 });
         assert_eq!(a.join().unwrap(), 2);
         assert_eq!(b.join().unwrap(), 42);
@@ -200,7 +200,7 @@ fn co_local_isolation_across_10_000_scheduled_coroutines() {
     let ok = coro::run(|| {
         let handles: Vec<JoinHandle<bool>> = (1..=N)
             .map(|id| {
-                go!(shared; move || {
+                go!(unsafe(shared); move || {
                     ID.set(id);
                     TRAIL.with_borrow_mut(|t| t.push(id));
                     let mut ok = true;

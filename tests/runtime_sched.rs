@@ -8,8 +8,9 @@ fn spawn_and_join_100_000_coroutines_alive_at_once_on_shared_stacks() {
     let total = coro::run(|| {
         let handles: Vec<_> = (0..100_000u64)
             .map(|i| {
-                coro::Builder::new()
-                    .shared(true)
+                // SAFETY: the body keeps every reference into its stack to itself while it
+                // waits (shared stacks move a suspended coroutine's frames away).
+                unsafe { coro::Builder::new().shared(true) }
                     .spawn(move || {
                         coro::yield_now();
                         i * 2
@@ -154,8 +155,9 @@ fn shared_stack_coroutines_are_scheduled_like_others() {
     let sum = coro::run(|| {
         let hs: Vec<_> = (0..1000u64)
             .map(|i| {
-                coro::Builder::new()
-                    .shared(true)
+                // SAFETY: the body keeps every reference into its stack to itself while it
+                // waits (shared stacks move a suspended coroutine's frames away).
+                unsafe { coro::Builder::new().shared(true) }
                     .stack_size(32 * 1024)
                     .spawn(move || {
                         let buf = [i as u8; 256];

@@ -42,17 +42,41 @@ where
     crate::runtime::spawn(f)
 }
 
-/// `#[coro::coroutine(stack_size = N, shared)]` and `go!(stack_size = N, shared; ..)`.
+/// `#[coro::coroutine(stack_size = N)]` and `go!(stack_size = N; ..)`.
 ///
 /// # Panics
 ///
 /// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
-pub fn spawn_with<T, F>(stack_size: Option<usize>, shared: bool, f: F) -> JoinHandle<T>
+pub fn spawn_with<T, F>(stack_size: Option<usize>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let mut builder = Builder::new().shared(shared);
+    let mut builder = Builder::new();
+    if let Some(size) = stack_size {
+        builder = builder.stack_size(size);
+    }
+    builder
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("coro::spawn: {e}"))
+}
+
+/// `#[coro::coroutine(unsafe(shared))]` and `go!(unsafe(shared); ..)`: on a shared stack.
+///
+/// # Safety
+///
+/// As [`Builder::shared`]: `f` lends no reference into its stack while it is suspended.
+///
+/// # Panics
+///
+/// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
+pub unsafe fn spawn_shared<T, F>(stack_size: Option<usize>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    // SAFETY: the caller's contract is `Builder::shared`'s.
+    let mut builder = unsafe { Builder::new().shared(true) };
     if let Some(size) = stack_size {
         builder = builder.stack_size(size);
     }

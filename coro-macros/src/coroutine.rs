@@ -227,13 +227,7 @@ fn expand_spawn(func: ItemFn, options: &Options, krate: &TokenStream) -> TokenSt
     let stmts = &func.block.stmts;
     let closure_ret = closure_ret(&ret);
     let body = quote!(move || #closure_ret { #(#stmts)* });
-    let call = if options.stack_size.is_none() && options.shared.is_none() {
-        quote!(#krate::__private::spawn(#body))
-    } else {
-        let stack_size = stack_size_arg(options);
-        let shared = options.shared.as_ref().is_some_and(|(_, s)| *s);
-        quote!(#krate::__private::spawn_with(#stack_size, #shared, #body))
-    };
+    let call = options.spawn_call(krate, body);
     let span = func.sig.output.span();
     func.sig.output = parse_quote_spanned(span, quote!(-> #krate::JoinHandle<#ret>));
     let vis = &func.vis;

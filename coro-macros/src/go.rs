@@ -1,7 +1,7 @@
 //! `go!`: spawn an inline coroutine (libco's co_closure lambdas) and get its `JoinHandle<T>`.
 //!
 //! Three forms: `go! { stmts }`, `go!(move || expr)`, and either body after options,
-//! `go!(stack_size = 16384, shared; { stmts })`. Statements are captured by move, as in a `move`
+//! `go!(stack_size = 16384, unsafe(shared); { stmts })`. Statements are captured by move, as in a `move`
 //! closure.
 
 use proc_macro2::{TokenStream, TokenTree};
@@ -39,18 +39,7 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Tok
         Body::Stmts(stmts) => quote!(move || { #(#stmts)* }),
         Body::Block(block) => quote!(move || #block),
     };
-    Ok(
-        if options.stack_size.is_none() && options.shared.is_none() {
-            quote!(#krate::__private::spawn(#closure))
-        } else {
-            let stack_size = match &options.stack_size {
-                Some(n) => quote!(::core::option::Option::Some(#n)),
-                None => quote!(::core::option::Option::None),
-            };
-            let shared = options.shared.as_ref().is_some_and(|(_, s)| *s);
-            quote!(#krate::__private::spawn_with(#stack_size, #shared, #closure))
-        },
-    )
+    Ok(options.spawn_call(&krate, closure))
 }
 
 fn parse(input: TokenStream) -> syn::Result<(Options, Body)> {
@@ -68,7 +57,7 @@ fn parse(input: TokenStream) -> syn::Result<(Options, Body)> {
             if suffix.is_empty() && looks_like_options {
                 return Err(syn::Error::new_spanned(
                     &tokens[semi],
-                    "`go!` needs a body after its options: write `go!(shared; { .. })` or `go!(shared; move || ..)`",
+                    "`go!` needs a body after its options: write `go!(unsafe(shared); { .. })` or `go!(stack_size = N; move || ..)`",
                 ));
             }
             if let Ok(expr) = syn::parse2::<Expr>(suffix.clone())
@@ -83,7 +72,7 @@ fn parse(input: TokenStream) -> syn::Result<(Options, Body)> {
             if all_options {
                 return Err(syn::Error::new_spanned(
                     suffix,
-                    "after its options `go!` takes one block or closure: write `go!(shared; { .. })` or `go!(shared; move || ..)`",
+                    "after its options `go!` takes one block or closure: write `go!(unsafe(shared); { .. })` or `go!(stack_size = N; move || ..)`",
                 ));
             }
         }

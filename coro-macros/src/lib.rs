@@ -23,7 +23,7 @@ mod options;
 use proc_macro::TokenStream;
 
 /// Makes a function spawn its body as a coroutine (`JoinHandle<R>`), or with `yield = T` a
-/// generator (`Generator<T, R>`); options `stack_size = N`, `shared`, `yield = T`, `crate = ".."`.
+/// generator (`Generator<T, R>`); options `stack_size = N`, `unsafe(shared)`, `yield = T`, `crate = ".."`.
 ///
 /// Write it with its path, `#[coro::coroutine]`: a bare `#[coroutine]` is ambiguous with the
 /// compiler's built-in (unstable) attribute of that name.
@@ -87,7 +87,7 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     let name = String::from("go");
 ///     let a = coro::go! { name.len() }; // captures by move
 ///     let b = coro::go!(move || 40);
-///     let c = coro::go!(stack_size = 16384, shared; { 2 });
+///     let c = coro::go!(stack_size = 16384, unsafe(shared); { 2 });
 ///     assert_eq!(a.join().unwrap() as u32 + b.join().unwrap() + c.join().unwrap(), 44);
 /// });
 /// ```

@@ -29,20 +29,33 @@ pub(crate) enum OptValue {
     Expr(Expr),
 }
 
-/// One `key` or `key = value` in an option list.
+/// One `key`, `key = value` or `unsafe(key)` in an option list.
 pub(crate) struct Opt {
     /// The key, which may be a keyword (`yield`, `crate`).
     pub(crate) key: Ident,
     /// The value after `=`, if any.
     pub(crate) value: Option<OptValue>,
+    /// Written inside `unsafe(..)`: the user promises the option's safety contract.
+    pub(crate) unsafe_token: Option<Token![unsafe]>,
 }
 
 impl Parse for Opt {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(Token![unsafe]) {
+            let unsafe_token: Token![unsafe] = input.parse()?;
+            let content;
+            syn::parenthesized!(content in input);
+            let mut opt: Opt = content.parse()?;
+            if !content.is_empty() {
+                return Err(content.error("write one option inside `unsafe(..)`: `unsafe(shared)`"));
+            }
+            opt.unsafe_token = Some(unsafe_token);
+            return Ok(opt);
+        }
         let key = Ident::parse_any(input).map_err(|e| {
             syn::Error::new(
                 e.span(),
-                "expected an option such as `stack_size = 65536`, `shared` or `crate = \"coro\"`",
+                "expected an option such as `stack_size = 65536`, `unsafe(shared)` or `crate = \"coro\"`",
             )
         })?;
         let value = if input.peek(Token![=]) {
@@ -60,7 +73,11 @@ impl Parse for Opt {
         } else {
             None
         };
-        Ok(Opt { key, value })
+        Ok(Opt {
+            key,
+            value,
+            unsafe_token: None,
+        })
     }
 }
 
@@ -113,9 +130,26 @@ impl Options {
                 ));
             }
             seen.push(key.clone());
+            if let Some(token) = &opt.unsafe_token
+                && key != "shared"
+            {
+                return Err(syn::Error::new_spanned(
+                    token,
+                    format!("`{key}` has no safety contract: write it without `unsafe(..)`"),
+                ));
+            }
             match key.as_str() {
                 "stack_size" => options.stack_size = Some(stack_size(&opt)?),
-                "shared" => options.shared = Some((opt.key.clone(), shared(&opt)?)),
+                "shared" => {
+                    let on = shared(&opt)?;
+                    if on && opt.unsafe_token.is_none() {
+                        return Err(syn::Error::new_spanned(
+                            &opt.key,
+                            "a coroutine on a shared stack must not lend references into its stack while it is suspended, which the compiler cannot check: write `unsafe(shared)` to promise it (see the book's Safety model)",
+                        ));
+                    }
+                    options.shared = Some((opt.key.clone(), on));
+                }
                 "yield" => match opt.value {
                     Some(OptValue::Type(ty)) => options.yield_ty = Some((opt.key, ty)),
                     _ => {
@@ -136,6 +170,29 @@ impl Options {
         Ok(options)
     }
 
+    /// The call that spawns `body` (a closure expression) with these options. A shared stack
+    /// goes through the unsafe `spawn_shared`, the user having written `unsafe(shared)`; the
+    /// closure is bound first so that its body is not inside the `unsafe` block.
+    pub(crate) fn spawn_call(&self, krate: &TokenStream, body: TokenStream) -> TokenStream {
+        let shared = self.shared.as_ref().is_some_and(|(_, on)| *on);
+        let stack_size = match &self.stack_size {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        if shared {
+            quote!({
+                let __coro_body = #body;
+                // SAFETY: the user wrote `unsafe(shared)`, promising the body lends no
+                // reference into its stack while it is suspended.
+                unsafe { #krate::__private::spawn_shared(#stack_size, __coro_body) }
+            })
+        } else if self.stack_size.is_some() {
+            quote!(#krate::__private::spawn_with(#stack_size, #body))
+        } else {
+            quote!(#krate::__private::spawn(#body))
+        }
+    }
+
     /// The path the expansion names the facade by: `::coro` unless `crate = ".."` says otherwise.
     pub(crate) fn krate(&self) -> TokenStream {
         match &self.krate {
@@ -151,7 +208,7 @@ fn unknown_option(key: &Ident, accepts: &Accepts) -> syn::Error {
         .iter()
         .map(|k| match *k {
             "stack_size" => "`stack_size = N`",
-            "shared" => "`shared`",
+            "shared" => "`unsafe(shared)`",
             "yield" => "`yield = T`",
             "threads" => "`threads = N`",
             "crate" => "`crate = \"path\"`",

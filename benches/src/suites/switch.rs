@@ -6,6 +6,16 @@ use crate::{Args, peers};
 use coro::{Coroutine, SharedStack};
 use std::hint::black_box;
 
+/// `Coroutine::with_shared_stack` for this file's bodies.
+fn on_shared<I: 'static, Y: 'static, R: 'static, F>(stack: &SharedStack, f: F) -> Coroutine<I, Y, R>
+where
+    F: FnOnce(&coro::Yielder<I, Y>, I) -> R + 'static,
+{
+    // SAFETY: no body in this file lets anything use a reference into its stack while it is
+    // suspended (they lend no locals to threads or thread-locals).
+    unsafe { Coroutine::with_shared_stack(stack, f) }
+}
+
 /// coro on its default owned stack.
 fn coro_owned() -> Contender<'static> {
     let mut co = Coroutine::<(), (), ()>::new(|y, ()| {
@@ -20,7 +30,7 @@ fn coro_owned() -> Contender<'static> {
 
 /// A coroutine on `stack` that keeps a 64-byte frame live across every suspend.
 fn framed(stack: &SharedStack) -> Coroutine<(), (), ()> {
-    Coroutine::with_shared_stack(stack, |y, ()| {
+    on_shared(stack, |y, ()| {
         let mut frame = black_box([7u8; 64]);
         loop {
             y.suspend(());

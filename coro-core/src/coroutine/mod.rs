@@ -234,7 +234,18 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     }
 
     /// A coroutine running `f` on a shared stack; see [`SharedStack`].
-    pub fn with_shared_stack<F>(stack: &SharedStack, f: F) -> Self
+    ///
+    /// # Safety
+    ///
+    /// While the coroutine is suspended, other coroutines' frames occupy the addresses of its
+    /// own (they are copied away and back). So `f` must not let anything use a reference to a
+    /// value on its stack while it is suspended: no reference to a local handed to another
+    /// thread through a scoped API (`std::thread::scope`, rayon's `scope`) across a suspension,
+    /// none installed in a scoped thread-local (`scoped_tls::set`) or any other place another
+    /// coroutine of this thread can reach while it waits. Values the body owns, moves, or keeps
+    /// on the heap are not affected; a `'static` closure cannot hand out other references. See
+    /// the book's chapter "Safety model".
+    pub unsafe fn with_shared_stack<F>(stack: &SharedStack, f: F) -> Self
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
@@ -374,8 +385,17 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
         let core = self.core();
         if core.state.get() == State::Suspended && core.prepare().is_ok() {
             // Unwind the body: every `suspend` from now on raises ForcedUnwind.
-            // SAFETY: suspended, frames in place (prepare), block pinned on the heap.
-            while unsafe { core.switch_in(CANCEL) } != EXITED {}
+            loop {
+                // SAFETY: suspended, frames in place (prepare), block pinned on the heap.
+                let got = unsafe { core.switch_in(CANCEL) };
+                if got == EXITED {
+                    break;
+                }
+                // The body caught the unwind and yielded again: drop what it yielded (it was
+                // given up to us, see `resume`), and unwind it again.
+                // SAFETY: a pointer to a value the child gave up, read once.
+                drop(unsafe { ptr::read(got as *const Y) });
+            }
         }
         // A suspended coroutine whose shared stack is busy with the resume chain cannot be
         // unwound now: its frames are freed without running their destructors (documented).

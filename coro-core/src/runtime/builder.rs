@@ -45,7 +45,16 @@ impl Builder {
     /// Runs the coroutine on one of the thread's shared (copy) stacks instead of its own: a
     /// suspended coroutine then costs only its live stack bytes, at the price of a copy when
     /// it is switched out and back in while another used the stack.
-    pub fn shared(mut self, shared: bool) -> Builder {
+    ///
+    /// # Safety
+    ///
+    /// With `shared` true, the coroutine's body must not let anything use a reference into its
+    /// stack while it is suspended (parked on I/O, a timer, a lock, `yield_now`...): other
+    /// coroutines' frames occupy those addresses meanwhile. That rules out lending a local to
+    /// another thread through a scoped API (`std::thread::scope`) across a wait, or installing
+    /// one in a scoped thread-local another coroutine can read. Owned and heap values are not
+    /// affected. See [`crate::Coroutine::with_shared_stack`] and the book's Safety model.
+    pub unsafe fn shared(mut self, shared: bool) -> Builder {
         self.shared = shared;
         self
     }

@@ -201,7 +201,10 @@ impl Scheduler {
         };
         let co = if opts.shared {
             let stack = self.shared_stack(opts.stack_size.unwrap_or(crate::DEFAULT_STACK_SIZE))?;
-            Coroutine::with_shared_stack(&stack, body)
+            // SAFETY: whoever set `shared` promised, through the unsafe `Builder::shared`, that
+            // `f` lends no reference into its stack while suspended; the wrapper around it
+            // keeps only its own locals, which nothing else sees.
+            unsafe { Coroutine::with_shared_stack(&stack, body) }
         } else {
             match opts.stack_size {
                 Some(size) => Coroutine::with_stack_size(size, body)?,

@@ -21,11 +21,18 @@ use crate::error::Result;
 /// A `SharedStack` is a cheap handle (reference counted); clone it to give it to many
 /// coroutines. It is `!Send`: the coroutines on it live on one thread.
 ///
+/// Putting a coroutine on a shared stack is `unsafe` ([`Coroutine::with_shared_stack`]): while
+/// it is suspended its frames live elsewhere, so nothing may use a reference into them then.
+///
+/// [`Coroutine::with_shared_stack`]: crate::Coroutine::with_shared_stack
+///
 /// ```
 /// use coro::{Coroutine, CoroutineResult, SharedStack};
 /// let stack = SharedStack::new(64 * 1024).unwrap();
-/// let mut a = Coroutine::with_shared_stack(&stack, |y, ()| { y.suspend(1); 10 });
-/// let mut b = Coroutine::with_shared_stack(&stack, |y, ()| { y.suspend(2); 20 });
+/// // SAFETY: neither body lends a reference into its stack to anyone.
+/// let mut a = unsafe { Coroutine::with_shared_stack(&stack, |y, ()| { y.suspend(1); 10 }) };
+/// // SAFETY: as above.
+/// let mut b = unsafe { Coroutine::with_shared_stack(&stack, |y, ()| { y.suspend(2); 20 }) };
 /// assert!(matches!(a.resume(()), Ok(CoroutineResult::Yield(1))));
 /// assert!(matches!(b.resume(()), Ok(CoroutineResult::Yield(2)))); // a's frames move out
 /// assert!(matches!(a.resume(()), Ok(CoroutineResult::Return(10)))); // ... and back in

@@ -1,4 +1,4 @@
-#[coro::coroutine(shared, shared)]
+#[coro::coroutine(unsafe(shared), unsafe(shared))]
 fn work() {}
 
 fn main() {}

@@ -1,3 +1,3 @@
 fn main() {
-    let _ = coro::go!(shared; let x = 1; x + 1);
+    let _ = coro::go!(unsafe(shared); let x = 1; x + 1);
 }

@@ -1,4 +1,4 @@
-#[coro::coroutine(yield = u32, shared)]
+#[coro::coroutine(yield = u32, unsafe(shared))]
 fn numbers() {
     coro::co_yield!(1);
 }

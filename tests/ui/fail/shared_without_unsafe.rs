@@ -1,0 +1,6 @@
+#[coro::coroutine(shared)]
+fn serve(n: u32) -> u32 {
+    n
+}
+
+fn main() {}
