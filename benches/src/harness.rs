@@ -142,11 +142,13 @@ pub(crate) fn compare(
     out
 }
 
-/// Formats a figure value: two decimals below 100, whole numbers above.
-pub(crate) fn fmt_value(v: f64) -> String {
+/// Formats a figure value: two decimals below 100 (below 1,000 for times in `ns`, where a few
+/// nanoseconds between two syscalls matter), whole numbers above.
+pub(crate) fn fmt_value(v: f64, unit: &str) -> String {
+    let fine = if unit == "ns" { 1000.0 } else { 100.0 };
     if !v.is_finite() {
         "nan".to_string()
-    } else if v.abs() < 100.0 {
+    } else if v.abs() < fine {
         format!("{v:.2}")
     } else {
         format!("{v:.0}")
@@ -160,7 +162,7 @@ pub(crate) fn figure(name: &str, unit: &str, columns: &[(&str, f64)]) {
         line.push(' ');
         line.push_str(col);
         line.push(' ');
-        line.push_str(&fmt_value(*v));
+        line.push_str(&fmt_value(*v, unit));
     }
     println!("{line}");
 }

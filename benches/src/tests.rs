@@ -17,9 +17,11 @@ fn median_of_odd_and_even_counts() {
 
 #[test]
 fn figure_values_are_formatted_by_size() {
-    assert_eq!(harness::fmt_value(2.345), "2.35");
-    assert_eq!(harness::fmt_value(12345.6), "12346");
-    assert_eq!(harness::fmt_value(f64::NAN), "nan");
+    assert_eq!(harness::fmt_value(2.345, "bytes"), "2.35");
+    assert_eq!(harness::fmt_value(368.4, "bytes"), "368");
+    assert_eq!(harness::fmt_value(126.789, "ns"), "126.79");
+    assert_eq!(harness::fmt_value(12345.6, "ns"), "12346");
+    assert_eq!(harness::fmt_value(f64::NAN, "us"), "nan");
 }
 
 #[test]
