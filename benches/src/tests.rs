@@ -140,3 +140,55 @@ fn source_addresses_rotate_past_twenty_thousand() {
         Some(std::net::Ipv4Addr::new(127, 0, 0, 4))
     );
 }
+
+#[test]
+fn figures_script_turns_lines_into_a_table_and_a_chart() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("coro-bench-figures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("in.txt");
+    std::fs::write(
+        &input,
+        "human line\nFIGURE switch_roundtrip ns coro 2.00 corosensei 4.00\n\
+         FIGURE memory_per_coroutine bytes coro 150 count 10000000\n",
+    )
+    .expect("write input");
+    let (md, svg) = (dir.join("t.md"), dir.join("f.svg"));
+    let out = match std::process::Command::new("python3")
+        .arg(root.join("scripts/figures.py"))
+        .arg(&input)
+        .arg("--md")
+        .arg(&md)
+        .arg("--svg")
+        .arg(&svg)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("python3 is not installed: scripts/figures.py not exercised");
+            return;
+        }
+        Err(e) => panic!("python3: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = std::fs::read_to_string(&md).expect("table");
+    assert!(
+        table.contains("| switch_roundtrip | ns | coro | 2.00 |"),
+        "{table}"
+    );
+    assert!(table.contains("| corosensei | 4.00 | 0.50x |"), "{table}");
+    assert!(
+        table.contains("memory_per_coroutine (count 10,000,000)"),
+        "{table}"
+    );
+    let chart = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        chart.starts_with("<svg") && chart.contains("corosensei"),
+        "{chart}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
