@@ -33,8 +33,12 @@ impl Socket {
 
     /// Takes ownership of an fd (which must be non-blocking already).
     pub(crate) fn from_owned(fd: OwnedFd) -> Socket {
+        let fd = fd.into_raw_fd();
+        // The fd number may have been used before by an fd that was closed behind the
+        // runtime's back (not through `close_fd` or the `close` hook): drop any stale cache.
+        park::forget_fd(fd);
         Socket {
-            fd: fd.into_raw_fd(),
+            fd,
             _not_send: PhantomData,
         }
     }

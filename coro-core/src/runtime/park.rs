@@ -268,6 +268,22 @@ pub(crate) fn close_fd(fd: RawFd) {
     });
 }
 
+/// Drops stale cached state of `fd` (a new fd just got this number). Costs a table lookup,
+/// plus an `epoll_ctl` only if a previous fd with this number was never deregistered.
+#[inline]
+pub(crate) fn forget_fd(fd: RawFd) {
+    if !SCHED.is_set() {
+        return;
+    }
+    SCHED.with(|s| {
+        let mut d = s.driver.borrow_mut();
+        let d = &mut *d;
+        if d.fds.is_known(fd) {
+            d.fds.close(&d.poller, fd, |t| s.unpark(&t));
+        }
+    });
+}
+
 /// Sleeps for `d`: inside a task, a timer and a park (other tasks run); outside,
 /// `std::thread::sleep`.
 pub(crate) fn sleep(d: Duration) {

@@ -160,6 +160,14 @@ impl FdTable {
         }
     }
 
+    /// Whether the table holds any state for `fd` (registered, or known to be unpollable).
+    #[inline]
+    pub(crate) fn is_known(&self, fd: RawFd) -> bool {
+        self.slots
+            .get(fd as usize)
+            .is_some_and(|s| s.registered || s.always_ready)
+    }
+
     /// The generation of `fd`'s registration, if it is registered.
     pub(crate) fn generation(&self, fd: RawFd) -> Option<u32> {
         self.slots

@@ -128,3 +128,25 @@ fn idle_runtime_uses_no_cpu() {
         );
     });
 }
+
+#[test]
+fn a_reused_fd_number_is_not_taken_for_the_closed_one() {
+    crate::run(|| {
+        // Register a pipe, then close it behind the runtime's back (no close_fd).
+        let (r, w) = sys::pipe().unwrap();
+        let old = r.as_raw_fd();
+        park::clear_ready(old, Interest::READABLE);
+        drop((r, w));
+        // The next socket very likely gets the same number; it must still work.
+        let (a, b) = crate::net::UnixStream::pair().unwrap();
+        use std::io::{Read, Write};
+        let h = crate::spawn(move || {
+            let mut buf = [0u8; 2];
+            (&a).read_exact(&mut buf).unwrap();
+            buf
+        });
+        crate::yield_now();
+        (&b).write_all(b"ok").unwrap();
+        assert_eq!(&h.join().unwrap(), b"ok");
+    });
+}
