@@ -43,6 +43,16 @@ impl Remote {
         }
     }
 
+    /// Whether wake-ups are queued that the loop has not taken yet.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.signalled.load(Ordering::Acquire)
+            || !self
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
     /// Takes every queued key (on the scheduler's thread, after its eventfd fired). The flag is
     /// cleared before the queue is taken, so a push racing with this either lands in this batch
     /// or writes the eventfd again.

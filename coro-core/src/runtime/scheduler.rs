@@ -382,7 +382,15 @@ impl Scheduler {
     /// and no handle that another thread could unpark with.
     fn check_deadlock(&self) {
         let d = self.driver.borrow();
-        if d.wheel.is_empty() && !d.fds.has_waiters() && Arc::strong_count(&self.remote) == 1 {
+        let no_remote_handles = Arc::strong_count(&self.remote) == 1;
+        // Pairs with the release of the last handle's drop: its wake-up, pushed before the
+        // drop, is then visible below.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        if d.wheel.is_empty()
+            && !d.fds.has_waiters()
+            && no_remote_handles
+            && !self.remote.has_pending()
+        {
             let live = self.tasks.borrow().live;
             drop(d);
             panic!(
