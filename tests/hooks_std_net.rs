@@ -589,3 +589,30 @@ fn hooks_work_on_every_thread_of_a_multi_thread_runtime() {
     });
     assert_eq!(served, vec![200, 200]);
 }
+
+#[test]
+fn udp_ping_pong_between_coroutines() {
+    watchdog(60);
+    coro::run(|| {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        // `b` waits first: without the hooks its recv_from would block the only thread.
+        let ponger = coro::spawn(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..100 {
+                let (n, from) = b.recv_from(&mut buf).unwrap();
+                assert_eq!(from, a_addr);
+                b.send_to(&buf[..n], from).unwrap();
+            }
+        });
+        let mut buf = [0u8; 64];
+        for i in 0..100u32 {
+            let msg = i.to_le_bytes();
+            a.send_to(&msg, b_addr).unwrap();
+            let (n, from) = a.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&msg[..], b_addr));
+        }
+        ponger.join().unwrap();
+    });
+}
