@@ -15,3 +15,8 @@ pub use coro_macros::*;
 pub mod __private {
     pub use coro_core::__private::*;
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
