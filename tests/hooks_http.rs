@@ -2,6 +2,7 @@
 //! a blocking HTTP server from crates.io (tiny_http, on its own plain threads) in the same
 //! process: the clients go through the hooks, the server's threads through their outside
 //! path, at the same time.
+#![cfg(feature = "hooks")] // without the hooks these coroutines would block their thread
 
 use std::io::Read;
 use std::time::Duration;

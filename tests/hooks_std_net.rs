@@ -2,6 +2,7 @@
 //!
 //! Every test runs on ONE thread: without the hooks, the first blocking call would stop that
 //! thread and the test would deadlock (a watchdog turns that into a failure).
+#![cfg(feature = "hooks")] // without the hooks these coroutines would block their thread
 
 use std::cell::{Cell, RefCell};
 use std::io::{ErrorKind, Read, Write};

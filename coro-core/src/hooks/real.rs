@@ -250,6 +250,7 @@ mod variadic {
 ///
 /// As for `fcntl(2)`: `arg` must be what `cmd` expects (an integer or a valid pointer).
 #[inline(always)]
+#[allow(dead_code)]
 pub(crate) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     #[cfg(feature = "hooks")]
     {
@@ -273,6 +274,7 @@ pub(crate) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 ///
 /// As for `ioctl(2)`: `arg` must be what `req` expects.
 #[inline(always)]
+#[allow(dead_code)]
 pub(crate) unsafe fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
     #[cfg(feature = "hooks")]
     {
