@@ -273,11 +273,18 @@ impl Scheduler {
         if t.notified.replace(false) {
             return true;
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return false;
         }
         let key = {
             let mut d = self.driver.borrow_mut();
+            if d.wheel.is_empty() {
+                // The wheel is only advanced while it holds timers; bring an idle one up to
+                // date so the new timer is filed relative to now (no early cascade wake-ups).
+                let tick = d.now_tick(now);
+                d.wheel.advance(tick, |_| {});
+            }
             let tick = d.deadline_tick(deadline);
             d.wheel.insert(tick, t.clone())
         };
