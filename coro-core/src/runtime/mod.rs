@@ -1,5 +1,5 @@
 //! The runtime: the per-thread scheduler, its event loop, and the contract that `sync`, `net`
-//! and `hooks` build on (see [`park`]).
+//! and `hooks` build on (see `runtime/park.rs`).
 
 mod builder;
 pub(crate) mod epoll;
