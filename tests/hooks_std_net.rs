@@ -617,3 +617,77 @@ fn udp_ping_pong_between_coroutines() {
         ponger.join().unwrap();
     });
 }
+
+#[test]
+fn a_forked_child_leaves_the_parents_event_loop_alone() {
+    use std::os::unix::process::CommandExt;
+    watchdog(60);
+    coro::run(|| {
+        let (mut a, b) = tcp_pair();
+        let b = std::rc::Rc::new(RefCell::new(b));
+        let send_later = |b: std::rc::Rc<RefCell<TcpStream>>| {
+            coro::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                b.borrow_mut().write_all(b"x").unwrap();
+            })
+        };
+        // `a` is registered with this thread's epoll by a wait.
+        let w = send_later(b.clone());
+        a.read_exact(&mut [0u8; 1]).unwrap();
+        w.join().unwrap();
+        // A child made by fork (pre_exec forces it) closes its copy of `a` before exec. It
+        // shares this process's epoll instance: a hook that deregistered the fd there would
+        // leave the next wait on `a` asleep forever.
+        let fd = a.as_raw_fd();
+        let mut cmd = std::process::Command::new("true");
+        // SAFETY: the closure only calls close(2), which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::close(fd);
+                Ok(())
+            })
+        };
+        assert!(cmd.status().unwrap().success());
+        let w = send_later(b.clone());
+        a.read_exact(&mut [0u8; 1]).unwrap();
+        w.join().unwrap();
+    });
+}
+
+#[test]
+fn dup_and_dup2_copies_wait_like_the_original() {
+    watchdog(60);
+    coro::run(|| {
+        let (a, mut b) = tcp_pair();
+        // SAFETY: dup/dup2 of an open fd; the copies are closed below.
+        let (d1, d2) = unsafe {
+            let d1 = libc::dup(a.as_raw_fd());
+            let spare = libc::dup(a.as_raw_fd());
+            (d1, libc::dup2(a.as_raw_fd(), spare))
+        };
+        assert!(d1 >= 0 && d2 >= 0);
+        let w = coro::spawn(move || {
+            for chunk in [b"one", b"two"] {
+                std::thread::sleep(Duration::from_millis(20));
+                b.write_all(chunk).unwrap();
+            }
+            b
+        });
+        for (fd, want) in [(d1, b"one"), (d2, b"two")] {
+            let mut buf = [0u8; 3];
+            // SAFETY: an open fd and a valid buffer.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 3) };
+            assert_eq!((n, &buf), (3, want));
+            // SAFETY: F_GETFL on an open fd.
+            let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+            // The copies look blocking, as the original does.
+            assert_eq!(fl & libc::O_NONBLOCK, 0);
+        }
+        drop(w.join().unwrap());
+        // SAFETY: closing our own copies.
+        unsafe {
+            libc::close(d1);
+            libc::close(d2);
+        }
+    });
+}

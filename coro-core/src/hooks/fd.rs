@@ -125,7 +125,9 @@ impl FdState {
         self.flags.store(flags, Ordering::Release);
     }
 
-    /// Copies `other`'s flags and timeouts (a `dup` shares the file description).
+    /// Copies `other`'s flags and timeouts (a `dup` shares the file description). The two
+    /// entries are independent from then on: if the hooks later turn the shared description
+    /// non-blocking through one copy, the other learns it only when a coroutine uses it.
     pub(crate) fn copy_from(&self, other: &FdState) {
         self.recv_timeout_us.store(
             other.recv_timeout_us.load(Ordering::Relaxed),

@@ -408,7 +408,7 @@ unsafe fn sendmsg_from(
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn close(fd: c_int) -> c_int {
     fd::on_close(fd);
-    if rt::in_task() {
+    if rt::in_task() && !real::forked() {
         rt::close_fd(fd);
     }
     // SAFETY: forwarded from the caller.
@@ -453,14 +453,7 @@ pub(crate) unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             // SAFETY: forwarded from the caller.
             let r = unsafe { real::fcntl(fd, cmd, arg) };
-            if r != -1 {
-                let e = errno();
-                fd::on_close(r);
-                if let (Some(old), Some(new)) = (fd::get(fd), fd::get_or_create(r)) {
-                    new.copy_from(old);
-                }
-                set_errno(e);
-            }
+            copy_state(fd, r);
             r
         }
         // SAFETY: forwarded from the caller.
@@ -499,4 +492,63 @@ pub(crate) unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> 
     }
     // SAFETY: forwarded from the caller.
     unsafe { real::ioctl(fd, req, arg) }
+}
+
+/// Hooked `dup(2)`: the new fd shares the socket, so it gets the same hook state.
+///
+/// # Safety
+///
+/// As for libc's `dup` (always safe to call).
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { real::dup(fd) };
+    copy_state(fd, r);
+    r
+}
+
+/// Hooked `dup2(2)`: the target fd number is closed (its state forgotten) and then shares
+/// the source's socket and hook state.
+///
+/// # Safety
+///
+/// As for libc's `dup2`.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn dup2(fd: c_int, to: c_int) -> c_int {
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { real::dup2(fd, to) };
+    if fd != to {
+        copy_state(fd, r);
+    }
+    r
+}
+
+/// Hooked `dup3(2)`, as `dup2`.
+///
+/// # Safety
+///
+/// As for libc's `dup3`.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn dup3(fd: c_int, to: c_int, flags: c_int) -> c_int {
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { real::dup3(fd, to, flags) };
+    copy_state(fd, r);
+    r
+}
+
+/// After a successful dup of `from` to `to` (`to == -1`: it failed): `to` starts a new
+/// incarnation with `from`'s state. Keeps errno. Async-signal-safe (no allocation), as the
+/// child of a fork calls dup2 before exec.
+fn copy_state(from: c_int, to: c_int) {
+    if to < 0 {
+        return;
+    }
+    let e = errno();
+    fd::on_close(to);
+    if let Some(old) = fd::get(from).filter(|st| st.flags() & FdState::KNOWN != 0)
+        && let Some(new) = fd::get_or_create(to)
+    {
+        new.copy_from(old);
+    }
+    set_errno(e);
 }

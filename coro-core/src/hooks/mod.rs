@@ -4,8 +4,8 @@
 //! `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`,
 //! `accept`, `accept4`, `poll`, `select`, `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`,
 //! `close`, `fcntl`, `ioctl` (FIONBIO), `setsockopt` (SO_RCVTIMEO/SO_SNDTIMEO), `socket`,
-//! `socketpair` and `getaddrinfo`. A Rust executable exports these definitions, so std's
-//! `libc::read` and a C library linked into the program both reach them.
+//! `socketpair`, `dup`, `dup2`, `dup3` and `getaddrinfo`. A Rust executable exports these
+//! definitions, so std's `libc::read` and a C library linked into the program both reach them.
 //!
 //! - **Outside a coroutine** (or in one that called [`disable`]) each hook checks one
 //!   thread-local and calls libc's function, resolved once with `dlsym(RTLD_NEXT, ..)`.
@@ -62,7 +62,7 @@ thread_local! {
 #[cfg(feature = "hooks")]
 #[inline(always)]
 pub(crate) fn active() -> bool {
-    rt::in_task() && enabled_here()
+    rt::in_task() && !real::forked() && enabled_here()
 }
 
 #[cfg(feature = "hooks")]

@@ -214,6 +214,17 @@ real_fns! {
         sys!(SYS_setsockopt, fd, level, name, val, len)
     }
     SOCKET: fn socket(domain: c_int, ty: c_int, proto: c_int) -> c_int => { sys!(SYS_socket, domain, ty, proto) }
+    DUP: fn dup(fd: c_int) -> c_int => { sys!(SYS_dup, fd) }
+    DUP2: fn dup2(fd: c_int, to: c_int) -> c_int => {
+        // dup2 of an fd onto itself only checks that it is open; dup3 refuses that case.
+        if fd == to {
+            let r: c_int = sys!(SYS_fcntl, fd, libc::F_GETFD);
+            if r == -1 { -1 } else { fd }
+        } else {
+            sys!(SYS_dup3, fd, to, 0 as c_int)
+        }
+    }
+    DUP3: fn dup3(fd: c_int, to: c_int, flags: c_int) -> c_int => { sys!(SYS_dup3, fd, to, flags) }
     SOCKETPAIR: fn socketpair(domain: c_int, ty: c_int, proto: c_int, sv: *mut c_int) -> c_int => {
         sys!(SYS_socketpair, domain, ty, proto, sv)
     }
@@ -303,10 +314,46 @@ extern "C" fn resolve_all() {
     }
 }
 
+/// Set in the child of a `fork`: the child shares the parent's epoll instance and inherits
+/// its thread-locals, so its hooks must never touch the event loop (a deregistration there
+/// would remove the fd from the *parent's* epoll set). Between fork and exec the child only
+/// makes plain libc calls.
+#[cfg(feature = "hooks")]
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(feature = "hooks")]
+unsafe extern "C" fn on_fork_child() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// True in the child of a `fork` (see [`FORKED`]).
+#[cfg(feature = "hooks")]
+#[inline]
+pub(crate) fn forked() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
+#[cfg(feature = "hooks")]
+unsafe extern "C" {
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> c_int;
+}
+
+/// The constructor run before `main`: resolve every symbol, and mark fork children.
+#[cfg(feature = "hooks")]
+extern "C" fn init() {
+    resolve_all();
+    // SAFETY: registers a handler that only stores to an atomic.
+    unsafe { pthread_atfork(None, None, Some(on_fork_child)) };
+}
+
 #[cfg(all(feature = "hooks", target_os = "linux"))]
 #[used]
 #[unsafe(link_section = ".init_array")]
-static RESOLVE_BEFORE_MAIN: extern "C" fn() = resolve_all;
+static RESOLVE_BEFORE_MAIN: extern "C" fn() = init;
 
 /// Makes sure every symbol is resolved (the constructor normally did it already).
 #[cfg(feature = "hooks")]
