@@ -52,3 +52,42 @@ fn frames_that_grow_and_shrink_between_suspensions_survive() {
         assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(()));
     }
 }
+
+#[test]
+fn a_wake_up_from_a_just_dropped_remote_handle_is_not_a_deadlock() {
+    // The blocking pool pushed its wake-up and dropped its handle before the loop read the
+    // eventfd; the deadlock check saw no handle left and panicked although a wake-up was queued.
+    coro::run(|| {
+        for i in 0..300u64 {
+            assert_eq!(coro::spawn_blocking(move || i), i);
+        }
+    });
+}
+
+#[test]
+fn a_socket_that_reuses_the_number_of_an_fd_closed_behind_the_loop_works() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    // A pipe registered by `poll` and closed without the runtime knowing left a stale
+    // registration; the next socket with that fd number waited forever.
+    coro::run(|| {
+        let (r, _w) = std::io::pipe().unwrap();
+        let mut fds = [coro::PollFd::new(r.as_raw_fd(), coro::poll::POLLIN)];
+        assert_eq!(
+            coro::poll(&mut fds, Some(std::time::Duration::from_millis(1))).unwrap(),
+            0
+        );
+        // SAFETY: `r` is open and owned here; it is forgotten below so it is closed only once.
+        unsafe { libc::syscall(libc::SYS_close, r.as_raw_fd()) };
+        std::mem::forget(r);
+        let (a, b) = coro::net::UnixStream::pair().unwrap();
+        let h = coro::spawn(move || {
+            let mut buf = [0u8; 2];
+            (&a).read_exact(&mut buf).unwrap();
+            buf
+        });
+        coro::yield_now();
+        (&b).write_all(b"ok").unwrap();
+        assert_eq!(&h.join().unwrap(), b"ok");
+    });
+}
