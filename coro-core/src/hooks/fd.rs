@@ -123,6 +123,8 @@ impl FdState {
             flags |= Self::STREAM;
         }
         self.flags.store(flags, Ordering::Release);
+        // A new incarnation of the number, even if its last close bypassed the hooks.
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Copies `other`'s flags and timeouts (a `dup` shares the file description). The two
