@@ -53,9 +53,33 @@ use std::cell::RefCell;
 
 #[cfg(feature = "hooks")]
 thread_local! {
-    /// Ids of the coroutines of this thread that turned their hooks off (usually empty).
+    /// Ids of the coroutines of this thread that turned their hooks off (usually empty, so
+    /// that the check costs one load).
     static DISABLED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Held in the coroutine-local storage of a coroutine that turned its hooks off: when the
+/// coroutine ends (its locals are dropped) or calls [`enable`], its id leaves [`DISABLED`].
+#[cfg(feature = "hooks")]
+struct ReenableAtEnd(u64);
+
+#[cfg(feature = "hooks")]
+impl Drop for ReenableAtEnd {
+    fn drop(&mut self) {
+        let id = self.0;
+        let _ = DISABLED.try_with(|d| d.borrow_mut().retain(|&x| x != id));
+    }
+}
+
+#[cfg(feature = "hooks")]
+fn no_guard() -> RefCell<Option<ReenableAtEnd>> {
+    RefCell::new(None)
+}
+
+/// The [`ReenableAtEnd`] of the current coroutine, if it turned its hooks off.
+#[cfg(feature = "hooks")]
+static DISABLED_GUARD: crate::local::LocalKey<RefCell<Option<ReenableAtEnd>>> =
+    crate::local::LocalKey::new(no_guard);
 
 /// True when the caller is a scheduler task whose hooks are on: the hooks then wait on the
 /// event loop instead of blocking. Outside a task this is one thread-local check.
@@ -82,6 +106,8 @@ fn enabled_here() -> bool {
 pub fn enable() {
     #[cfg(feature = "hooks")]
     if let Some(id) = rt::current_id() {
+        let guard = DISABLED_GUARD.try_with(|g| g.borrow_mut().take());
+        drop(guard);
         let _ = DISABLED.try_with(|d| d.borrow_mut().retain(|&x| x != id));
     }
 }
@@ -111,6 +137,9 @@ pub fn disable() {
                 d.push(id);
             }
         });
+        // Take the id off the list again when the coroutine ends.
+        let _ =
+            DISABLED_GUARD.try_with(|g| g.borrow_mut().get_or_insert_with(|| ReenableAtEnd(id)).0);
     }
 }
 
@@ -164,4 +193,33 @@ fn errno() -> libc::c_int {
 fn set_errno(e: libc::c_int) {
     // SAFETY: __errno_location returns this thread's errno slot.
     unsafe { *libc::__errno_location() = e };
+}
+
+#[cfg(all(test, feature = "hooks"))]
+mod tests {
+    use super::*;
+
+    fn disabled_count() -> usize {
+        DISABLED.with(|d| d.borrow().len())
+    }
+
+    #[test]
+    fn a_coroutine_that_ends_with_hooks_off_leaves_nothing_behind() {
+        crate::runtime::run(|| {
+            let h = crate::runtime::spawn(|| {
+                disable();
+                assert!(!is_enabled());
+                assert_eq!(disabled_count(), 1);
+            });
+            h.join().unwrap();
+            assert_eq!(disabled_count(), 0);
+            assert!(is_enabled());
+            disable();
+            disable();
+            assert_eq!(disabled_count(), 1);
+            enable();
+            assert_eq!(disabled_count(), 0);
+            assert!(is_enabled());
+        });
+    }
 }
