@@ -91,3 +91,37 @@ fn a_socket_that_reuses_the_number_of_an_fd_closed_behind_the_loop_works() {
         assert_eq!(&h.join().unwrap(), b"ok");
     });
 }
+
+#[test]
+fn run_raises_a_main_panic_instead_of_waiting_on_tasks_that_never_end() {
+    // `coro::run` used to wait for every task after the main task panicked, so a server whose
+    // accept loop was parked on its listener kept the run (and the test) hanging forever.
+    use std::cell::Cell;
+    use std::rc::Rc;
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let unwound = Rc::new(Cell::new(false));
+    let u = unwound.clone();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        coro::run(move || {
+            let listener = coro::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            coro::spawn(move || {
+                let _flag = Flag(u);
+                // Parked on a listener nobody connects to: it would wait forever.
+                let _ = listener.accept();
+            });
+            coro::yield_now(); // let it park
+            std::panic::panic_any("main gave up");
+        })
+    }));
+    let payload = result.expect_err("run re-raises the main task's panic");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"main gave up"));
+    assert!(
+        unwound.get(),
+        "the parked task was cancelled and its stack unwound"
+    );
+}

@@ -89,7 +89,7 @@ fn ensure_alt_stack() {
 }
 
 /// The signal handler. Only async-signal-safe calls: reads of a TLS word and of the running
-/// coroutine's control block, write(2), abort(3), sigaction(2).
+/// coroutine's control block, the write system call, abort(3), sigaction(2).
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel hands us a valid siginfo for SIGSEGV/SIGBUS.
     let addr = unsafe { (*info).si_addr() } as usize;
@@ -124,9 +124,11 @@ fn report_overflow(id: u64, size: usize) -> ! {
     let end = b"-byte stack\nfatal runtime error: coroutine stack overflow, aborting\n";
     buf[n..n + end.len()].copy_from_slice(end);
     n += end.len();
-    // SAFETY: write(2) and abort(3) are async-signal-safe; `buf[..n]` is initialised.
+    // SAFETY: the write system call and abort(3) are async-signal-safe; `buf[..n]` is
+    // initialised. The write goes straight to the kernel: `libc::write` would be coro's own
+    // hook (see `hooks`), which is not meant to run in a signal handler.
     unsafe {
-        libc::write(2, buf.as_ptr().cast(), n);
+        libc::syscall(libc::SYS_write, 2, buf.as_ptr(), n);
         libc::abort();
     }
 }

@@ -112,6 +112,10 @@ pub(crate) struct Scheduler {
     /// A task's coroutine is being dropped: its body must let the unwind through.
     cancelling: Cell<bool>,
     remote_keys: RefCell<Vec<(u32, u32)>>,
+    /// Set when the main task panicked: the loop stops, the other tasks are cancelled by the
+    /// teardown, and `run` raises the panic (as `block_on` does: nothing waits on tasks that
+    /// may never end once `main` is gone).
+    stop: Cell<bool>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -143,6 +147,7 @@ impl Scheduler {
             shared: RefCell::new(Vec::new()),
             cancel: RefCell::new(Vec::new()),
             cancelling: Cell::new(false),
+            stop: Cell::new(false),
             remote_keys: RefCell::new(Vec::new()),
         })
     }
@@ -374,7 +379,7 @@ impl Scheduler {
             for t in &cancels {
                 self.cancel_now(t);
             }
-            if self.tasks.borrow().live == 0 {
+            if self.tasks.borrow().live == 0 || self.stop.get() {
                 return;
             }
             let block = self.ready.borrow().is_empty();
@@ -491,8 +496,21 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
     let sched = Scheduler::new()?;
     let mut out: Option<T> = None;
     let slot: *mut Option<T> = &mut out;
+    let mut main_panic: Option<Box<dyn std::any::Any + Send>> = None;
+    let panic_slot: *mut Option<Box<dyn std::any::Any + Send>> = &mut main_panic;
     let main: Box<dyn FnOnce() + '_> = Box::new(move || {
-        let v = f();
+        let v = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => v,
+            Err(p) => {
+                if SCHED.with(|s| s.is_cancelling()) {
+                    panic::resume_unwind(p);
+                }
+                // SAFETY: as for `out` below: the slot outlives the main task.
+                unsafe { *panic_slot = Some(p) };
+                SCHED.with(|s| s.stop.set(true));
+                return;
+            }
+        };
         // SAFETY: `out` outlives the main task: `run_main` tears the scheduler down (which
         // finishes or drops every task) before it returns or unwinds past `out`.
         unsafe { *slot = Some(v) };
@@ -514,6 +532,9 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
         sched.run_loop();
         Ok(handle)
     })?;
+    if let Some(p) = main_panic {
+        panic::resume_unwind(p);
+    }
     match handle.try_take() {
         Some(Ok(())) => {}
         Some(Err(p)) => panic::resume_unwind(p),
