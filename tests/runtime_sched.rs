@@ -66,20 +66,37 @@ fn join_of_a_panicked_coroutine_is_err_with_payload() {
 }
 
 #[test]
-fn a_panic_in_run_reaches_the_caller_after_others_finish() {
+fn a_panic_in_main_reaches_the_caller_and_cancels_the_others() {
+    // Like `block_on`: once the main coroutine has panicked nothing waits on the others (they
+    // may never end); they are cancelled (their stacks unwound) and `run` raises the panic.
+    struct Dropped(Rc<RefCell<bool>>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() = true;
+        }
+    }
     let done = Rc::new(RefCell::new(false));
-    let d = done.clone();
+    let dropped = Rc::new(RefCell::new(false));
+    let (d, g) = (done.clone(), dropped.clone());
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         coro::run(move || {
             coro::spawn(move || {
+                let _guard = Dropped(g);
+                coro::yield_now();
                 coro::yield_now();
                 *d.borrow_mut() = true;
             });
+            coro::yield_now();
             panic!("main failed");
         })
     }));
-    assert!(r.is_err());
-    assert!(*done.borrow(), "the other coroutine ran to its end");
+    let payload = r.unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"main failed"));
+    assert!(
+        !*done.borrow(),
+        "the other coroutine did not run on after main panicked"
+    );
+    assert!(*dropped.borrow(), "its stack was unwound");
 }
 
 #[test]

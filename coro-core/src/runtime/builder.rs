@@ -139,9 +139,11 @@ pub fn yield_now() {
 /// Runs `f` as the first coroutine of a new runtime on this thread, drives the event loop
 /// until every coroutine has finished, and returns `f`'s value.
 ///
-/// `f` may borrow from the caller: it cannot outlive this call. A panic in `f` is re-raised
-/// here once the runtime has shut down; a panic in any other coroutine only ends that one (its
-/// [`JoinHandle::join`] returns it as `Err`).
+/// `f` may borrow from the caller: it cannot outlive this call. A panic in `f` stops the
+/// runtime at once: the other coroutines are cancelled (their stacks unwound, so their
+/// destructors run) instead of waited for, since some may never end (a server's accept loop),
+/// and the panic is re-raised here, as `block_on` does. A panic in any other coroutine only
+/// ends that one (its [`JoinHandle::join`] returns it as `Err`).
 ///
 /// ```
 /// let greeting = String::from("hello");
