@@ -312,6 +312,13 @@ impl Scheduler {
         self.cancel.borrow_mut().push(t);
     }
 
+    fn run_cancels(&self) {
+        let cancels = std::mem::take(&mut *self.cancel.borrow_mut());
+        for t in &cancels {
+            self.cancel_now(t);
+        }
+    }
+
     fn cancel_now(&self, t: &Rc<Task>) {
         if t.state.get() == State::Done {
             return;
@@ -378,11 +385,13 @@ impl Scheduler {
                     None => break,
                 }
                 ran += 1;
+                // A task asked for another to be cancelled (`timeout`): do it now, on the
+                // loop's stack, before anyone who waits for it runs again.
+                if !self.cancel.borrow().is_empty() {
+                    self.run_cancels();
+                }
             }
-            let cancels = std::mem::take(&mut *self.cancel.borrow_mut());
-            for t in &cancels {
-                self.cancel_now(t);
-            }
+            self.run_cancels();
             if self.tasks.borrow().live == 0 || self.stop.get() {
                 return;
             }
