@@ -158,10 +158,11 @@ pub(crate) struct EchoStats {
 
 const MESSAGE: usize = 64;
 
-// ANCHOR: std_server
-/// An echo connection handler written with nothing but `std::net`: inside a coroutine, the
-/// hooks turn its blocking reads and writes into waits on the event loop.
-fn std_echo(mut stream: std::net::TcpStream) -> io::Result<()> {
+// ANCHOR: echo_handler
+/// An echo connection handler. It takes any blocking stream: a plain `std::net::TcpStream`
+/// (inside a coroutine the hooks turn its blocking reads and writes into waits on the event
+/// loop) or a `coro::net::TcpStream` (the same methods, yielding while they wait).
+fn echo_conn<S: Read + Write>(mut stream: S) -> io::Result<()> {
     let mut buf = [0u8; MESSAGE];
     loop {
         let n = stream.read(&mut buf)?;
@@ -171,21 +172,7 @@ fn std_echo(mut stream: std::net::TcpStream) -> io::Result<()> {
         stream.write_all(&buf[..n])?;
     }
 }
-// ANCHOR_END: std_server
-
-// ANCHOR: coro_server
-/// The same handler on `coro::net`: the same methods, yielding while they wait.
-fn coro_echo(mut stream: coro::net::TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; MESSAGE];
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        stream.write_all(&buf[..n])?;
-    }
-}
-// ANCHOR_END: coro_server
+// ANCHOR_END: echo_handler
 
 /// Step 3: one server thread, one client thread with `clients` coroutines for `secs` seconds.
 fn echo(kind: Server, clients: usize, secs: f64) -> coro::Result<EchoStats> {
@@ -209,7 +196,7 @@ fn echo(kind: Server, clients: usize, secs: f64) -> coro::Result<EchoStats> {
                         }
                         let stream = stream?;
                         stream.set_nodelay(true)?;
-                        coro::spawn(move || std_echo(stream).ok());
+                        coro::spawn(move || echo_conn(stream).ok());
                     }
                 }
                 Server::CoroNet => {
@@ -221,7 +208,7 @@ fn echo(kind: Server, clients: usize, secs: f64) -> coro::Result<EchoStats> {
                         }
                         let stream = stream?;
                         stream.set_nodelay(true)?;
-                        coro::spawn(move || coro_echo(stream).ok());
+                        coro::spawn(move || echo_conn(stream).ok());
                     }
                 }
             }
