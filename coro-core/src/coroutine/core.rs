@@ -37,7 +37,8 @@ pub(crate) enum StackSlot {
     },
 }
 
-/// The control block of one coroutine, the first field of its heap block, so its address is
+/// The control block of one coroutine, the first field of its block (on the heap, or at the top
+/// of its owned stack), so its address is
 /// the coroutine's identity for the asm (`data`) and for its shared stack (`occupant`).
 #[repr(C)]
 pub(crate) struct Core {
@@ -191,7 +192,7 @@ impl Core {
             State::Fresh => {
                 // SAFETY: `link` holds the entry function while the coroutine is fresh (set by
                 // `Coroutine::with_shared_stack`); the stack is free now, so the bootstrap frame
-                // may be written at its top; `self` is the start of the heap block the entry expects.
+                // may be written at its top; `self` is the start of the (heap) block the entry expects.
                 ctx.sp = unsafe {
                     let entry: coro_asm::EntryFn = std::mem::transmute(ctx.link);
                     coro_asm::init_stack(top as *mut u8, entry, self as *const Core as *mut u8)

@@ -51,7 +51,7 @@ impl<Y, R> CoroutineResult<Y, R> {
 /// stack runs. It never escapes the coroutine.
 struct ForcedUnwind;
 
-/// The part of a coroutine's heap block the [`Yielder`] sees: the control block. Inputs and
+/// The part of a coroutine's control block the [`Yielder`] sees: the `Core`. Inputs and
 /// yielded values do not live here: each crosses the switch as a pointer to the sender's
 /// variable, passed in the switch's register, and the receiver moves it out at once.
 #[repr(C)]
@@ -68,7 +68,7 @@ struct Body<I, Y, R> {
     result: UnsafeCell<Option<std::thread::Result<R>>>,
 }
 
-/// The whole heap block, closure included.
+/// The whole block, closure included: on the heap, or at the top of the coroutine's owned stack.
 #[repr(C)]
 struct Inner<I, Y, R, F> {
     body: Body<I, Y, R>,
@@ -78,8 +78,9 @@ struct Inner<I, Y, R, F> {
 /// The body's handle on its own coroutine: [`Yielder::suspend`] gives a value to the resumer and
 /// waits for the next input.
 ///
-/// It is handed to the body as `&Yielder`, and lives in the coroutine's heap block, not on its
-/// stack.
+/// It is handed to the body as `&Yielder`, and lives in the coroutine's control block, never in
+/// its frames: a pointer to it stays valid while the coroutine lives, even on a shared stack (whose
+/// control blocks are always on the heap).
 #[repr(transparent)]
 pub struct Yielder<I, Y> {
     head: Head<I, Y>,
@@ -155,7 +156,7 @@ impl<I, Y> fmt::Debug for Yielder<I, Y> {
 /// ```
 pub struct Coroutine<I, Y, R> {
     body: NonNull<Body<I, Y, R>>,
-    /// Frees the heap block, whose full type (with the closure) only the constructor knows.
+    /// Frees the control block, whose full type (with the closure) only the constructor knows.
     free: unsafe fn(NonNull<Body<I, Y, R>>),
     _not_send: PhantomData<*mut ()>,
 }
@@ -339,7 +340,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         core.prepare()?;
         let input = ManuallyDrop::new(input);
         // SAFETY: the coroutine is fresh or suspended and `prepare` put its frames in place; the
-        // heap block does not move. The child moves `input` out before it does anything else.
+        // control block does not move. The child moves `input` out before it does anything else.
         let got = unsafe { core.switch_in(&input as *const _ as usize) };
         if got != EXITED {
             // SAFETY: a suspending child passes a pointer to its yielded value, which it gave up
@@ -386,7 +387,7 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
         if core.state.get() == State::Suspended && core.prepare().is_ok() {
             // Unwind the body: every `suspend` from now on raises ForcedUnwind.
             loop {
-                // SAFETY: suspended, frames in place (prepare), block pinned on the heap.
+                // SAFETY: suspended, frames in place (prepare), the control block does not move.
                 let got = unsafe { core.switch_in(CANCEL) };
                 if got == EXITED {
                     break;
@@ -454,7 +455,7 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
 ///
 /// # Safety
 ///
-/// `data` must be the heap block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
+/// `data` must be the control block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
 /// and switched into by `Core::switch_in`.
 unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> !
 where
