@@ -93,7 +93,7 @@ impl<T> JoinHandle<T> {
         while !self.is_finished() {
             if !park::in_task() {
                 panic!(
-                    "JoinHandle::join called outside a coroutine for coroutine {} that has not finished; join it from inside `coro::run`",
+                    "JoinHandle::join: coroutine {} has not finished and this code is not a coroutine of the runtime that could wait for it (it runs outside `coro::run`, or inside a generator or a hand-made `Coroutine`, which cannot park the task that drives them); join it from the task itself, or check `is_finished()` first",
                     self.task.id
                 );
             }
