@@ -187,6 +187,40 @@ pub(crate) fn total_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize 
     bufs.iter().map(|b| b.len()).sum()
 }
 
+/// The timeout and socket-error methods of a socket type `$t` with `sock: Socket` and
+/// `read_timeout`/`write_timeout: Timeout` fields, with std's names and meaning.
+macro_rules! timeout_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Sets the read timeout (`None`: wait forever); `Some(0)` is an error, as in std.
+            pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.read_timeout.set(t)
+            }
+
+            /// Sets the write timeout (`None`: wait forever); `Some(0)` is an error, as in std.
+            pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.write_timeout.set(t)
+            }
+
+            /// The read timeout.
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.read_timeout.get())
+            }
+
+            /// The write timeout.
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.write_timeout.get())
+            }
+
+            /// The pending socket error (`SO_ERROR`), cleared by reading it.
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.sock.take_error()
+            }
+        }
+    };
+}
+pub(crate) use timeout_methods;
+
 /// Implements `Read` and `Write` for `$t` and `&$t` from its inherent `read_impl`,
 /// `read_vectored_impl`, `write_impl` and `write_vectored_impl`.
 macro_rules! impl_read_write {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::runtime::park::Interest;
 use crate::sys::socket::{self as sock, RawAddr};
 
-use super::socket::{Socket, Timeout, impl_read_write, stream_io, wait};
+use super::socket::{Socket, Timeout, impl_read_write, stream_io, timeout_methods, wait};
 
 /// How many pending connections a listener queues (the kernel caps it at `somaxconn`).
 const BACKLOG: i32 = 1024;
@@ -221,31 +221,6 @@ impl TcpStream {
         Ok(sock::get_int_opt(self.sock.fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY)? != 0)
     }
 
-    /// Sets the read timeout (`None`: wait forever); `Some(0)` is an error, as in std.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.read_timeout.set(t)
-    }
-
-    /// Sets the write timeout (`None`: wait forever); `Some(0)` is an error, as in std.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.write_timeout.set(t)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.read_timeout.get())
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.write_timeout.get())
-    }
-
-    /// The pending socket error (`SO_ERROR`), cleared by reading it.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
-    }
-
     /// Takes a std stream (made non-blocking).
     pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream::from_socket(Socket::from_std(OwnedFd::from(s))?))
@@ -277,6 +252,7 @@ pub(crate) fn connect_socket(
     Ok(())
 }
 
+timeout_methods!(TcpStream);
 impl_read_write!(TcpStream);
 
 macro_rules! impl_fd {

@@ -3,12 +3,11 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::time::Duration;
 
 use crate::runtime::park::Interest;
 use crate::sys::socket::{self as sock, RawAddr};
 
-use super::socket::{Socket, Timeout};
+use super::socket::{Socket, Timeout, timeout_methods};
 use super::tcp::impl_fd;
 
 /// A UDP socket: std's method names, suspending the coroutine while it waits.
@@ -149,31 +148,6 @@ impl UdpSocket {
         )
     }
 
-    /// Sets the read timeout (`None`: wait forever); `Some(0)` is an error, as in std.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.read_timeout.set(t)
-    }
-
-    /// Sets the write timeout (`None`: wait forever); `Some(0)` is an error, as in std.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.write_timeout.set(t)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.read_timeout.get())
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.write_timeout.get())
-    }
-
-    /// The pending socket error (`SO_ERROR`), cleared by reading it.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
-    }
-
     /// Takes a std socket (made non-blocking).
     pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket::from_socket(Socket::from_std(OwnedFd::from(s))?))
@@ -185,4 +159,5 @@ impl UdpSocket {
     }
 }
 
+timeout_methods!(UdpSocket);
 impl_fd!(UdpSocket);

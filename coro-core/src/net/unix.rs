@@ -6,12 +6,11 @@ use std::net::Shutdown;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use crate::runtime::park::Interest;
 use crate::sys::socket::{self as sock, RawAddr, with_std};
 
-use super::socket::{Socket, Timeout, impl_read_write, stream_io};
+use super::socket::{Socket, Timeout, impl_read_write, stream_io, timeout_methods};
 use super::tcp::{connect_socket, impl_fd};
 
 /// A Unix-domain stream listener; `accept` suspends the coroutine.
@@ -139,31 +138,6 @@ impl UnixStream {
         })
     }
 
-    /// Sets the read timeout (`None`: wait forever); `Some(0)` is an error, as in std.
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.read_timeout.set(t)
-    }
-
-    /// Sets the write timeout (`None`: wait forever); `Some(0)` is an error, as in std.
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.write_timeout.set(t)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.read_timeout.get())
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.write_timeout.get())
-    }
-
-    /// The pending socket error (`SO_ERROR`), cleared by reading it.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock.take_error()
-    }
-
     /// Takes a std stream (made non-blocking).
     pub fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream::from_socket(Socket::from_std(OwnedFd::from(s))?))
@@ -184,5 +158,6 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+timeout_methods!(UnixStream);
 impl_read_write!(UnixStream);
 impl_fd!(UnixListener, UnixStream);
