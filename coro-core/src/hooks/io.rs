@@ -72,6 +72,48 @@ fn iov_total(iov: &[iovec]) -> usize {
     iov.iter().fold(0usize, |t, v| t.saturating_add(v.iov_len))
 }
 
+/// A receive that does not wait on the event loop: outside a coroutine (or with the hooks
+/// off), or asked not to wait (`MSG_DONTWAIT`). One call, retried only where libc's blocking
+/// socket would have waited. `None`: the caller waits in its task instead.
+#[inline(always)]
+fn recv_without_loop(
+    fd: c_int,
+    flags: c_int,
+    mut op: impl FnMut() -> isize + Copy,
+) -> Option<isize> {
+    if active() && flags & libc::MSG_DONTWAIT == 0 {
+        return None;
+    }
+    let r = op();
+    Some(if r == -1 && flags & libc::MSG_DONTWAIT == 0 {
+        wait::outside_retry(fd, Dir::Read, Timeout::Recv, r, op)
+    } else {
+        r
+    })
+}
+
+/// A send of `len` bytes that writes them all before it returns, as on a blocking socket:
+/// `op(done)` sends from offset `done`. Inside a coroutine it waits on the loop; outside (or
+/// with `MSG_DONTWAIT`) it makes one call, finished as libc would only if the socket is
+/// blocking for the user.
+#[inline(always)]
+fn send_all(
+    fd: c_int,
+    len: usize,
+    flags: c_int,
+    mut op: impl FnMut(usize) -> isize + Copy,
+) -> isize {
+    if active() && flags & libc::MSG_DONTWAIT == 0 {
+        return wait::write_all_in_task(fd, len, op);
+    }
+    let r = op(0);
+    if (r == -1 || (r as usize) < len) && flags & libc::MSG_DONTWAIT == 0 {
+        wait::outside_write_all(fd, len, r, op)
+    } else {
+        r
+    }
+}
+
 /// Hooked `read(2)`.
 ///
 /// # Safety
@@ -81,13 +123,8 @@ fn iov_total(iov: &[iovec]) -> usize {
 pub(crate) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
     // SAFETY: forwarded from the caller.
     let op = || unsafe { real::read(fd, buf, count) };
-    if !active() {
-        let r = op();
-        return if r == -1 {
-            wait::outside_retry(fd, Dir::Read, Timeout::Recv, r, op)
-        } else {
-            r
-        };
+    if let Some(r) = recv_without_loop(fd, 0, op) {
+        return r;
     }
     wait::in_task(fd, Dir::Read, Timeout::Recv, count, op)
 }
@@ -101,13 +138,8 @@ pub(crate) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t)
 pub(crate) unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     // SAFETY: forwarded from the caller.
     let op = || unsafe { real::readv(fd, iov, cnt) };
-    if !active() {
-        let r = op();
-        return if r == -1 {
-            wait::outside_retry(fd, Dir::Read, Timeout::Recv, r, op)
-        } else {
-            r
-        };
+    if let Some(r) = recv_without_loop(fd, 0, op) {
+        return r;
     }
     // SAFETY: the caller passes `cnt` valid iovecs.
     let want = iov_total(unsafe { iov_slice(iov, cnt) });
@@ -128,13 +160,8 @@ pub(crate) unsafe extern "C" fn recv(
 ) -> ssize_t {
     // SAFETY: forwarded from the caller.
     let op = || unsafe { real::recv(fd, buf, len, flags) };
-    if !active() || flags & libc::MSG_DONTWAIT != 0 {
-        let r = op();
-        return if r == -1 && flags & libc::MSG_DONTWAIT == 0 {
-            wait::outside_retry(fd, Dir::Read, Timeout::Recv, r, op)
-        } else {
-            r
-        };
+    if let Some(r) = recv_without_loop(fd, flags, op) {
+        return r;
     }
     if flags & libc::MSG_WAITALL != 0 {
         // SAFETY: `done <= len`, so the pointer stays in the caller's buffer.
@@ -166,13 +193,8 @@ pub(crate) unsafe extern "C" fn recvfrom(
 ) -> ssize_t {
     // SAFETY: forwarded from the caller.
     let op = || unsafe { real::recvfrom(fd, buf, len, flags, addr, alen) };
-    if !active() || flags & libc::MSG_DONTWAIT != 0 {
-        let r = op();
-        return if r == -1 && flags & libc::MSG_DONTWAIT == 0 {
-            wait::outside_retry(fd, Dir::Read, Timeout::Recv, r, op)
-        } else {
-            r
-        };
+    if let Some(r) = recv_without_loop(fd, flags, op) {
+        return r;
     }
     if flags & libc::MSG_WAITALL != 0 {
         // SAFETY: `done <= len`, so the pointer stays in the caller's buffer.
@@ -193,13 +215,8 @@ pub(crate) unsafe extern "C" fn recvfrom(
 pub(crate) unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     // SAFETY: forwarded from the caller.
     let op = || unsafe { real::recvmsg(fd, msg, flags) };
-    if !active() || flags & libc::MSG_DONTWAIT != 0 {
-        let r = op();
-        return if r == -1 && flags & libc::MSG_DONTWAIT == 0 {
-            wait::outside_retry(fd, Dir::Read, Timeout::Recv, r, op)
-        } else {
-            r
-        };
+    if let Some(r) = recv_without_loop(fd, flags, op) {
+        return r;
     }
     wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op)
 }
@@ -215,15 +232,7 @@ pub(crate) unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size
     // SAFETY: `done <= count`, so the pointer stays in the caller's buffer.
     let op =
         |done: usize| unsafe { real::write(fd, buf.cast::<u8>().add(done).cast(), count - done) };
-    if !active() {
-        let r = op(0);
-        return if r == -1 || (r as usize) < count {
-            wait::outside_write_all(fd, count, r, op)
-        } else {
-            r
-        };
-    }
-    wait::write_all_in_task(fd, count, op)
+    send_all(fd, count, 0, op)
 }
 
 /// Hooked `writev(2)`: writes every iovec before it returns.
@@ -283,15 +292,7 @@ pub(crate) unsafe extern "C" fn send(
     let op = |done: usize| unsafe {
         real::send(fd, buf.cast::<u8>().add(done).cast(), len - done, flags)
     };
-    if !active() || flags & libc::MSG_DONTWAIT != 0 {
-        let r = op(0);
-        return if (r == -1 || (r as usize) < len) && flags & libc::MSG_DONTWAIT == 0 {
-            wait::outside_write_all(fd, len, r, op)
-        } else {
-            r
-        };
-    }
-    wait::write_all_in_task(fd, len, op)
+    send_all(fd, len, flags, op)
 }
 
 /// Hooked `sendto(2)`.
@@ -319,15 +320,7 @@ pub(crate) unsafe extern "C" fn sendto(
             alen,
         )
     };
-    if !active() || flags & libc::MSG_DONTWAIT != 0 {
-        let r = op(0);
-        return if (r == -1 || (r as usize) < len) && flags & libc::MSG_DONTWAIT == 0 {
-            wait::outside_write_all(fd, len, r, op)
-        } else {
-            r
-        };
-    }
-    wait::write_all_in_task(fd, len, op)
+    send_all(fd, len, flags, op)
 }
 
 /// Hooked `sendmsg(2)`: writes every iovec; ancillary data goes with the first part only.
