@@ -225,6 +225,10 @@ pub(crate) use timeout_methods;
 /// `read_vectored_impl`, `write_impl` and `write_vectored_impl`.
 macro_rules! impl_read_write {
     ($t:ty) => {
+        impl_read_write!(@for $t);
+        impl_read_write!(@for &$t);
+    };
+    (@for $t:ty) => {
         impl std::io::Read for $t {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.read_impl(buf)
@@ -236,29 +240,7 @@ macro_rules! impl_read_write {
                 self.read_vectored_impl(bufs)
             }
         }
-        impl std::io::Read for &$t {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.read_impl(buf)
-            }
-            fn read_vectored(
-                &mut self,
-                bufs: &mut [std::io::IoSliceMut<'_>],
-            ) -> std::io::Result<usize> {
-                self.read_vectored_impl(bufs)
-            }
-        }
         impl std::io::Write for $t {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.write_impl(buf)
-            }
-            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.write_vectored_impl(bufs)
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        impl std::io::Write for &$t {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.write_impl(buf)
             }
