@@ -107,9 +107,9 @@ impl Drop for SaveBuf {
 }
 
 /// Copies the `len` bytes that end at `src_end` to end at `dst_end`, in aligned moves from the
-/// top down: 32-byte moves where the CPU has AVX, 16-byte ones otherwise, and one 8-byte move
-/// for an odd word at the bottom (a live frame runs from an 8-aligned stack pointer to an
-/// aligned top).
+/// top down: 32-byte moves where the CPU has AVX (then the last 8 to 24 bytes as 8-byte words),
+/// 16-byte ones otherwise (then one 8-byte word for an odd word at the bottom); a live frame
+/// runs from an 8-aligned stack pointer to an aligned top.
 ///
 /// Frames are a couple of hundred bytes, and a copy that size is bound by the stores a core
 /// retires per cycle (one on many x86 cores): the widest aligned stores make the fewest, and
