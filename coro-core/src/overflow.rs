@@ -66,19 +66,13 @@ fn ensure_alt_stack() {
         if libc::sigaltstack(ptr::null(), &mut old) != 0 || old.ss_flags & libc::SS_DISABLE == 0 {
             return;
         }
-        let mem = libc::mmap(
-            ptr::null_mut(),
-            ALT_STACK_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if mem == libc::MAP_FAILED {
+        let Ok(mem) =
+            crate::sys::map_anonymous(ALT_STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE, 0)
+        else {
             return;
-        }
+        };
         let stack = libc::stack_t {
-            ss_sp: mem,
+            ss_sp: mem.cast(),
             ss_flags: 0,
             ss_size: ALT_STACK_SIZE,
         };

@@ -223,27 +223,14 @@ pub(crate) fn get_or_create(fd: c_int) -> Option<&'static FdState> {
     let i = usize::try_from(fd).ok()?;
     let slot = TABLE.get(i / CHUNK)?;
     let bytes = CHUNK * std::mem::size_of::<FdState>();
-    // SAFETY: an anonymous private mapping; zeroed memory is a valid array of FdState (all
-    // atomics at 0).
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return None;
-    }
+    // Zeroed memory is a valid array of FdState (all atomics at 0).
+    let p = crate::sys::map_anonymous(bytes, libc::PROT_READ | libc::PROT_WRITE, 0).ok()?;
     let p = p.cast::<FdState>();
     if let Err(_winner) =
         slot.compare_exchange(std::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
     {
         // SAFETY: our mapping lost the race and was never shared.
-        unsafe { libc::munmap(p.cast(), bytes) };
+        unsafe { crate::sys::unmap(p.cast(), bytes) };
     }
     get(fd)
 }

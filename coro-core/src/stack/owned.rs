@@ -1,10 +1,10 @@
 //! [`OwnedStack`]: one guarded mapping per coroutine, recycled through a per-thread pool.
 
 use std::fmt;
-use std::io;
 
 use super::{Stack, page_size, pool, round_to_pages};
 use crate::error::{Error, Result};
+use crate::sys;
 
 /// A stack of its own for one coroutine: an anonymous mapping with one `PROT_NONE` guard page
 /// below it, committed lazily by the kernel as the coroutine touches it.
@@ -45,36 +45,17 @@ impl OwnedStack {
     pub(crate) fn map(size: usize) -> Result<OwnedStack> {
         let page = page_size();
         let len = size + page;
-        // SAFETY: an anonymous private mapping at an address the kernel picks; no memory is
-        // touched. MAP_NORESERVE: commit pages only when touched.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(Error::StackAlloc {
-                size,
-                source: io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: `map + page .. map + len` lies inside the mapping we just made.
-        let rc = unsafe {
-            libc::mprotect(
-                map.cast::<u8>().add(page).cast(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
-        };
-        if rc != 0 {
-            let source = io::Error::last_os_error();
+        // MAP_NORESERVE: commit pages only when touched; the whole mapping starts PROT_NONE and
+        // all but its lowest page (the guard) is then opened.
+        let map = sys::map_anonymous(len, libc::PROT_NONE, libc::MAP_NORESERVE | libc::MAP_STACK)
+            .map_err(|source| Error::StackAlloc { size, source })?;
+        // SAFETY: `map + page .. map + len` lies inside the mapping we just made, which nothing
+        // else knows about.
+        let opened =
+            unsafe { sys::protect(map.add(page), size, libc::PROT_READ | libc::PROT_WRITE) };
+        if let Err(source) = opened {
             // SAFETY: unmapping the mapping we made above, which nothing else knows about.
-            unsafe { libc::munmap(map, len) };
+            unsafe { sys::unmap(map, len) };
             return Err(Error::StackAlloc { size, source });
         }
         Ok(OwnedStack {

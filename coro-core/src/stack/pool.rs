@@ -17,7 +17,7 @@ pub(super) struct Mapping {
 impl Mapping {
     pub(super) fn unmap(self) {
         // SAFETY: every Mapping comes from an OwnedStack that owned this mapping and gave it up.
-        unsafe { libc::munmap(self.map as *mut libc::c_void, self.len) };
+        unsafe { crate::sys::unmap(self.map as *mut u8, self.len) };
     }
 }
 

@@ -87,6 +87,49 @@ fn owned(fd: i64) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
 }
 
+/// Maps `len` bytes of fresh anonymous private memory (zeroed) with protection `prot`;
+/// `extra_flags` adds to `MAP_PRIVATE | MAP_ANONYMOUS` (`MAP_NORESERVE`, `MAP_STACK`).
+pub(crate) fn map_anonymous(len: usize, prot: i32, extra_flags: i32) -> io::Result<*mut u8> {
+    // SAFETY: an anonymous mapping at an address the kernel picks touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(p.cast())
+    }
+}
+
+/// Changes the protection of `len` bytes at `addr` (both page-aligned).
+///
+/// # Safety
+///
+/// `addr .. addr + len` must lie in a mapping the caller owns, and no live reference may
+/// depend on the old protection.
+pub(crate) unsafe fn protect(addr: *mut u8, len: usize, prot: i32) -> io::Result<()> {
+    // SAFETY: the caller's contract.
+    cvt(unsafe { libc::mprotect(addr.cast(), len, prot) }).map(drop)
+}
+
+/// Unmaps `len` bytes at `addr`.
+///
+/// # Safety
+///
+/// `addr .. addr + len` must be a mapping (or the whole of one) that the caller owns, and
+/// nothing may use it afterwards.
+pub(crate) unsafe fn unmap(addr: *mut u8, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { libc::munmap(addr.cast(), len) };
+}
+
 /// `read(2)`, the real one.
 pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     raw_syscall!(SYS_read, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
