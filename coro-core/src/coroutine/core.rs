@@ -74,6 +74,7 @@ thread_local! {
 const ID_BLOCK: u64 = 1 << 16;
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 
+#[inline]
 fn next_id() -> u64 {
     IDS.with(|ids| {
         let (mut next, mut end) = ids.get();
@@ -87,6 +88,7 @@ fn next_id() -> u64 {
 }
 
 impl Core {
+    #[inline]
     pub(crate) fn new(stack: StackSlot) -> Core {
         Core {
             ctx: UnsafeCell::new(Context::new()),
@@ -119,15 +121,18 @@ impl Core {
         // CURRENT goes to the child here and back to us in the child's switch out: a store on
         // each side instead of a save, a store and a restore on this one (stores are what a
         // round trip is made of; see the book's switch chapter).
-        let prev = CURRENT.get();
+        let prev = CURRENT.with(Cell::get);
         if self.parent.get() != prev {
             self.parent.set(prev);
         }
-        CURRENT.set(self);
+        CURRENT.with(|c| c.set(self));
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
         let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
         if got == EXITED {
+            // A child that ends does not hand CURRENT back itself (see `entry`): we do it here,
+            // on the parent's side, where the thread-local access is inlined.
+            self.switch_out_current();
             self.state.set(State::Finished);
         } else if mark {
             self.state.set(State::Suspended);
@@ -135,10 +140,11 @@ impl Core {
         got
     }
 
-    /// Hands `CURRENT` back to the resumer; the child calls it right before it suspends or exits.
+    /// Hands `CURRENT` back to the resumer; the child calls it right before it suspends, the
+    /// resumer when the child has exited.
     #[inline(always)]
     pub(crate) fn switch_out_current(&self) {
-        CURRENT.set(self.parent.get());
+        CURRENT.with(|c| c.set(self.parent.get()));
     }
 
     /// Makes sure the coroutine's frames are on its stack, so that it can be switched into.
@@ -209,6 +215,7 @@ impl Core {
     /// Gives a shared stack up after the coroutine finished: it forgets this coroutine, whose
     /// save buffer is freed. An owned stack is kept until the handle drops, since the control
     /// block may live at its top.
+    #[inline]
     pub(crate) fn release_stack(&self) {
         match &self.stack {
             StackSlot::Owned(_) => {}

@@ -439,14 +439,17 @@ unsafe fn free_boxed<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
 /// `body` must be such a block, and not be used afterwards.
 unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
     let inner = body.cast::<Inner<I, Y, R, F>>().as_ptr();
-    // SAFETY: the block is live until drop_in_place below; the stack is taken out first so that
-    // the memory stays mapped (and unused) while the block drops.
+    // SAFETY: the block is live until its fields are dropped below; the stack is taken out first
+    // so that the memory stays mapped (and unused) while they drop.
     unsafe {
-        let stack = match &(*inner).body.head.core.stack {
-            StackSlot::Owned(cell) => cell.take(),
-            StackSlot::Shared { .. } => None,
+        let StackSlot::Owned(cell) = &(*inner).body.head.core.stack else {
+            unreachable!("a control block on its own stack has an owned stack slot")
         };
-        ptr::drop_in_place(inner);
+        let stack = cell.take();
+        // Field by field: the Core holds nothing else to drop (its stack slot is now empty, its
+        // locals were dropped when the body ended), which saves a call per coroutine.
+        ptr::drop_in_place((*inner).body.result.get());
+        ptr::drop_in_place((*inner).f.get());
         drop(stack);
     }
 }
@@ -491,8 +494,7 @@ where
         // SAFETY: the result slot is ours while we run.
         unsafe { *inner.body.result.get() = outcome };
     }
-    // SAFETY: the block outlives the coroutine.
-    unsafe { (*inner).body.head.core.switch_out_current() };
+    // CURRENT is handed back by the resumer when it sees EXITED (`Core::switch_in`).
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
     // `switch_in` on this context, and marks us finished when it sees EXITED.
     unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), EXITED) }

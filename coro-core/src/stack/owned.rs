@@ -30,8 +30,23 @@ impl OwnedStack {
     ///
     /// Fails with [`Error::StackAlloc`] when the kernel refuses the mapping; past
     /// `vm.max_map_count` mappings the error says so and points at [`SharedStack`](super::SharedStack).
+    #[inline]
     pub fn new(size: usize) -> Result<OwnedStack> {
-        let size = round_to_pages(size);
+        let page = page_size();
+        let size = round_to_pages(size, page);
+        // The last stack this thread gave back: the common case, a few instructions.
+        if let Some(m) = pool::take_last(size + page) {
+            return Ok(OwnedStack {
+                map: m.map,
+                len: m.len,
+            });
+        }
+        Self::new_slow(size)
+    }
+
+    /// [`OwnedStack::new`] past its fast slot: the rest of the pool, or a fresh mapping.
+    #[inline(never)]
+    fn new_slow(size: usize) -> Result<OwnedStack> {
         if let Some(m) = pool::take(size + page_size()) {
             return Ok(OwnedStack {
                 map: m.map,
@@ -68,18 +83,22 @@ impl OwnedStack {
 // SAFETY: `map + page .. map + len` is mapped read-write for the life of the value, `map .. map +
 // page` is PROT_NONE, and `map + len` is page-aligned, hence 16-aligned.
 unsafe impl Stack for OwnedStack {
+    #[inline]
     fn base(&self) -> usize {
         self.map + self.len
     }
+    #[inline]
     fn limit(&self) -> usize {
         self.map + page_size()
     }
+    #[inline]
     fn guard(&self) -> usize {
         self.map
     }
 }
 
 impl Drop for OwnedStack {
+    #[inline]
     fn drop(&mut self) {
         pool::give(pool::Mapping {
             map: self.map,

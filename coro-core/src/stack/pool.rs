@@ -51,11 +51,18 @@ thread_local! {
     static POOL_LIVE: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Takes the fast slot `LAST` if it holds a mapping of `len` bytes.
+#[inline]
+pub(super) fn take_last(len: usize) -> Option<Mapping> {
+    LAST.with(|slot| {
+        let last = slot.get();
+        (last.len == len).then(|| slot.replace(EMPTY))
+    })
+}
+
 /// Takes an idle mapping of exactly `len` bytes (guard included), if the pool has one.
 pub(super) fn take(len: usize) -> Option<Mapping> {
-    let last = LAST.get();
-    if last.len == len {
-        LAST.set(EMPTY);
+    if let Some(last) = take_last(len) {
         return Some(last);
     }
     POOL.try_with(|pool| {
@@ -69,6 +76,7 @@ pub(super) fn take(len: usize) -> Option<Mapping> {
 }
 
 /// Hands a mapping back; unmaps it when the pool is full or the thread is exiting.
+#[inline]
 pub(super) fn give(m: Mapping) {
     if POOL_LIVE.get() {
         let last = LAST.replace(m);

@@ -64,12 +64,14 @@ impl SharedStack {
     }
 
     /// The usable size in bytes.
+    #[inline]
     pub fn size(&self) -> usize {
         self.inner.stack.size()
     }
 }
 
 impl SharedInner {
+    #[inline]
     pub(crate) fn base(&self) -> usize {
         self.stack.base()
     }
