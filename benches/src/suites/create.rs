@@ -10,7 +10,7 @@ use std::hint::black_box;
 fn coro_create() -> Contender<'static> {
     Contender::each("coro", || {
         let mut co = Coroutine::<(), (), u64>::new(|_, ()| black_box(7));
-        let _ = black_box(co.resume(()));
+        black_box(co.resume(()).unwrap());
     })
 }
 
