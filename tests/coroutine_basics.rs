@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
-use coro::{Coroutine, CoroutineResult, Error, OwnedStack, Stack};
+use coro::{Coroutine, CoroutineResult, Error, OwnedStack, SharedStack, Stack};
 
 #[test]
 fn ping_pong_values_both_ways() {
@@ -169,6 +169,56 @@ fn ids_are_unique_and_current_id_tracks_nesting() {
     assert_eq!(me, id);
     assert_ne!(inner, id);
     assert_eq!(after, id);
+    assert_eq!(coro::current_id(), None);
+}
+
+/// Recurses until `depth` bytes of stack lie above it, then asks who is running.
+#[inline(never)]
+fn id_at_depth(top: usize, depth: usize) -> Option<u64> {
+    let here = [0u8; 512];
+    let at = std::hint::black_box(&here).as_ptr() as usize;
+    if top - at >= depth {
+        coro::current_id()
+    } else {
+        id_at_depth(top, depth)
+    }
+}
+
+#[test]
+fn current_id_is_right_anywhere_on_a_stack_bigger_than_a_region() {
+    // The running coroutine is found by the region of the stack pointer (16 MiB regions); a
+    // 40 MiB stack spans three of them, and code 20 MiB down its stack must still be seen as
+    // that coroutine.
+    let stack = OwnedStack::new(40 << 20).unwrap();
+    let mut co =
+        Coroutine::<(), (), (u64, Option<u64>, Option<u64>)>::with_stack(stack, |y, ()| {
+            let top = &y as *const _ as usize;
+            let me = y.id();
+            (me, id_at_depth(top, 1 << 10), id_at_depth(top, 20 << 20))
+        });
+    let (me, near, deep) = co.resume(()).unwrap().as_return().unwrap();
+    assert_eq!(near, Some(me));
+    assert_eq!(deep, Some(me), "20 MiB down the stack");
+}
+
+#[test]
+fn current_id_follows_the_occupant_of_a_shared_stack() {
+    let stack = SharedStack::new(64 * 1024).unwrap();
+    let make = || {
+        // SAFETY: the body lends no reference into its stack to anyone.
+        unsafe {
+            Coroutine::<(), Option<u64>, ()>::with_shared_stack(&stack, |y, ()| {
+                for _ in 0..3 {
+                    y.suspend(coro::current_id());
+                }
+            })
+        }
+    };
+    let (mut a, mut b) = (make(), make());
+    for _ in 0..3 {
+        assert_eq!(a.resume(()).unwrap().as_yield().unwrap(), Some(a.id()));
+        assert_eq!(b.resume(()).unwrap().as_yield().unwrap(), Some(b.id()));
+    }
     assert_eq!(coro::current_id(), None);
 }
 

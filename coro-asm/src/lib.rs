@@ -24,7 +24,9 @@
 
 mod arch;
 
-pub use arch::{Context, MIN_STACK_SIZE, STACK_ALIGNMENT, exit, init_stack, resume, suspend};
+pub use arch::{
+    Context, MIN_STACK_SIZE, STACK_ALIGNMENT, exit, init_stack, resume, stack_pointer, suspend,
+};
 
 /// The signature of a coroutine's entry point, called on the fresh stack by the bootstrap code.
 ///

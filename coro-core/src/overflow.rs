@@ -1,5 +1,5 @@
 //! Stack overflow detection: a SIGSEGV/SIGBUS handler, on an alternate signal stack, that
-//! recognises a fault in the guard page of the running coroutine's stack, prints
+//! recognises a fault in the guard of the running coroutine's stack, prints
 //! "coroutine N overflowed its S-byte stack" and aborts, as std does for threads. Any other
 //! fault goes to the handler that was installed before ours, unchanged.
 
@@ -9,7 +9,7 @@ use std::ptr;
 use std::sync::Once;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::coroutine::{Core, current};
+use crate::coroutine::Core;
 
 /// The handlers that were installed before ours, for SIGSEGV and SIGBUS.
 static PREVIOUS: [AtomicPtr<libc::sigaction>; 2] = [
@@ -82,15 +82,22 @@ fn ensure_alt_stack() {
     }
 }
 
-/// The signal handler. Only async-signal-safe calls: reads of a TLS word and of the running
-/// coroutine's control block, the write system call, abort(3), sigaction(2).
+/// The signal handler. Only async-signal-safe calls: reads of the signal context, of a word of
+/// the stack-region table and of the running coroutine's control block, the write system call,
+/// abort(3), sigaction(2).
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel hands us a valid siginfo for SIGSEGV/SIGBUS.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let core = current();
+    // The interrupted code's stack pointer names the coroutine that was running (we run on the
+    // alternate signal stack, so our own does not).
+    // SAFETY: for SA_SIGINFO handlers the third argument is the interrupted ucontext.
+    let sp = unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RSP as usize] };
+    let core: *const Core = crate::stack::region_owner(sp as usize).cast();
     if !core.is_null() {
-        // SAFETY: CURRENT holds the running coroutine's live Core (it is running: we are on its
-        // thread, interrupting it).
+        // SAFETY: code runs on a coroutine stack only while that coroutine runs, and a coroutine
+        // names itself the owner of its stack's region before it first runs (or takes a shared
+        // stack over): the owner of the interrupted stack pointer's region is the live Core of
+        // the coroutine that was running.
         let bounds = unsafe { Core::stack_bounds(core) };
         if let Some((guard, limit, size)) = bounds
             && addr >= guard

@@ -294,3 +294,19 @@ pub unsafe fn exit(ctx: *const Context, arg: usize) -> ! {
         );
     }
 }
+
+/// The stack pointer of the code that calls it (inlined, so its caller's `rsp`): which stack the
+/// caller runs on, hence which coroutine.
+#[inline(always)]
+pub fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads rsp into a register; touches no memory, the stack or the flags.
+    unsafe {
+        asm!(
+            "mov {}, rsp",           // the caller's stack pointer
+            out(reg) sp,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    sp
+}

@@ -49,9 +49,6 @@ pub(crate) struct Core {
     pub(crate) id: u64,
     /// Coroutine-local storage, owned by `crate::local`; null until first used.
     pub(crate) locals: Cell<*mut ()>,
-    /// Who resumed this coroutine last (null: the thread itself). The child puts it back in
-    /// `CURRENT` when it switches out, see [`Core::switch_out_current`].
-    parent: Cell<*const Core>,
     pub(crate) stack: StackSlot,
 }
 
@@ -63,9 +60,6 @@ pub(crate) const CANCEL: usize = 0;
 pub(crate) const EXITED: usize = 0;
 
 thread_local! {
-    /// The innermost coroutine running on this thread, or null. Read by the overflow handler,
-    /// hence a const-initialized Cell without destructor: a plain TLS word.
-    static CURRENT: Cell<*const Core> = const { Cell::new(ptr::null()) };
     /// The next id this thread hands out, and the end of its reserved block.
     static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
@@ -95,7 +89,6 @@ impl Core {
             state: Cell::new(State::Fresh),
             id: next_id(),
             locals: Cell::new(ptr::null_mut()),
-            parent: Cell::new(ptr::null()),
             stack,
         }
     }
@@ -118,33 +111,16 @@ impl Core {
         if mark {
             self.state.set(State::Running);
         }
-        // CURRENT goes to the child here and back to us in the child's switch out: a store on
-        // each side instead of a save, a store and a restore on this one (stores are what a
-        // round trip is made of; see the book's switch chapter).
-        let prev = CURRENT.with(Cell::get);
-        if self.parent.get() != prev {
-            self.parent.set(prev);
-        }
-        CURRENT.with(|c| c.set(self));
+        // Nothing records that the child runs now: `current()` finds it by the stack pointer.
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
         let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
         if got == EXITED {
-            // A child that ends does not hand CURRENT back itself (see `entry`): we do it here,
-            // on the parent's side, where the thread-local access is inlined.
-            self.switch_out_current();
             self.state.set(State::Finished);
         } else if mark {
             self.state.set(State::Suspended);
         }
         got
-    }
-
-    /// Hands `CURRENT` back to the resumer; the child calls it right before it suspends, the
-    /// resumer when the child has exited.
-    #[inline(always)]
-    pub(crate) fn switch_out_current(&self) {
-        CURRENT.with(|c| c.set(self.parent.get()));
     }
 
     /// Makes sure the coroutine's frames are on its stack, so that it can be switched into.
@@ -209,6 +185,7 @@ impl Core {
             _ => unsafe { save.restore_to(top) },
         }
         stack.occupant.set(self);
+        stack.stack.set_owner((self as *const Core).cast());
         Ok(())
     }
 
@@ -222,6 +199,7 @@ impl Core {
             StackSlot::Shared { stack, save } => {
                 if ptr::eq(stack.occupant.get(), self) {
                     stack.occupant.set(ptr::null());
+                    stack.stack.set_owner(ptr::null());
                 }
                 save.free();
             }
@@ -250,10 +228,12 @@ impl Core {
     }
 }
 
-/// The innermost coroutine running on this thread, or null.
+/// The innermost coroutine running on this thread, or null: the owner of the stack region the
+/// caller runs on (see `stack::region`). Nested coroutines need no bookkeeping: each runs on its
+/// own stack, and when it switches out, the stack pointer is back on its resumer's.
 #[inline]
 pub(crate) fn current() -> *const Core {
-    CURRENT.with(|c| c.get())
+    crate::stack::region_owner(coro_asm::stack_pointer()).cast()
 }
 
 /// The id of the innermost coroutine running on this thread, or `None` outside coroutines.
@@ -267,7 +247,7 @@ pub(crate) fn current() -> *const Core {
 /// ```
 pub fn current_id() -> Option<u64> {
     let core = current();
-    // SAFETY: CURRENT only ever holds a running coroutine's Core, which is alive while it runs.
+    // SAFETY: the owner of the stack we run on is the running coroutine, alive while it runs.
     (!core.is_null()).then(|| unsafe { (*core).id })
 }
 

@@ -3,9 +3,11 @@
 
 mod owned;
 mod pool;
+mod region;
 mod shared;
 
 pub use owned::OwnedStack;
+pub(crate) use region::owner as region_owner;
 pub(crate) use shared::SharedInner;
 pub use shared::SharedStack;
 

@@ -2,12 +2,13 @@
 
 use std::fmt;
 
-use super::{Stack, page_size, pool, round_to_pages};
+use super::{Stack, page_size, pool, region, round_to_pages};
 use crate::error::{Error, Result};
 use crate::sys;
 
-/// A stack of its own for one coroutine: an anonymous mapping with one `PROT_NONE` guard page
-/// below it, committed lazily by the kernel as the coroutine touches it.
+/// A stack of its own for one coroutine: the top of an anonymous mapping of whole 16 MiB-aligned
+/// regions of address space, the rest of which stays `PROT_NONE` as its guard; committed
+/// lazily by the kernel as the coroutine touches it.
 ///
 /// Stacks are recycled through a per-thread pool: dropping one hands it back, and
 /// [`OwnedStack::new`] takes one of the same size from there before it maps a new one, so
@@ -19,10 +20,10 @@ use crate::sys;
 /// assert_eq!(stack.size(), 64 * 1024);
 /// ```
 pub struct OwnedStack {
-    /// Start of the mapping (the guard page).
-    map: usize,
-    /// Length of the mapping, guard page included.
-    len: usize,
+    /// The top of the stack, one past its highest byte: the top of its span.
+    top: usize,
+    /// The usable bytes, a whole number of pages, at the top of the span.
+    size: usize,
 }
 
 impl OwnedStack {
@@ -32,13 +33,12 @@ impl OwnedStack {
     /// `vm.max_map_count` mappings the error says so and points at [`SharedStack`](super::SharedStack).
     #[inline]
     pub fn new(size: usize) -> Result<OwnedStack> {
-        let page = page_size();
-        let size = round_to_pages(size, page);
+        let size = round_to_pages(size, page_size());
         // The last stack this thread gave back: the common case, a few instructions.
-        if let Some(m) = pool::take_last(size + page) {
+        if let Some(m) = pool::take_last(size) {
             return Ok(OwnedStack {
-                map: m.map,
-                len: m.len,
+                top: m.top,
+                size: m.size,
             });
         }
         Self::new_slow(size)
@@ -47,62 +47,72 @@ impl OwnedStack {
     /// [`OwnedStack::new`] past its fast slot: the rest of the pool, or a fresh mapping.
     #[inline(never)]
     fn new_slow(size: usize) -> Result<OwnedStack> {
-        if let Some(m) = pool::take(size + page_size()) {
+        if let Some(m) = pool::take(size) {
             return Ok(OwnedStack {
-                map: m.map,
-                len: m.len,
+                top: m.top,
+                size: m.size,
             });
         }
         Self::map(size)
     }
 
-    /// Maps a fresh stack of `size` usable bytes (a multiple of the page size), bypassing the pool.
+    /// Maps a fresh stack of `size` usable bytes (a multiple of the page size), bypassing the
+    /// pool: the top `size` bytes of a fresh span of whole regions (see `region`), the rest of
+    /// the span staying inaccessible as its guard.
     pub(crate) fn map(size: usize) -> Result<OwnedStack> {
-        let page = page_size();
-        let len = size + page;
-        // MAP_NORESERVE: commit pages only when touched; the whole mapping starts PROT_NONE and
-        // all but its lowest page (the guard) is then opened.
-        let map = sys::map_anonymous(len, libc::PROT_NONE, libc::MAP_NORESERVE | libc::MAP_STACK)
-            .map_err(|source| Error::StackAlloc { size, source })?;
-        // SAFETY: `map + page .. map + len` lies inside the mapping we just made, which nothing
-        // else knows about.
-        let opened =
-            unsafe { sys::protect(map.add(page), size, libc::PROT_READ | libc::PROT_WRITE) };
+        let span = region::span_len(size, page_size());
+        let top = region::reserve(span).map_err(|source| Error::StackAlloc { size, source })?;
+        // SAFETY: `top - size .. top` lies inside the span we just reserved, which nothing else
+        // knows about.
+        let opened = unsafe {
+            sys::protect(
+                (top - size) as *mut u8,
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
         if let Err(source) = opened {
-            // SAFETY: unmapping the mapping we made above, which nothing else knows about.
-            unsafe { sys::unmap(map, len) };
+            // SAFETY: the span we reserved above, which nothing else knows about.
+            unsafe { region::release(top, span) };
             return Err(Error::StackAlloc { size, source });
         }
-        Ok(OwnedStack {
-            map: map as usize,
-            len,
-        })
+        Ok(OwnedStack { top, size })
+    }
+
+    /// Makes `who` (a `*const Core`, or null) the coroutine that [`crate::coroutine::current`]
+    /// names for code running on this stack.
+    #[inline]
+    pub(crate) fn set_owner(&self, who: *const ()) {
+        region::set_owner(self.top, region::span_len(self.size, page_size()), who);
     }
 }
 
-// SAFETY: `map + page .. map + len` is mapped read-write for the life of the value, `map .. map +
-// page` is PROT_NONE, and `map + len` is page-aligned, hence 16-aligned.
+// SAFETY: `top - size .. top` is mapped read-write for the life of the value, the rest of the
+// span below it is PROT_NONE, and `top` is region-aligned, hence 16-aligned.
 unsafe impl Stack for OwnedStack {
     #[inline]
     fn base(&self) -> usize {
-        self.map + self.len
+        self.top
     }
     #[inline]
     fn limit(&self) -> usize {
-        self.map + page_size()
+        self.top - self.size
     }
     #[inline]
     fn guard(&self) -> usize {
-        self.map
+        self.top - region::span_len(self.size, page_size())
     }
 }
 
 impl Drop for OwnedStack {
     #[inline]
     fn drop(&mut self) {
+        // The region keeps naming the coroutine that ran here last: nothing reads it until the
+        // next coroutine on this stack, made before any code runs on it, names itself (readers
+        // look up the region of a running stack pointer only).
         pool::give(pool::Mapping {
-            map: self.map,
-            len: self.len,
+            top: self.top,
+            size: self.size,
         });
     }
 }

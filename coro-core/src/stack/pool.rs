@@ -7,17 +7,22 @@ use std::cell::{Cell, UnsafeCell};
 /// space, and only the pages they touched count in RSS.
 const POOL_CAPACITY: usize = 64;
 
-/// An idle mapping: its start (the guard page) and its length, guard included.
+/// An idle stack: the top of its span and its usable size (see [`super::OwnedStack`]).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Mapping {
-    pub(super) map: usize,
-    pub(super) len: usize,
+    pub(super) top: usize,
+    pub(super) size: usize,
 }
 
 impl Mapping {
     pub(super) fn unmap(self) {
-        // SAFETY: every Mapping comes from an OwnedStack that owned this mapping and gave it up.
-        unsafe { crate::sys::unmap(self.map as *mut u8, self.len) };
+        // SAFETY: every Mapping comes from an OwnedStack that owned this span and gave it up.
+        unsafe {
+            super::region::release(
+                self.top,
+                super::region::span_len(self.size, super::page_size()),
+            )
+        };
     }
 }
 
@@ -29,7 +34,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         POOL_LIVE.set(false);
         let last = LAST.replace(EMPTY);
-        if last.len != 0 {
+        if last.size != 0 {
             last.unmap();
         }
         for m in self.idle.drain(..) {
@@ -38,7 +43,7 @@ impl Drop for Pool {
     }
 }
 
-const EMPTY: Mapping = Mapping { map: 0, len: 0 };
+const EMPTY: Mapping = Mapping { top: 0, size: 0 };
 
 thread_local! {
     // UnsafeCell, not RefCell: `take` and `give` never call back into the pool, so a borrow
@@ -51,24 +56,24 @@ thread_local! {
     static POOL_LIVE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Takes the fast slot `LAST` if it holds a mapping of `len` bytes.
+/// Takes the fast slot `LAST` if it holds a stack of `size` usable bytes.
 #[inline]
-pub(super) fn take_last(len: usize) -> Option<Mapping> {
+pub(super) fn take_last(size: usize) -> Option<Mapping> {
     LAST.with(|slot| {
         let last = slot.get();
-        (last.len == len).then(|| slot.replace(EMPTY))
+        (last.size == size).then(|| slot.replace(EMPTY))
     })
 }
 
-/// Takes an idle mapping of exactly `len` bytes (guard included), if the pool has one.
-pub(super) fn take(len: usize) -> Option<Mapping> {
-    if let Some(last) = take_last(len) {
+/// Takes an idle stack of exactly `size` usable bytes, if the pool has one.
+pub(super) fn take(size: usize) -> Option<Mapping> {
+    if let Some(last) = take_last(size) {
         return Some(last);
     }
     POOL.try_with(|pool| {
         // SAFETY: this thread's pool; no other reference to it is live (see POOL).
         let pool = unsafe { &mut *pool.get() };
-        let i = pool.idle.iter().rposition(|m| m.len == len)?;
+        let i = pool.idle.iter().rposition(|m| m.size == size)?;
         Some(pool.idle.swap_remove(i))
     })
     .ok()
@@ -80,7 +85,7 @@ pub(super) fn take(len: usize) -> Option<Mapping> {
 pub(super) fn give(m: Mapping) {
     if POOL_LIVE.get() {
         let last = LAST.replace(m);
-        if last.len == 0 {
+        if last.size == 0 {
             return;
         }
         give_to_pool(last);
