@@ -463,6 +463,11 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
 
 /// The first Rust code on a fresh coroutine stack, called by the asm trampoline.
 ///
+/// The body runs inside [`run`], which writes its return value straight into the control block:
+/// across the body this frame holds only `inner` and `arg`, and the suspended coroutine's live
+/// frames are that much smaller. Every byte counts twice for a shared stack: in the coroutine's
+/// save buffer, and in the copy made on each switch of occupant.
+///
 /// # Safety
 ///
 /// `data` must be the control block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
@@ -472,36 +477,65 @@ where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
     let inner = data.cast::<Inner<I, Y, R, F>>();
-    {
-        // SAFETY: see the function's contract; the block outlives the coroutine.
-        let inner = unsafe { &*inner };
-        let head = &inner.body.head;
-        // SAFETY: the closure slot is ours while we run.
-        let Some(f) = (unsafe { (*inner.f.get()).take() }) else {
-            std::process::abort()
-        };
-        // SAFETY: `arg` points at the first input, given up by `resume` (see there).
-        let input = unsafe { ptr::read(arg as *const I) };
-        // SAFETY: Yielder is repr(transparent) over Head.
-        let yielder = unsafe { &*(head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(move || f(yielder, input)));
-        let mut outcome = match outcome {
-            Err(payload) if payload.is::<ForcedUnwind>() => None,
-            other => Some(other),
-        };
-        // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
-        if !head.core.locals.get().is_null() {
-            let locals = panic::catch_unwind(AssertUnwindSafe(|| {
-                crate::local::drop_locals(&head.core.locals)
-            }));
-            if let (Err(payload), None | Some(Ok(_))) = (locals, &outcome) {
-                outcome = Some(Err(payload));
-            }
-        }
-        // SAFETY: the result slot is ours while we run.
-        unsafe { *inner.body.result.get() = outcome };
-    }
+    // SAFETY: see the function's contract.
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| unsafe { run(inner, arg) }));
+    // SAFETY: see the function's contract; the block outlives the coroutine.
+    unsafe { body_ended(&(*inner).body, caught) };
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
     // `switch_in` on this context, and marks us finished when it sees EXITED.
     unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), EXITED) }
+}
+
+/// What [`entry`] does after the body: records a panic in the result slot, drops the
+/// coroutine-local values. Kept out of `entry`, so that `entry` (whose frame stays under the body
+/// while it runs) holds as few registers and locals as possible.
+///
+/// # Safety
+///
+/// `body` must be the running coroutine's block, whose body has just ended with `caught`.
+#[inline(never)]
+unsafe fn body_ended<I, Y, R>(body: &Body<I, Y, R>, caught: std::thread::Result<()>) {
+    // SAFETY: the result slot is ours while we run. It holds the return value if the body
+    // returned, and stays empty if a drop unwound the body (the coroutine was cancelled).
+    let result = unsafe { &mut *body.result.get() };
+    if let Err(payload) = caught
+        && !payload.is::<ForcedUnwind>()
+    {
+        *result = Some(Err(payload));
+    }
+    // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
+    let locals = &body.head.core.locals;
+    if !locals.get().is_null()
+        && let Err(payload) =
+            panic::catch_unwind(AssertUnwindSafe(|| crate::local::drop_locals(locals)))
+        && !matches!(result, Some(Err(_)))
+    {
+        *result = Some(Err(payload));
+    }
+}
+
+/// Runs the body of a fresh coroutine and stores what it returns in the control block.
+///
+/// # Safety
+///
+/// As for [`entry`].
+#[inline(always)]
+unsafe fn run<I, Y, R, F>(inner: *mut Inner<I, Y, R, F>, arg: usize)
+where
+    F: FnOnce(&Yielder<I, Y>, I) -> R,
+{
+    // SAFETY: the caller's contract; the block outlives the coroutine.
+    let inner = unsafe { &*inner };
+    // SAFETY: the closure slot is ours while we run.
+    let Some(f) = (unsafe { (*inner.f.get()).take() }) else {
+        std::process::abort()
+    };
+    // SAFETY: `arg` points at the first input, given up by `resume` (see there).
+    let input = unsafe { ptr::read(arg as *const I) };
+    // SAFETY: Yielder is repr(transparent) over Head.
+    let yielder = unsafe { &*(&inner.body.head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
+    let r = f(yielder, input);
+    // SAFETY: the result slot is ours while we run, and still empty (`None`): a write, with no
+    // drop of the old value, keeps drop code (and the registers it needs) out of `entry`.
+    unsafe { inner.body.result.get().write(Some(Ok(r))) };
 }
