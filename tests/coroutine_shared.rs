@@ -163,3 +163,35 @@ fn shared_and_owned_coroutines_interleave() {
     }
     assert_eq!(v, w);
 }
+
+#[test]
+fn backtraces_and_panics_work_in_a_restored_coroutine() {
+    // The top words of a shared stack (the bootstrap frame) are not saved with a coroutine's
+    // frames: whoever started there last left them, and only the trampoline's return address
+    // among them is ever read again, by unwinders, and it is the same for every coroutine.
+    // Walking the stack of a coroutine whose frames were evicted and put back must work.
+    let stack = SharedStack::new(64 * 1024).unwrap();
+    let make = |tag: u32| {
+        on_shared::<(), usize, u32, _>(&stack, move |y, ()| {
+            y.suspend(0);
+            let trace = std::backtrace::Backtrace::force_capture().to_string();
+            y.suspend(
+                trace
+                    .lines()
+                    .filter(|l| l.contains("coroutine_shared"))
+                    .count(),
+            );
+            let caught = std::panic::catch_unwind(|| panic!("tag {tag}"));
+            assert!(caught.is_err());
+            tag
+        })
+    };
+    let (mut a, mut b) = (make(1), make(2));
+    a.resume(()).unwrap();
+    b.resume(()).unwrap(); // evicts a, whose bootstrap words b's start overwrote
+    let ours = a.resume(()).unwrap().as_yield().unwrap(); // a's frames put back
+    assert!(ours > 0, "the backtrace names this test's closure");
+    b.resume(()).unwrap();
+    assert_eq!(a.resume(()).unwrap(), CoroutineResult::Return(1));
+    assert_eq!(b.resume(()).unwrap(), CoroutineResult::Return(2));
+}

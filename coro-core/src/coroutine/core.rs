@@ -131,17 +131,31 @@ impl Core {
         match &self.stack {
             StackSlot::Owned(_) => Ok(()),
             StackSlot::Shared { stack, save } => {
-                if ptr::eq(stack.occupant.get(), self) {
+                if ptr::eq(stack.occupant.get(), self) || self.take_over(stack, save) {
                     Ok(())
                 } else {
-                    self.take_over(stack, save)
+                    Err(self.busy(stack))
                 }
             }
         }
     }
 
+    /// The error for a shared stack whose occupant is in the resume chain.
+    #[cold]
+    fn busy(&self, stack: &SharedInner) -> Error {
+        // SAFETY: as in `take_over`, which just found the occupant live and not suspended.
+        let occupant = unsafe { &*stack.occupant.get() };
+        Error::SharedStackBusy {
+            id: self.id,
+            occupant: occupant.id,
+        }
+    }
+
+    /// Evicts the occupant of `stack` (copies its frames to its save buffer) and puts this
+    /// coroutine's frames in place. False, and nothing done, if the occupant is not suspended
+    /// (it is running, or waiting in the resume chain).
     #[inline(never)]
-    fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> Result<()> {
+    fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
         let top = stack.base();
         let occupant = stack.occupant.get();
         if !occupant.is_null() {
@@ -149,10 +163,7 @@ impl Core {
             // freed, so a non-null occupant points at a live Core.
             let occupant = unsafe { &*occupant };
             if occupant.state.get() != State::Suspended {
-                return Err(Error::SharedStackBusy {
-                    id: self.id,
-                    occupant: occupant.id,
-                });
+                return false;
             }
             // SAFETY: the occupant is suspended, so its context holds its stack pointer and its
             // live frames are exactly `sp .. top` on this stack.
@@ -163,8 +174,9 @@ impl Core {
             } = &occupant.stack
             {
                 // SAFETY: `sp .. top` is mapped (it is inside the shared stack) and holds the
-                // occupant's frames, which nothing runs on while it is suspended.
-                unsafe { occupant_save.save_below(top, top - sp) };
+                // occupant's frames, which nothing runs on while it is suspended; `top` is
+                // region-aligned.
+                unsafe { occupant_save.save_frame(top, sp) };
             }
             stack.occupant.set(ptr::null());
         }
@@ -180,13 +192,13 @@ impl Core {
                     coro_asm::init_stack(top as *mut u8, entry, self as *const Core as *mut u8)
                 };
             }
-            // SAFETY: our frames were saved from `top - len .. top` and go back to the same
-            // addresses, which the eviction above made free.
-            _ => unsafe { save.restore_to(top) },
+            // SAFETY: our frames were saved below `top` and go back to the same addresses,
+            // which the eviction above made free.
+            _ => unsafe { save.restore_frame(top) },
         }
         stack.occupant.set(self);
         stack.stack.set_owner((self as *const Core).cast());
-        Ok(())
+        true
     }
 
     /// Gives a shared stack up after the coroutine finished: it forgets this coroutine, whose

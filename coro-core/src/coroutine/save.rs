@@ -15,7 +15,16 @@ pub(crate) struct SaveBuf {
     ptr: Cell<*mut u8>,
     cap: Cell<u32>,
     used: Cell<u32>,
+    /// The word just below the bootstrap words, kept here rather than in the buffer (see
+    /// [`SaveBuf::save_frame`]).
+    word: Cell<u64>,
 }
+
+/// The top bytes of a shared stack that are never saved: the bootstrap frame. After the first
+/// run of any coroutine there they hold the trampoline's return address, the same for every
+/// coroutine, and the entry function and control block of the last coroutine that started
+/// there, which nothing reads again (see `coro_asm::init_stack`).
+const BOOTSTRAP: usize = 24;
 
 const ALIGN: usize = 16;
 
@@ -25,6 +34,41 @@ impl SaveBuf {
             ptr: Cell::new(ptr::null_mut()),
             cap: Cell::new(0),
             used: Cell::new(0),
+            word: Cell::new(0),
+        }
+    }
+
+    /// Saves the frames of a coroutine suspended with stack pointer `sp` on a shared stack whose
+    /// top is `top`: all of `sp .. top` but the [`BOOTSTRAP`] words. The word below them goes to
+    /// a field, so that the rest ends 32-aligned (`top` is page-aligned) for the aligned copy.
+    ///
+    /// # Safety
+    ///
+    /// `sp .. top` must be readable and not overlap the buffer; `top` must be 32-aligned, `sp`
+    /// 8-aligned and at most `top - 32` (a suspended coroutine has at least the trampoline's
+    /// return address and the three words its switch pushed below the bootstrap words).
+    #[inline]
+    pub(crate) unsafe fn save_frame(&self, top: usize, sp: usize) {
+        debug_assert!(sp + 32 <= top && top % 32 == 0 && sp % 8 == 0);
+        let end = top - (BOOTSTRAP + 8);
+        // SAFETY: the caller's contract: `end .. end + 8` lies inside `sp .. top`.
+        self.word.set(unsafe { (end as *const u64).read() });
+        // SAFETY: the caller's contract, with the aligned end.
+        unsafe { self.save_below(end, end - sp) };
+    }
+
+    /// Puts the frames [`SaveBuf::save_frame`] saved back below the same `top`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`SaveBuf::restore_to`], `top` being the shared stack's top.
+    #[inline]
+    pub(crate) unsafe fn restore_frame(&self, top: usize) {
+        let end = top - (BOOTSTRAP + 8);
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.restore_to(end);
+            (end as *mut u64).write(self.word.get());
         }
     }
 
