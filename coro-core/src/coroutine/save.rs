@@ -49,7 +49,7 @@ impl SaveBuf {
     /// return address and the three words its switch pushed below the bootstrap words).
     #[inline]
     pub(crate) unsafe fn save_frame(&self, top: usize, sp: usize) {
-        debug_assert!(sp + 32 <= top && top % 32 == 0 && sp % 8 == 0);
+        debug_assert!(sp + 32 <= top && top.is_multiple_of(32) && sp.is_multiple_of(8));
         let end = top - (BOOTSTRAP + 8);
         // SAFETY: the caller's contract: `end .. end + 8` lies inside `sp .. top`.
         self.word.set(unsafe { (end as *const u64).read() });
