@@ -8,17 +8,19 @@ use std::ptr;
 /// A heap buffer sized to the frames it holds (no fixed 64 KiB as in libco): it grows when a
 /// coroutine suspends deeper than before and shrinks when it uses less than half of it.
 ///
-/// The frames are kept right-aligned against a 32-aligned end inside the buffer (see
-/// [`SaveBuf::end`]), so every 32- or 16-byte chunk counted down from the stack's page-aligned
-/// top is aligned on both sides of the copy.
+/// It holds the frame bytes and one more word (see [`SaveBuf::save_frame`]), and nothing else:
+/// the frames end on a 16-byte boundary in it (see [`SaveBuf::layout`]), and the copy uses
+/// unaligned moves on the buffer's side, aligned ones on the stack's.
 pub(crate) struct SaveBuf {
     ptr: Cell<*mut u8>,
+    /// Bytes allocated.
     cap: Cell<u32>,
+    /// Frame bytes held (the extra word follows them).
     used: Cell<u32>,
-    /// The word just below the bootstrap words, kept here rather than in the buffer (see
-    /// [`SaveBuf::save_frame`]).
-    word: Cell<u64>,
 }
+
+/// The alignment of the buffer: what the allocator gives anyway.
+const ALIGN: usize = 16;
 
 /// The top bytes of a shared stack that are never saved: the bootstrap frame. After the first
 /// run of any coroutine there they hold the trampoline's return address, the same for every
@@ -26,7 +28,9 @@ pub(crate) struct SaveBuf {
 /// there, which nothing reads again (see `coro_asm::init_stack`).
 const BOOTSTRAP: usize = 24;
 
-const ALIGN: usize = 16;
+/// Where the frames end, relative to the top of the stack: below the bootstrap words and one
+/// more word, so that the frames end 32-aligned (the top is region-aligned).
+const FRAMES_END: usize = BOOTSTRAP + 8;
 
 impl SaveBuf {
     pub(crate) const fn new() -> SaveBuf {
@@ -34,13 +38,13 @@ impl SaveBuf {
             ptr: Cell::new(ptr::null_mut()),
             cap: Cell::new(0),
             used: Cell::new(0),
-            word: Cell::new(0),
         }
     }
 
     /// Saves the frames of a coroutine suspended with stack pointer `sp` on a shared stack whose
-    /// top is `top`: all of `sp .. top` but the [`BOOTSTRAP`] words. The word below them goes to
-    /// a field, so that the rest ends 32-aligned (`top` is page-aligned) for the aligned copy.
+    /// top is `top`: all of `sp .. top` but the [`BOOTSTRAP`] words. The word just below them
+    /// is stored after the frames, so that the frames proper end 32-aligned on the stack, for
+    /// aligned moves there.
     ///
     /// # Safety
     ///
@@ -50,85 +54,68 @@ impl SaveBuf {
     #[inline]
     pub(crate) unsafe fn save_frame(&self, top: usize, sp: usize) {
         debug_assert!(sp + 32 <= top && top.is_multiple_of(32) && sp.is_multiple_of(8));
-        let end = top - (BOOTSTRAP + 8);
-        // SAFETY: the caller's contract: `end .. end + 8` lies inside `sp .. top`.
-        self.word.set(unsafe { (end as *const u64).read() });
-        // SAFETY: the caller's contract, with the aligned end.
-        unsafe { self.save_below(end, end - sp) };
+        let end = top - FRAMES_END;
+        let len = end - sp;
+        let need = len + 8;
+        let cap = self.cap.get() as usize;
+        if need > cap || need * 2 < cap {
+            self.grow(need);
+        }
+        let (frames_end, word) = self.layout(len);
+        // SAFETY: the buffer holds at least `len + 8` bytes, laid out by `layout`; the caller
+        // vouches for the source: `sp .. end` holds the frames, `end .. end + 8` the word.
+        unsafe {
+            copy_frame(end as *const u8, frames_end, len);
+            word.cast::<u64>().write((end as *const u64).read());
+        }
+        self.used.set(len as u32);
     }
 
     /// Puts the frames [`SaveBuf::save_frame`] saved back below the same `top`.
     ///
     /// # Safety
     ///
-    /// As for [`SaveBuf::restore_to`], `top` being the shared stack's top.
+    /// The frames must have been saved below this same `top`, and `top - 32 - used .. top - 24`
+    /// must be writable and not overlap the buffer.
     #[inline]
     pub(crate) unsafe fn restore_frame(&self, top: usize) {
-        let end = top - (BOOTSTRAP + 8);
-        // SAFETY: the caller's contract.
+        let end = top - FRAMES_END;
+        let len = self.used.get() as usize;
+        let (frames_end, word) = self.layout(len);
+        // SAFETY: `save_frame` wrote `len` frame bytes and the word where `layout` puts them;
+        // the caller vouches for the target.
         unsafe {
-            self.restore_to(end);
-            (end as *mut u64).write(self.word.get());
+            copy_frame(frames_end, end as *mut u8, len);
+            (end as *mut u64).write(word.cast::<u64>().read());
         }
     }
 
-    /// Copies the `len` bytes below `top` into the buffer.
-    ///
-    /// # Safety
-    ///
-    /// `top - len .. top` must be readable, must not overlap the buffer, `top` 16-aligned and
-    /// `len` a multiple of 8.
-    #[inline]
-    pub(crate) unsafe fn save_below(&self, top: usize, len: usize) {
-        // The buffer holds `cap - ALIGN` bytes below `end()` (the rest is alignment slack).
-        let room = (self.cap.get() as usize).saturating_sub(ALIGN);
-        if len > room || len * 2 < room {
-            self.grow(len);
+    /// Where the frames of `len` bytes end in the buffer, and where the extra word goes: the
+    /// word after the frames or before them, whichever puts the end of the frames on a 16-byte
+    /// boundary (the allocator's alignment), so that fewer of the 32-byte moves split a cache
+    /// line. The buffer must hold at least `len + 8` bytes.
+    #[inline(always)]
+    fn layout(&self, len: usize) -> (*mut u8, *mut u8) {
+        let buf = self.ptr.get();
+        if len.is_multiple_of(16) {
+            (buf.wrapping_add(len), buf.wrapping_add(len))
+        } else {
+            (buf.wrapping_add(len + 8), buf)
         }
-        debug_assert!(
-            self.end() as usize - self.ptr.get() as usize >= len,
-            "save buffer overrun"
-        );
-        // SAFETY: the buffer holds at least `len` bytes below `end()`; both ends are 32-aligned;
-        // the caller vouches for the source.
-        unsafe { copy_frame(top as *const u8, self.end(), len) };
-        self.used.set(len as u32);
     }
 
     #[cold]
-    fn grow(&self, len: usize) {
+    fn grow(&self, need: usize) {
         self.free();
-        // 16 bytes of slack let `end()` round down to a 32-byte boundary.
-        let size = len.next_multiple_of(ALIGN) + ALIGN;
-        let layout = Layout::from_size_align(size, ALIGN).expect("stack frame size overflow");
-        // SAFETY: the layout has a non-zero size.
+        let layout = Layout::from_size_align(need, ALIGN).expect("stack frame size overflow");
+        // SAFETY: the layout has a non-zero size (at least the extra word).
         let p = unsafe { alloc::alloc(layout) };
         if p.is_null() {
             alloc::handle_alloc_error(layout);
         }
         self.ptr.set(p);
-        self.cap.set(size as u32);
-    }
-
-    /// Copies the saved bytes back so that they end at `top`.
-    ///
-    /// # Safety
-    ///
-    /// `top - used .. top` must be writable and must not overlap the buffer; `top` 16-aligned.
-    #[inline]
-    pub(crate) unsafe fn restore_to(&self, top: usize) {
-        // SAFETY: `used` bytes below `end()` were written by `save_below`; the caller vouches
-        // for the target.
-        unsafe { copy_frame(self.end(), top as *mut u8, self.used.get() as usize) };
-    }
-
-    /// Where the saved frames end: the last 32-byte boundary inside the buffer. The buffer is
-    /// 16-aligned with 16 bytes of slack, so at least `cap - 16` bytes lie below it.
-    #[inline(always)]
-    fn end(&self) -> *mut u8 {
-        let p = self.ptr.get();
-        let end = (p as usize + self.cap.get() as usize) & !31;
-        p.wrapping_add(end - p as usize)
+        self.cap
+            .set(u32::try_from(need).expect("stack frame size overflow"));
     }
 
     /// Frees the buffer.
@@ -150,27 +137,24 @@ impl Drop for SaveBuf {
     }
 }
 
-/// Copies the `len` bytes that end at `src_end` to end at `dst_end`, in aligned moves from the
-/// top down: 32-byte moves where the CPU has AVX (then the last 8 to 24 bytes as 8-byte words),
-/// 16-byte ones otherwise (then one 8-byte word for an odd word at the bottom); a live frame
-/// runs from an 8-aligned stack pointer to an aligned top.
+/// Copies the `len` bytes that end at `src_end` to end at `dst_end`, from the top down:
+/// 32-byte moves where the CPU has AVX (then the last 8 to 24 bytes as 8-byte words), 16-byte
+/// ones otherwise (then one 8-byte word for an odd word at the bottom). One side, the stack's,
+/// is 32-aligned; the other, the buffer's, only 8-aligned, which costs a split cache line now
+/// and then and saves the buffer the slack that aligning it would take.
 ///
 /// Frames are a couple of hundred bytes, and a copy that size is bound by the stores a core
-/// retires per cycle (one on many x86 cores): the widest aligned stores make the fewest, and
-/// aligned ones never split across cache lines. A call to memcpy spends about as long choosing
-/// its strategy as copying, and `rep movs` has a start-up cost of tens of cycles, so the loop is
-/// written out. The restored coroutine's first pops are 8-byte loads inside one wide store,
-/// which the core forwards without waiting for the copy to retire.
+/// retires per cycle: the widest stores make the fewest. A call to memcpy spends about as long
+/// choosing its strategy as copying, and `rep movs` has a start-up cost of tens of cycles, so
+/// the loop is written out.
 ///
 /// # Safety
 ///
 /// `src_end - len .. src_end` readable, `dst_end - len .. dst_end` writable, not overlapping;
-/// both ends 32-aligned; `len` a multiple of 8.
+/// both ends 8-aligned; `len` a multiple of 8.
 #[inline(always)]
 unsafe fn copy_frame(src_end: *const u8, dst_end: *mut u8, len: usize) {
     debug_assert_eq!(len % 8, 0);
-    debug_assert_eq!(src_end as usize % 32, 0);
-    debug_assert_eq!(dst_end as usize % 32, 0);
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx") {
@@ -196,25 +180,21 @@ unsafe fn copy_frame(src_end: *const u8, dst_end: *mut u8, len: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn copy_frame_sse2(src_end: *const u8, dst_end: *mut u8, len: usize) {
-    use std::arch::x86_64::{__m128i, _mm_load_si128, _mm_store_si128};
-    let mut off = 16;
-    while off <= len {
-        // SAFETY: `end - off .. end - off + 16` lies inside both ranges and is 16-aligned.
+    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128};
+    let (mut s, mut d) = (src_end, dst_end);
+    let whole = len & !15;
+    let mut left = whole;
+    while left != 0 {
+        // SAFETY: `s - 16 .. s` and `d - 16 .. d` lie inside both ranges.
         unsafe {
-            let v = _mm_load_si128(src_end.sub(off).cast::<__m128i>());
-            _mm_store_si128(dst_end.sub(off).cast::<__m128i>(), v);
+            s = s.sub(16);
+            d = d.sub(16);
+            _mm_storeu_si128(d.cast::<__m128i>(), _mm_loadu_si128(s.cast::<__m128i>()));
         }
-        off += 16;
+        left -= 16;
     }
-    if len % 16 == 8 {
-        // SAFETY: the bottom word, inside both ranges and 8-aligned.
-        unsafe {
-            dst_end
-                .sub(len)
-                .cast::<u64>()
-                .write(src_end.sub(len).cast::<u64>().read())
-        };
-    }
+    // SAFETY: the last 0 or 8 bytes lie inside both ranges, 8-aligned.
+    unsafe { copy_tail_words(s, d, len - whole) };
 }
 
 /// [`copy_frame`] with AVX.
@@ -225,21 +205,21 @@ unsafe fn copy_frame_sse2(src_end: *const u8, dst_end: *mut u8, len: usize) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
-    use std::arch::x86_64::{__m256i, _mm256_load_si256, _mm256_store_si256};
+    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_storeu_si256};
     let (mut s, mut d) = (src_end, dst_end);
     let whole = len & !31;
-    // Two 32-byte chunks a round, then one: a frame is a few hundred bytes, and loop control
-    // was half of what a copy executed.
+    // Two 32-byte chunks a round, then one: a frame is a few hundred bytes, and a loop of one
+    // chunk spent as many instructions on its own control as on the copy.
     let mut left = whole;
     while left >= 64 {
-        // SAFETY: `s - 64 .. s` and `d - 64 .. d` lie inside both ranges, 32-aligned.
+        // SAFETY: `s - 64 .. s` and `d - 64 .. d` lie inside both ranges.
         unsafe {
             s = s.sub(64);
             d = d.sub(64);
-            let hi = _mm256_load_si256(s.add(32).cast::<__m256i>());
-            let lo = _mm256_load_si256(s.cast::<__m256i>());
-            _mm256_store_si256(d.add(32).cast::<__m256i>(), hi);
-            _mm256_store_si256(d.cast::<__m256i>(), lo);
+            let hi = _mm256_loadu_si256(s.add(32).cast::<__m256i>());
+            let lo = _mm256_loadu_si256(s.cast::<__m256i>());
+            _mm256_storeu_si256(d.add(32).cast::<__m256i>(), hi);
+            _mm256_storeu_si256(d.cast::<__m256i>(), lo);
         }
         left -= 64;
     }
@@ -248,7 +228,7 @@ unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
         unsafe {
             s = s.sub(32);
             d = d.sub(32);
-            _mm256_store_si256(d.cast::<__m256i>(), _mm256_load_si256(s.cast::<__m256i>()));
+            _mm256_storeu_si256(d.cast::<__m256i>(), _mm256_loadu_si256(s.cast::<__m256i>()));
         }
     }
     // SAFETY: the last 0 to 24 bytes lie inside both ranges, 8-aligned.
@@ -284,36 +264,51 @@ unsafe fn copy_tail_words(s: *const u8, d: *mut u8, tail: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::SaveBuf;
+    use super::{FRAMES_END, SaveBuf};
 
+    /// A stand-in for the top of a shared stack: 1 KiB, its end 32-aligned like a real top.
     #[repr(align(32))]
-    struct Frame([u64; 128]);
+    struct Stack([u64; 128]);
+
+    impl Stack {
+        fn top(&self) -> usize {
+            self.0.as_ptr() as usize + size_of::<Stack>()
+        }
+    }
 
     #[test]
-    fn every_length_round_trips_and_stays_inside_the_buffer() {
-        let mut src = Frame([0; 128]);
+    fn every_length_round_trips_and_stays_inside_the_frames() {
+        let mut src = Stack([0; 128]);
         for (i, w) in src.0.iter_mut().enumerate() {
             *w = 0x1000 + i as u64;
         }
-        let top = src.0.as_ptr() as usize + size_of::<Frame>();
         let buf = SaveBuf::new();
-        // Growing by one word at a time, then shrinking, then jumping around: every length
-        // must fit below the aligned end (a debug assertion checks it) and come back intact.
-        let lens = (1..=128)
-            .chain((1..=128).rev())
-            .chain([8, 120, 16, 64, 72, 8, 1024 / 8]);
+        let end_word = 128 - FRAMES_END / 8;
+        // Growing by one word at a time, then shrinking, then jumping around: every frame must
+        // come back intact, with the word above it, and nothing else may be written.
+        let lens = (0..=120)
+            .chain((0..=120).rev())
+            .chain([1, 100, 2, 64, 72, 1, 120]);
         for words in lens {
-            let len = words * 8;
-            // SAFETY: `top - len .. top` lies inside `src`; the buffer is separate.
-            unsafe { buf.save_below(top, len) };
-            let mut dst = Frame([0; 128]);
-            let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Frame>();
-            // SAFETY: `dst_top - len .. dst_top` lies inside `dst`.
-            unsafe { buf.restore_to(dst_top) };
-            assert_eq!(dst.0[128 - words..], src.0[128 - words..], "length {len}");
+            let sp = src.top() - FRAMES_END - words * 8;
+            // SAFETY: `sp .. top` lies inside `src`, 8-aligned; the buffer is separate.
+            unsafe { buf.save_frame(src.top(), sp) };
+            let dst = Stack([0; 128]);
+            // SAFETY: the frames go below `dst`'s top, inside it.
+            unsafe { buf.restore_frame(dst.top()) };
+            let first = end_word - words;
+            assert_eq!(
+                dst.0[first..=end_word],
+                src.0[first..=end_word],
+                "{words} words"
+            );
             assert!(
-                dst.0[..128 - words].iter().all(|&w| w == 0),
-                "wrote below the frame at {len}"
+                dst.0[..first].iter().all(|&w| w == 0),
+                "wrote below the frame at {words} words"
+            );
+            assert!(
+                dst.0[end_word + 1..].iter().all(|&w| w == 0),
+                "wrote the bootstrap words at {words} words"
             );
         }
     }
