@@ -293,9 +293,10 @@ mod tests {
             let sp = src.top() - FRAMES_END - words * 8;
             // SAFETY: `sp .. top` lies inside `src`, 8-aligned; the buffer is separate.
             unsafe { buf.save_frame(src.top(), sp) };
-            let dst = Stack([0; 128]);
+            let mut dst = Stack([0; 128]);
+            let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Stack>();
             // SAFETY: the frames go below `dst`'s top, inside it.
-            unsafe { buf.restore_frame(dst.top()) };
+            unsafe { buf.restore_frame(dst_top) };
             let first = end_word - words;
             assert_eq!(
                 dst.0[first..=end_word],
