@@ -26,6 +26,18 @@ pub(crate) enum State {
     Finished,
 }
 
+/// What a coroutine's result slot holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Ended {
+    /// Nothing: the body has not ended, was unwound by a drop, or its outcome was taken.
+    Nothing,
+    /// The value the body returned.
+    Value,
+    /// The payload of the body's panic.
+    Panic,
+}
+
 /// The stack a coroutine runs on.
 pub(crate) enum StackSlot {
     /// Its own stack, handed back to the pool when the handle drops.
@@ -46,6 +58,9 @@ pub(crate) struct Core {
     /// yet, `link` holds the entry function instead (it is unused until the first resume).
     pub(crate) ctx: UnsafeCell<Context>,
     pub(crate) state: Cell<State>,
+    /// What the result slot of the coroutine's block holds (see `Body` in the parent module);
+    /// kept here, in the padding after `state`, so that the slot needs no tag of its own.
+    pub(crate) ended: Cell<Ended>,
     pub(crate) id: u64,
     /// Coroutine-local storage, owned by `crate::local`; null until first used.
     pub(crate) locals: Cell<*mut ()>,
@@ -87,6 +102,7 @@ impl Core {
         Core {
             ctx: UnsafeCell::new(Context::new()),
             state: Cell::new(State::Fresh),
+            ended: Cell::new(Ended::Nothing),
             id: next_id(),
             locals: Cell::new(ptr::null_mut()),
             stack,
@@ -271,3 +287,8 @@ pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
     // SAFETY: as in `current_id`; the 'static lifetime is a lie the callers are told about above.
     (!core.is_null()).then(|| unsafe { &(*core).locals })
 }
+
+// A shared-stack coroutine's control block is most of what a suspended one costs besides its
+// frames (see the book's "Stacks" chapter): keep the stack slot at three words (the owned
+// stack's non-zero top lends the enum its tag).
+const _: () = assert!(size_of::<StackSlot>() == 24);

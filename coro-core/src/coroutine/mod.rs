@@ -4,6 +4,7 @@ mod core;
 mod save;
 
 use std::alloc::Layout;
+use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -13,7 +14,7 @@ use std::ptr::{self, NonNull};
 
 pub(crate) use self::core::Core;
 pub use self::core::current_id;
-use self::core::{CANCEL, EXITED, StackSlot};
+use self::core::{CANCEL, EXITED, Ended, StackSlot};
 #[allow(unused_imports)] // current_locals: used by co_local storage
 pub(crate) use self::core::{State, current, current_locals};
 use self::save::SaveBuf;
@@ -65,14 +66,75 @@ struct Head<I, Y> {
 #[repr(C)]
 struct Body<I, Y, R> {
     head: Head<I, Y>,
-    result: UnsafeCell<Option<std::thread::Result<R>>>,
+    /// What the body ended with; which field is live, if any, is `Core::ended`. An
+    /// `Option<thread::Result<R>>` would take a word more for its own tag, and a suspended
+    /// shared-stack coroutine is little more than its block and its frames.
+    result: UnsafeCell<MaybeUninit<Outcome<R>>>,
+}
+
+/// The return value of a body, or the payload of its panic.
+union Outcome<R> {
+    value: ManuallyDrop<R>,
+    panic: ManuallyDrop<Box<dyn Any + Send>>,
+}
+
+impl<I, Y, R> Body<I, Y, R> {
+    /// Takes what the body ended with out of the result slot: `Some(Ok)` for a return value,
+    /// `Some(Err)` for a panic, `None` if there is nothing (any more).
+    ///
+    /// # Safety
+    ///
+    /// The body must not be running (the slot is written only by the body's own stack).
+    unsafe fn take_result(&self) -> Option<std::thread::Result<R>> {
+        let core = &self.head.core;
+        let ended = core.ended.replace(Ended::Nothing);
+        // SAFETY: `ended` says which field `store_result` wrote; it is now forgotten, so the
+        // value is moved out once.
+        unsafe {
+            let slot = (*self.result.get()).assume_init_mut();
+            match ended {
+                Ended::Nothing => None,
+                Ended::Value => Some(Ok(ManuallyDrop::take(&mut slot.value))),
+                Ended::Panic => Some(Err(ManuallyDrop::take(&mut slot.panic))),
+            }
+        }
+    }
+
+    /// Stores what the body ended with, dropping what the slot held.
+    ///
+    /// # Safety
+    ///
+    /// Only the coroutine's own body, on its stack, may call it.
+    unsafe fn store_result(&self, outcome: std::thread::Result<R>) {
+        // SAFETY: the caller's contract; the slot is ours.
+        drop(unsafe { self.take_result() });
+        let (ended, outcome) = match outcome {
+            Ok(value) => (
+                Ended::Value,
+                Outcome {
+                    value: ManuallyDrop::new(value),
+                },
+            ),
+            Err(payload) => (
+                Ended::Panic,
+                Outcome {
+                    panic: ManuallyDrop::new(payload),
+                },
+            ),
+        };
+        // SAFETY: as above.
+        unsafe { (*self.result.get()).write(outcome) };
+        self.head.core.ended.set(ended);
+    }
 }
 
 /// The whole block, closure included: on the heap, or at the top of the coroutine's owned stack.
 #[repr(C)]
 struct Inner<I, Y, R, F> {
     body: Body<I, Y, R>,
-    f: UnsafeCell<Option<F>>,
+    /// The body's closure, there while the coroutine is fresh (never resumed): the first
+    /// resume moves it out (see [`run`]), and a fresh coroutine's drop drops it.
+    f: UnsafeCell<MaybeUninit<F>>,
 }
 
 /// The word a value crosses the switch as: its address. A zero-sized value (`()`, the common
@@ -310,9 +372,9 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
                     core: Core::new(stack),
                     _values: PhantomData,
                 },
-                result: UnsafeCell::new(None),
+                result: UnsafeCell::new(MaybeUninit::uninit()),
             },
-            f: UnsafeCell::new(Some(f)),
+            f: UnsafeCell::new(MaybeUninit::new(f)),
         };
         // SAFETY: the caller's contract.
         unsafe { at.write(inner) };
@@ -373,7 +435,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         let body = unsafe { self.body.as_ref() };
         body.head.core.release_stack();
         // SAFETY: the coroutine finished; the result slot is ours.
-        match unsafe { (*body.result.get()).take() } {
+        match unsafe { body.take_result() } {
             Some(Ok(r)) => Ok(CoroutineResult::Return(r)),
             Some(Err(payload)) => panic::resume_unwind(payload),
             None => Err(Error::Finished),
@@ -444,9 +506,30 @@ const MAX_BLOCK_ON_STACK: usize = 4096;
 ///
 /// `body` must be such a block, on the heap, and not be used afterwards.
 unsafe fn free_boxed<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
+    let inner = body.cast::<Inner<I, Y, R, F>>().as_ptr();
     // SAFETY: the block was made by Box::new_uninit and written by `place`, and `Body` is its
     // first field (repr(C)), so the cast gives back the original pointer.
-    drop(unsafe { Box::from_raw(body.cast::<Inner<I, Y, R, F>>().as_ptr()) });
+    unsafe {
+        drop_outcome_and_closure(inner);
+        drop(Box::from_raw(inner));
+    }
+}
+
+/// Drops what the block holds besides its Core: the outcome, and the closure of a coroutine
+/// that never started.
+///
+/// # Safety
+///
+/// `inner` must be a live block whose coroutine is not running, and never will again.
+unsafe fn drop_outcome_and_closure<I, Y, R, F>(inner: *mut Inner<I, Y, R, F>) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let body = &(*inner).body;
+        drop(body.take_result());
+        if body.head.core.state.get() == State::Fresh {
+            (*(*inner).f.get()).assume_init_drop();
+        }
+    }
 }
 
 /// Frees a control block made by `Coroutine::place` at the top of its own owned stack: drops
@@ -466,8 +549,7 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
         let stack = cell.take();
         // Field by field: the Core holds nothing else to drop (its stack slot is now empty, its
         // locals were dropped when the body ended), which saves a call per coroutine.
-        ptr::drop_in_place((*inner).body.result.get());
-        ptr::drop_in_place((*inner).f.get());
+        drop_outcome_and_closure(inner);
         drop(stack);
     }
 }
@@ -506,22 +588,23 @@ where
 /// `body` must be the running coroutine's block, whose body has just ended with `caught`.
 #[inline(never)]
 unsafe fn body_ended<I, Y, R>(body: &Body<I, Y, R>, caught: std::thread::Result<()>) {
-    // SAFETY: the result slot is ours while we run. It holds the return value if the body
-    // returned, and stays empty if a drop unwound the body (the coroutine was cancelled).
-    let result = unsafe { &mut *body.result.get() };
+    // The result slot holds the return value if the body returned, and stays empty if a drop
+    // unwound the body (the coroutine was cancelled).
     if let Err(payload) = caught
         && !payload.is::<ForcedUnwind>()
     {
-        *result = Some(Err(payload));
+        // SAFETY: the slot is ours while we run.
+        unsafe { body.store_result(Err(payload)) };
     }
     // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
     let locals = &body.head.core.locals;
     if !locals.get().is_null()
         && let Err(payload) =
             panic::catch_unwind(AssertUnwindSafe(|| crate::local::drop_locals(locals)))
-        && !matches!(result, Some(Err(_)))
+        && body.head.core.ended.get() != Ended::Panic
     {
-        *result = Some(Err(payload));
+        // SAFETY: as above.
+        unsafe { body.store_result(Err(payload)) };
     }
 }
 
@@ -537,16 +620,20 @@ where
 {
     // SAFETY: the caller's contract; the block outlives the coroutine.
     let inner = unsafe { &*inner };
-    // SAFETY: the closure slot is ours while we run.
-    let Some(f) = (unsafe { (*inner.f.get()).take() }) else {
-        std::process::abort()
-    };
+    // SAFETY: the closure is there while the coroutine is fresh, and this is its first run;
+    // the state is no longer `Fresh` (see `Core::switch_in`), so nothing drops it again.
+    let f = unsafe { (*inner.f.get()).assume_init_read() };
     // SAFETY: `arg` points at the first input, given up by `resume` (see there).
     let input = unsafe { ptr::read(arg as *const I) };
     // SAFETY: Yielder is repr(transparent) over Head.
     let yielder = unsafe { &*(&inner.body.head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
     let r = f(yielder, input);
-    // SAFETY: the result slot is ours while we run, and still empty (`None`): a write, with no
-    // drop of the old value, keeps drop code (and the registers it needs) out of `entry`.
-    unsafe { inner.body.result.get().write(Some(Ok(r))) };
+    // SAFETY: the result slot is ours while we run, and still empty: a plain write, with no
+    // drop of an old value, keeps drop code (and the registers it needs) out of `entry`.
+    unsafe {
+        (*inner.body.result.get()).write(Outcome {
+            value: ManuallyDrop::new(r),
+        });
+    }
+    inner.body.head.core.ended.set(Ended::Value);
 }

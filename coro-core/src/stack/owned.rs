@@ -1,6 +1,7 @@
 //! [`OwnedStack`]: one guarded mapping per coroutine, recycled through a per-thread pool.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 
 use super::{Stack, page_size, pool, region, round_to_pages};
 use crate::error::{Error, Result};
@@ -20,8 +21,9 @@ use crate::sys;
 /// assert_eq!(stack.size(), 64 * 1024);
 /// ```
 pub struct OwnedStack {
-    /// The top of the stack, one past its highest byte: the top of its span.
-    top: usize,
+    /// The top of the stack, one past its highest byte: the top of its span. Never zero, which
+    /// gives `Option<OwnedStack>` a niche and keeps a coroutine's stack slot at three words.
+    top: NonZeroUsize,
     /// The usable bytes, a whole number of pages, at the top of the span.
     size: usize,
 }
@@ -35,11 +37,8 @@ impl OwnedStack {
     pub fn new(size: usize) -> Result<OwnedStack> {
         let size = round_to_pages(size, page_size());
         // The last stack this thread gave back: the common case, a few instructions.
-        if let Some(m) = pool::take_last(size) {
-            return Ok(OwnedStack {
-                top: m.top,
-                size: m.size,
-            });
+        if let Some(stack) = pool::take_last(size).and_then(Self::from_pool) {
+            return Ok(stack);
         }
         Self::new_slow(size)
     }
@@ -47,13 +46,19 @@ impl OwnedStack {
     /// [`OwnedStack::new`] past its fast slot: the rest of the pool, or a fresh mapping.
     #[inline(never)]
     fn new_slow(size: usize) -> Result<OwnedStack> {
-        if let Some(m) = pool::take(size) {
-            return Ok(OwnedStack {
-                top: m.top,
-                size: m.size,
-            });
+        if let Some(stack) = pool::take(size).and_then(Self::from_pool) {
+            return Ok(stack);
         }
         Self::map(size)
+    }
+
+    /// The stack an idle mapping from the pool describes.
+    #[inline]
+    fn from_pool(m: pool::Mapping) -> Option<OwnedStack> {
+        Some(OwnedStack {
+            top: NonZeroUsize::new(m.top)?,
+            size: m.size,
+        })
     }
 
     /// Maps a fresh stack of `size` usable bytes (a multiple of the page size), bypassing the
@@ -76,6 +81,7 @@ impl OwnedStack {
             unsafe { region::release(top, span) };
             return Err(Error::StackAlloc { size, source });
         }
+        let top = NonZeroUsize::new(top).expect("the kernel maps nothing at address 0");
         Ok(OwnedStack { top, size })
     }
 
@@ -83,7 +89,11 @@ impl OwnedStack {
     /// names for code running on this stack.
     #[inline]
     pub(crate) fn set_owner(&self, who: *const ()) {
-        region::set_owner(self.top, region::span_len(self.size, page_size()), who);
+        region::set_owner(
+            self.top.get(),
+            region::span_len(self.size, page_size()),
+            who,
+        );
     }
 }
 
@@ -92,15 +102,15 @@ impl OwnedStack {
 unsafe impl Stack for OwnedStack {
     #[inline]
     fn base(&self) -> usize {
-        self.top
+        self.top.get()
     }
     #[inline]
     fn limit(&self) -> usize {
-        self.top - self.size
+        self.top.get() - self.size
     }
     #[inline]
     fn guard(&self) -> usize {
-        self.top - region::span_len(self.size, page_size())
+        self.top.get() - region::span_len(self.size, page_size())
     }
 }
 
@@ -111,7 +121,7 @@ impl Drop for OwnedStack {
         // next coroutine on this stack, made before any code runs on it, names itself (readers
         // look up the region of a running stack pointer only).
         pool::give(pool::Mapping {
-            top: self.top,
+            top: self.top.get(),
             size: self.size,
         });
     }
