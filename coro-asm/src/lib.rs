@@ -4,12 +4,12 @@
 //!
 //! * [`init_stack`] writes a first frame on a fresh stack so that the first [`resume`] enters
 //!   `entry(arg, data)` on that stack.
-//! * [`resume`] runs on the *parent*'s stack: it saves the parent's state, records the parent's
-//!   stack pointer in [`Context::link`] and jumps into the child at [`Context::sp`]. It returns
-//!   when the child calls [`suspend`] or [`exit`].
-//! * [`suspend`] runs on the *child*'s stack: it saves the child's state, records the child's
-//!   stack pointer in [`Context::sp`], and returns into the parent. It returns when the parent
-//!   calls [`resume`] again.
+//! * [`resume`] runs on the *parent*'s stack: it saves the parent's state, takes the child's
+//!   stack pointer from [`Context::sp`], leaves the parent's there instead and jumps into the
+//!   child. It returns when the child calls [`suspend`] or [`exit`].
+//! * [`suspend`] runs on the *child*'s stack: it saves the child's state, takes the parent's
+//!   stack pointer from [`Context::sp`], leaves its own there, and returns into the parent. It
+//!   returns when the parent calls [`resume`] again.
 //!
 //! A word-sized value travels with every switch (`arg`): the parent's [`resume`] hands it to the
 //! child, the child's [`suspend`] or [`exit`] hands one back.

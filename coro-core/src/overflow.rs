@@ -104,7 +104,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
             && addr < limit
         {
             // SAFETY: as above.
-            let id = unsafe { (*core).id };
+            let id = unsafe { (*core).id() };
             report_overflow(id, size);
         }
     }

@@ -28,6 +28,7 @@
 //! |----------|--------------------------------|-----------------------------------|
 //! | `rdi`    | the value sent (`arg`)         | the value received                |
 //! | `rdx`    | pointer to the [`Context`]     | clobbered                         |
+//! | `rax`, `rcx` | scratch: the other side's stack pointer, the resume address | clobbered |
 //! | `rsp`    | this side's stack              | this side's stack, as on entry    |
 //! | `rbp`, `rbx` | this side's values         | restored from this side's stack   |
 //! | others   | caller-saved by the ABI, or declared clobbered, so the compiler keeps nothing live in them |
@@ -37,7 +38,7 @@
 //! ```text
 //!   A suspended child           The parent while the      A fresh stack
 //!   (Context::sp points at       child runs (Context::     (Context::sp points at
-//!    the lowest word)            link points at the        the lowest word)
+//!    the lowest word)            sp points at the          the lowest word)
 //!                                lowest word)
 //!  +------------------+        +------------------+       +------------------+ <- top
 //!  | child's frames   |        | parent's frames  |       | entry fn address |    (16-aligned)
@@ -45,7 +46,7 @@
 //!  | [fpu slot]       |        | [fpu slot]       |       | trampoline addr  | <- sp
 //!  | saved rbp        |        | saved rbp        |       +------------------+
 //!  | saved rbx        |        | saved rbx        |
-//!  | resume address   | <- sp  | return address   | <- link
+//!  | resume address   | <- sp  | return address   | <- sp
 //!  +------------------+        +------------------+
 //! ```
 //!
@@ -66,25 +67,26 @@ pub const STACK_ALIGNMENT: usize = 16;
 /// The fewest bytes a stack must have for the bootstrap frame plus a minimal entry function.
 pub const MIN_STACK_SIZE: usize = 4096;
 
-/// The saved state of one side of a switch, as the asm sees it.
+/// The saved state of a switch, as the asm sees it: one word, the stack pointer of whichever
+/// side is switched out. While the child is suspended (or fresh) it is the child's; while the
+/// child runs it is its parent's. Each switch reads the other side's pointer from it and leaves
+/// its own.
 ///
-/// The asm reads and writes it through the offsets below, which are checked at compile time.
+/// The asm reads and writes it at the offset below, which is checked at compile time.
 #[repr(C)]
 #[derive(Debug)]
 pub struct Context {
-    /// The child's stack pointer while it is suspended (or fresh). Offset 0.
+    /// The child's stack pointer while it is suspended or fresh, its parent's while it runs.
+    /// Offset 0.
     pub sp: usize,
-    /// The parent's stack pointer while the child runs. Offset 8.
-    pub link: usize,
 }
 
 const _: () = assert!(offset_of!(Context, sp) == 0);
-const _: () = assert!(offset_of!(Context, link) == 8);
 
 impl Context {
     /// A context with no stack yet; set [`Context::sp`] with [`init_stack`] before resuming.
     pub const fn new() -> Self {
-        Context { sp: 0, link: 0 }
+        Context { sp: 0 }
     }
 }
 
@@ -171,8 +173,9 @@ pub unsafe fn resume(ctx: *mut Context, arg: usize) -> usize {
             "pop rbp",               // restore rbp
             "jmp 3f",                // done
             "2:",
-            "mov [rdx + 8], rsp",    // ctx.link = parent's sp (it points at the return address)
-            "mov rsp, [rdx]",        // rsp = ctx.sp, the child's stack
+            "mov rax, [rdx]",        // rax = ctx.sp, the child's stack pointer
+            "mov [rdx], rsp",        // ctx.sp = parent's sp (it points at the return address)
+            "mov rsp, rax",          // on the child's stack
             "pop rcx",               // rcx = the child's resume address (or the trampoline)
             "jmp rcx",               // enter the child; rdi carries arg
             "3:",
@@ -199,8 +202,9 @@ pub unsafe fn resume(ctx: *mut Context, arg: usize) -> usize {
             "add rsp, 8",            // drop the FPU slot
             "jmp 3f",                // done
             "2:",
-            "mov [rdx + 8], rsp",    // ctx.link = parent's sp
-            "mov rsp, [rdx]",        // rsp = ctx.sp
+            "mov rax, [rdx]",        // rax = ctx.sp, the child's stack pointer
+            "mov [rdx], rsp",        // ctx.sp = parent's sp
+            "mov rsp, rax",          // on the child's stack
             "pop rcx",               // rcx = the child's resume address
             "jmp rcx",               // enter the child; rdi carries arg
             "3:",
@@ -223,7 +227,7 @@ pub unsafe fn resume(ctx: *mut Context, arg: usize) -> usize {
 #[inline(always)]
 pub unsafe fn suspend(ctx: *mut Context, arg: usize) -> usize {
     let ret: usize;
-    // SAFETY: ctx.link is the parent's stack pointer saved by `resume`, pointing at the return
+    // SAFETY: ctx.sp is the parent's stack pointer saved by `resume`, pointing at the return
     // address its `call` pushed; rbp and rbx are saved here, the rest is declared clobbered.
     #[cfg(not(feature = "fpu-env"))]
     unsafe {
@@ -232,8 +236,9 @@ pub unsafe fn suspend(ctx: *mut Context, arg: usize) -> usize {
             "push rbx",              // save rbx (see resume)
             "lea rax, [rip + 2f]",   // rax = where this child continues
             "push rax",              // ... stored as the lowest word of its stack
+            "mov rcx, [rdx]",        // rcx = ctx.sp, the parent's stack pointer
             "mov [rdx], rsp",        // ctx.sp = child's sp
-            "mov rsp, [rdx + 8]",    // rsp = ctx.link, the parent's stack
+            "mov rsp, rcx",          // on the parent's stack
             "ret",                   // return to the parent, matching its `call`
             "2:",                    // resumed by `pop rcx; jmp rcx`; rdi carries arg
             "pop rbx",               // restore rbx
@@ -255,8 +260,9 @@ pub unsafe fn suspend(ctx: *mut Context, arg: usize) -> usize {
             "push rbx",              // save rbx
             "lea rax, [rip + 2f]",   // rax = where this child continues
             "push rax",              // ... stored as the lowest word of its stack
+            "mov rcx, [rdx]",        // rcx = ctx.sp, the parent's stack pointer
             "mov [rdx], rsp",        // ctx.sp = child's sp
-            "mov rsp, [rdx + 8]",    // rsp = ctx.link
+            "mov rsp, rcx",          // on the parent's stack
             "ret",                   // return to the parent, matching its `call`
             "2:",
             "pop rbx",               // restore rbx
@@ -282,11 +288,11 @@ pub unsafe fn suspend(ctx: *mut Context, arg: usize) -> usize {
 /// value on it must have been dropped or moved out).
 #[inline(always)]
 pub unsafe fn exit(ctx: *const Context, arg: usize) -> ! {
-    // SAFETY: ctx.link is the parent's stack pointer saved by `resume`; the parent restores its
+    // SAFETY: ctx.sp is the parent's stack pointer saved by `resume`; the parent restores its
     // own registers after the `ret`.
     unsafe {
         asm!(
-            "mov rsp, [rdx + 8]",    // rsp = ctx.link, the parent's stack
+            "mov rsp, [rdx]",        // rsp = ctx.sp, the parent's stack
             "ret",                   // return to the parent, matching its `call`
             in("rdx") ctx,
             in("rdi") arg,

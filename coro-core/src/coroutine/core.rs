@@ -54,14 +54,17 @@ pub(crate) enum StackSlot {
 /// the coroutine's identity for the asm (`data`) and for its shared stack (`occupant`).
 #[repr(C)]
 pub(crate) struct Core {
-    /// The saved stack pointers. While the coroutine is fresh on a shared stack and has no frame
-    /// yet, `link` holds the entry function instead (it is unused until the first resume).
+    /// The saved stack pointer (the child's while it is suspended, the parent's while it
+    /// runs). While the coroutine is fresh on a shared stack and has no frame yet, it holds the
+    /// entry function instead, until the coroutine first takes the stack over.
     pub(crate) ctx: UnsafeCell<Context>,
     pub(crate) state: Cell<State>,
     /// What the result slot of the coroutine's block holds (see `Body` in the parent module);
     /// kept here, in the padding after `state`, so that the slot needs no tag of its own.
     pub(crate) ended: Cell<Ended>,
-    pub(crate) id: u64,
+    /// The id, in 48 bits (see [`MAX_ID`]), so that it fills the rest of the word with `state`
+    /// and `ended`: read with [`Core::id`].
+    id: [u8; 6],
     /// Coroutine-local storage, owned by `crate::local`; null until first used.
     pub(crate) locals: Cell<*mut ()>,
     pub(crate) stack: StackSlot,
@@ -83,20 +86,43 @@ thread_local! {
 const ID_BLOCK: u64 = 1 << 16;
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 
+/// The largest id: ids take 48 bits, 2.8 * 10^14 of them, a million coroutines a second for
+/// nine years. Past it, making a coroutine panics rather than reuse an id.
+const MAX_ID: u64 = (1 << 48) - 1;
+
 #[inline]
-fn next_id() -> u64 {
-    IDS.with(|ids| {
+fn next_id() -> [u8; 6] {
+    let id = IDS.with(|ids| {
         let (mut next, mut end) = ids.get();
         if next == end {
-            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
-            end = next + ID_BLOCK;
+            (next, end) = reserve_ids();
         }
         ids.set((next + 1, end));
         next
-    })
+    });
+    let [a, b, c, d, e, f, _, _] = id.to_le_bytes();
+    [a, b, c, d, e, f]
+}
+
+/// Reserves the next block of ids for this thread.
+#[cold]
+fn reserve_ids() -> (u64, u64) {
+    let next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+    assert!(
+        next + ID_BLOCK - 1 <= MAX_ID,
+        "coro has handed out all of its 2^48 coroutine ids; a process cannot make more coroutines"
+    );
+    (next, next + ID_BLOCK)
 }
 
 impl Core {
+    /// The coroutine's id, unique in the process and never 0.
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        let [a, b, c, d, e, f] = self.id;
+        u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
+    }
+
     #[inline]
     pub(crate) fn new(stack: StackSlot) -> Core {
         Core {
@@ -162,8 +188,8 @@ impl Core {
         // SAFETY: as in `take_over`, which just found the occupant live and not suspended.
         let occupant = unsafe { &*stack.occupant.get() };
         Error::SharedStackBusy {
-            id: self.id,
-            occupant: occupant.id,
+            id: self.id(),
+            occupant: occupant.id(),
         }
     }
 
@@ -200,11 +226,11 @@ impl Core {
         let ctx = unsafe { &mut *self.ctx.get() };
         match self.state.get() {
             State::Fresh => {
-                // SAFETY: `link` holds the entry function while the coroutine is fresh (set by
+                // SAFETY: `sp` holds the entry function while the coroutine is fresh (set by
                 // `Coroutine::with_shared_stack`); the stack is free now, so the bootstrap frame
                 // may be written at its top; `self` is the start of the (heap) block the entry expects.
                 ctx.sp = unsafe {
-                    let entry: coro_asm::EntryFn = std::mem::transmute(ctx.link);
+                    let entry: coro_asm::EntryFn = std::mem::transmute(ctx.sp);
                     coro_asm::init_stack(top as *mut u8, entry, self as *const Core as *mut u8)
                 };
             }
@@ -276,7 +302,7 @@ pub(crate) fn current() -> *const Core {
 pub fn current_id() -> Option<u64> {
     let core = current();
     // SAFETY: the owner of the stack we run on is the running coroutine, alive while it runs.
-    (!core.is_null()).then(|| unsafe { (*core).id })
+    (!core.is_null()).then(|| unsafe { (*core).id() })
 }
 
 /// The coroutine-local slot of the innermost running coroutine; `None` outside coroutines. The
@@ -292,3 +318,6 @@ pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
 // frames (see the book's "Stacks" chapter): keep the stack slot at three words (the owned
 // stack's non-zero top lends the enum its tag).
 const _: () = assert!(size_of::<StackSlot>() == 24);
+// And the Core at six words: the context, state, outcome tag and 48-bit id in one word, the
+// locals pointer, the stack slot.
+const _: () = assert!(size_of::<Core>() == 48);

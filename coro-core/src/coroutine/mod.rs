@@ -183,14 +183,14 @@ impl<I, Y> Yielder<I, Y> {
 
     /// The id of this coroutine.
     pub fn id(&self) -> u64 {
-        self.head.core.id
+        self.head.core.id()
     }
 }
 
 impl<I, Y> fmt::Debug for Yielder<I, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yielder")
-            .field("id", &self.head.core.id)
+            .field("id", &self.head.core.id())
             .finish()
     }
 }
@@ -333,10 +333,9 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         };
         let co = Self::alloc(slot, f);
         // SAFETY: as in `with_stack`; the bootstrap frame is written when the coroutine first
-        // takes the shared stack over, from the entry function kept in `link` until then.
+        // takes the shared stack over, from the entry function kept in `sp` until then.
         unsafe {
-            (*co.body.as_ref().head.core.ctx.get()).link =
-                entry::<I, Y, R, F> as *const () as usize;
+            (*co.body.as_ref().head.core.ctx.get()).sp = entry::<I, Y, R, F> as *const () as usize;
         }
         co
     }
@@ -454,7 +453,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// The coroutine's id, unique in the process and never 0.
     pub fn id(&self) -> u64 {
-        self.core().id
+        self.core().id()
     }
 }
 
