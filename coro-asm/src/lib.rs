@@ -1,4 +1,5 @@
-//! The only assembly in coro: the context switch and the code that starts a fresh stack.
+//! The only assembly in coro: the context switch, the code that starts a fresh stack, and two
+//! one-instruction helpers (reading the stack pointer, making a system call).
 //!
 //! Three operations make an asymmetric coroutine:
 //!
@@ -26,6 +27,7 @@ mod arch;
 
 pub use arch::{
     Context, MIN_STACK_SIZE, STACK_ALIGNMENT, exit, init_stack, resume, stack_pointer, suspend,
+    syscall,
 };
 
 /// The signature of a coroutine's entry point, called on the fresh stack by the bootstrap code.

@@ -316,3 +316,35 @@ pub fn stack_pointer() -> usize {
     }
     sp
 }
+
+/// Makes system call `nr` with six arguments (the call uses as many as it takes) and returns
+/// what the kernel returned: the result, or a negated errno in `-4095..=-1`. It goes straight
+/// to the kernel: not through libc's `syscall(3)`, a variadic function that shuffles its
+/// arguments and writes `errno`, and not through any of coro's own hooks.
+///
+/// # Safety
+///
+/// The arguments must be what system call `nr` expects: pointers valid for what the kernel
+/// reads and writes through them, for as long as the call lasts.
+#[inline(always)]
+pub unsafe fn syscall(nr: usize, args: [usize; 6]) -> isize {
+    let ret: isize;
+    // SAFETY: the caller's contract; the kernel clobbers only rcx (return address) and r11
+    // (flags) besides rax, and touches no user stack.
+    unsafe {
+        asm!(
+            "syscall",               // enter the kernel: nr in rax, arguments as below
+            inlateout("rax") nr as isize => ret,
+            in("rdi") args[0],
+            in("rsi") args[1],
+            in("rdx") args[2],
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}

@@ -33,14 +33,28 @@ macro_rules! syscall {
 }
 
 /// Makes a raw system call by number (bypassing any hook of the libc symbol), checked like
-/// [`syscall!`]. Arguments are widened to `c_long`, as the kernel reads them.
+/// [`syscall!`]: the `syscall` instruction itself (see `coro_asm::syscall`), the arguments
+/// widened to machine words as the kernel reads them.
 macro_rules! raw_syscall {
     ($nr:ident $(, $arg:expr)* $(,)?) => {{
+        let given: &[usize] = &[$($arg as usize),*];
+        let mut args = [0usize; 6];
+        args[..given.len()].copy_from_slice(given);
         // SAFETY: as for `syscall!`: the wrapper guarantees the arguments' validity; the
         // kernel only reads the registers it needs for this call number.
-        let res = unsafe { libc::syscall(libc::$nr $(, $arg as libc::c_long)*) };
-        $crate::sys::cvt(res)
+        let res = unsafe { coro_asm::syscall(libc::$nr as usize, args) };
+        $crate::sys::cvt_raw(res)
     }};
+}
+
+/// A raw system call's result: a negated errno becomes `Err`, anything else passes through.
+#[inline]
+pub(crate) fn cvt_raw(res: isize) -> io::Result<libc::c_long> {
+    if (-4095..0).contains(&res) {
+        Err(io::Error::from_raw_os_error(-res as i32))
+    } else {
+        Ok(res as libc::c_long)
+    }
 }
 
 pub(crate) use raw_syscall;
