@@ -125,3 +125,39 @@ fn run_raises_a_main_panic_instead_of_waiting_on_tasks_that_never_end() {
         "the parked task was cancelled and its stack unwound"
     );
 }
+
+#[test]
+fn a_closure_too_big_for_the_top_of_its_stack_runs_from_a_heap_block() {
+    // A closure bigger than 4 KiB puts the coroutine's control block on the heap. The frames
+    // must then start at the top of the stack; they used to start below the *lower* of the two
+    // addresses, which for a heap block (below the stacks in the address space) was the heap.
+    let big = [7u64; 1024]; // 8 KiB, captured by value
+    let mut co = Coroutine::<u64, u64, u64>::new(move |y, mut k: u64| {
+        let mut sum = 0;
+        for _ in 0..3 {
+            sum += big.iter().sum::<u64>() + k;
+            k = y.suspend(sum);
+        }
+        sum + k
+    });
+    assert_eq!(co.resume(1).unwrap(), CoroutineResult::Yield(7 * 1024 + 1));
+    assert_eq!(
+        co.resume(2).unwrap(),
+        CoroutineResult::Yield(2 * 7 * 1024 + 3)
+    );
+    assert_eq!(
+        co.resume(3).unwrap(),
+        CoroutineResult::Yield(3 * 7 * 1024 + 6)
+    );
+    assert_eq!(
+        co.resume(4).unwrap(),
+        CoroutineResult::Return(3 * 7 * 1024 + 10)
+    );
+    // The same with a small stack, where an eighth of the stack is the limit.
+    let small = [1u8; 600];
+    let stack = coro::OwnedStack::new(4096).unwrap();
+    let mut co = Coroutine::<(), (), usize>::with_stack(stack, move |_, ()| {
+        small.iter().map(|&b| b as usize).sum()
+    });
+    assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(600));
+}

@@ -298,7 +298,14 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         if let StackSlot::Owned(cell) = &co.core().stack {
             cell.set(Some(stack));
         }
-        let top = (base as *mut u8).min(co.body.as_ptr().cast());
+        // The frames start below the block when it sits at the top of the stack, at the top of
+        // the stack otherwise. (Not `min(base, block)`: a heap block usually lies *below* the
+        // stacks, and the bootstrap frame was then written under it, into the heap.)
+        let top = if on_stack {
+            at.cast::<u8>()
+        } else {
+            base as *mut u8
+        };
         // SAFETY: the block was just made; nothing else sees its context yet.
         let core = unsafe { &co.body.as_ref().head.core };
         // SAFETY: `top` is the top of the fresh owned stack, or the start of the control block
