@@ -263,3 +263,32 @@ fn a_value_yielded_while_being_dropped_is_dropped_too() {
     );
     assert_eq!(Rc::strong_count(&drops), 1, "the body unwound in the end");
 }
+
+#[test]
+fn current_id_is_right_on_stacks_that_other_threads_used_before() {
+    // The region table is process-wide: a thread's stacks go back to the kernel when it exits,
+    // and another thread may get the same addresses. Each coroutine must still be named right.
+    for _ in 0..4 {
+        std::thread::spawn(|| {
+            let mut all: Vec<_> = (0..50)
+                .map(|_| {
+                    Coroutine::<(), Option<u64>, Option<u64>>::new(|y, ()| {
+                        y.suspend(coro::current_id());
+                        coro::current_id()
+                    })
+                })
+                .collect();
+            for co in &mut all {
+                let id = co.id();
+                assert_eq!(co.resume(()).unwrap(), CoroutineResult::Yield(Some(id)));
+            }
+            for co in &mut all {
+                let id = co.id();
+                assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(Some(id)));
+            }
+            assert_eq!(coro::current_id(), None);
+        })
+        .join()
+        .unwrap();
+    }
+}
