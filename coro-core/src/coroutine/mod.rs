@@ -86,16 +86,19 @@ impl<I, Y, R> Body<I, Y, R> {
     ///
     /// The body must not be running (the slot is written only by the body's own stack).
     unsafe fn take_result(&self) -> Option<std::thread::Result<R>> {
-        let core = &self.head.core;
-        let ended = core.ended.replace(Ended::Nothing);
-        // SAFETY: `ended` says which field `store_result` wrote; it is now forgotten, so the
-        // value is moved out once.
+        let ended = self.head.core.ended.replace(Ended::Nothing);
+        let slot = self.result.get().cast::<Outcome<R>>();
+        // SAFETY: `ended` says which field `store_result` or `run` wrote (the slot is read only
+        // then); the tag is now `Nothing`, so the value is moved out once.
         unsafe {
-            let slot = (*self.result.get()).assume_init_mut();
             match ended {
                 Ended::Nothing => None,
-                Ended::Value => Some(Ok(ManuallyDrop::take(&mut slot.value))),
-                Ended::Panic => Some(Err(ManuallyDrop::take(&mut slot.panic))),
+                Ended::Value => Some(Ok(ManuallyDrop::into_inner(ptr::read(
+                    &raw const (*slot).value,
+                )))),
+                Ended::Panic => Some(Err(ManuallyDrop::into_inner(ptr::read(
+                    &raw const (*slot).panic,
+                )))),
             }
         }
     }
