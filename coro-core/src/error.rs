@@ -66,7 +66,7 @@ impl fmt::Display for Error {
                 write!(f, "could not map a {size}-byte coroutine stack: {source}")?;
                 if source.raw_os_error() == Some(libc::ENOMEM) {
                     f.write_str(
-                        "; every guarded stack costs two memory mappings and the kernel allows vm.max_map_count of them (65530 by default): raise it with `sysctl vm.max_map_count=N`, or run the coroutines on shared stacks (`SharedStack`), which need no mapping each",
+                        "; every guarded stack costs two memory mappings and the kernel allows vm.max_map_count of them (65530 by default): raise it with `sysctl vm.max_map_count=N`, or run the coroutines on shared stacks (`SharedStack`), which need no mapping each (under an address-space limit, `ulimit -v`, each owned stack also takes 16 MiB of it)",
                     )?;
                 }
                 Ok(())
