@@ -153,11 +153,11 @@ fn a_closure_too_big_for_the_top_of_its_stack_runs_from_a_heap_block() {
         co.resume(4).unwrap(),
         CoroutineResult::Return(3 * 7 * 1024 + 10)
     );
-    // The same with a small stack, where an eighth of the stack is the limit.
-    let small = [1u8; 600];
-    let stack = coro::OwnedStack::new(4096).unwrap();
+    // The same with a smaller stack, where an eighth of the stack is the limit.
+    let small = [1u8; 2100];
+    let stack = coro::OwnedStack::new(16 * 1024).unwrap();
     let mut co = Coroutine::<(), (), usize>::with_stack(stack, move |_, ()| {
         small.iter().map(|&b| b as usize).sum()
     });
-    assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(600));
+    assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(2100));
 }
