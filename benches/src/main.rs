@@ -17,7 +17,8 @@ const USAGE: &str = "\
 usage: coro-bench SUITE [options]
 
 suites (each prints FIGURE lines, coro first, then the peers measured in the same run):
-  switch                     resume+yield round trip: owned stack and shared stack
+  switch [--procs N]         resume+yield round trip: owned stack and shared stack; the
+                             median over N fresh processes (default 5), each its own layout
   create                     create + run to end + drop, per coroutine (pools warm)
   memory [--count N]         N coroutines suspended on shared stacks: peak RSS per coroutine
   local                      co_local! access against std's thread_local!

@@ -25,6 +25,24 @@ fn figure_values_are_formatted_by_size() {
 }
 
 #[test]
+fn figure_lines_parse_back() {
+    let text = "switch: a human line\n\
+                FIGURE switch_roundtrip ns coro 1.80 corosensei 1.59 context 109 generator nan\n\
+                FIGURE switch_roundtrip_shared ns coro 11.48 owned 1.80\n";
+    let figs = crate::suites::switch::parse_figures(text);
+    let get = |f: &str, c: &str| {
+        figs.iter()
+            .find(|(ff, cc, _)| ff == f && cc == c)
+            .map(|(_, _, v)| *v)
+    };
+    assert_eq!(get("switch_roundtrip", "coro"), Some(1.80));
+    assert_eq!(get("switch_roundtrip", "context"), Some(109.0));
+    assert!(get("switch_roundtrip", "generator").unwrap().is_nan());
+    assert_eq!(get("switch_roundtrip_shared", "owned"), Some(1.80));
+    assert_eq!(get("switch", "a"), None);
+}
+
+#[test]
 fn args_parse_values_defaults_and_errors() {
     let a = Args {
         rest: vec![

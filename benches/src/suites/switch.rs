@@ -74,8 +74,113 @@ fn coro_shared_alone() -> Result<Contender<'static>, String> {
     }))
 }
 
-/// Runs the suite.
+/// Runs the suite: in `--procs N` fresh processes (default 5), reporting each column's median
+/// over them, or in this process with `--procs 1`.
+///
+/// One process is one address-space layout, and the switch figures swing with it: with ASLR
+/// the same binary gives coro or corosensei the lead by up to 20% from one process to the next
+/// (with `setarch -R` one layout repeats exactly), much more than the samples of one process
+/// vary. The median over several processes is the figure one layout cannot tip.
 pub(crate) fn run(args: &Args) -> Result<(), String> {
+    let procs: usize = args.get("--procs", 5)?;
+    if procs > 1 {
+        return run_in_processes(args, procs);
+    }
+    run_here(args)
+}
+
+/// The FIGURE lines of one child run, as `(figure, column, value)`.
+pub(crate) type Figures = Vec<(String, String, f64)>;
+
+/// Runs `switch --procs 1` in `procs` child processes and reports the median of each column.
+fn run_in_processes(args: &Args, procs: usize) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let rounds: usize = args.harness()?.rounds;
+    let mut runs: Vec<Figures> = Vec::new();
+    for k in 0..procs {
+        let out = std::process::Command::new(&exe)
+            .args(["switch", "--procs", "1", "--rounds", &rounds.to_string()])
+            .output()
+            .map_err(|e| format!("spawn switch process {k}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "switch process {k} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let figs = parse_figures(&text);
+        let col = |name: &str| {
+            figs.iter()
+                .find(|(f, c, _)| f == "switch_roundtrip" && c == name)
+                .map_or(f64::NAN, |(_, _, v)| *v)
+        };
+        println!(
+            "switch: process {}/{procs}: coro {:.2} ns, corosensei {:.2} ns ({:.2}x)",
+            k + 1,
+            col("coro"),
+            col("corosensei"),
+            col("coro") / col("corosensei")
+        );
+        runs.push(figs);
+    }
+    let median = |figure: &str, column: &str| {
+        let mut v: Vec<f64> = runs
+            .iter()
+            .filter_map(|figs| {
+                figs.iter()
+                    .find(|(f, c, _)| f == figure && c == column)
+                    .map(|(_, _, v)| *v)
+            })
+            .collect();
+        crate::harness::median(&mut v)
+    };
+    let owned = median("switch_roundtrip", "coro");
+    let shared = median("switch_roundtrip_shared", "coro");
+    println!(
+        "switch: medians over {procs} processes: coro owned is {:.2}x corosensei; shared is {:.2}x coro owned",
+        owned / median("switch_roundtrip", "corosensei"),
+        shared / owned
+    );
+    figure(
+        "switch_roundtrip",
+        "ns",
+        &[
+            ("coro", owned),
+            ("corosensei", median("switch_roundtrip", "corosensei")),
+            ("context", median("switch_roundtrip", "context")),
+            ("generator", median("switch_roundtrip", "generator")),
+        ],
+    );
+    figure(
+        "switch_roundtrip_shared",
+        "ns",
+        &[("coro", shared), ("owned", owned)],
+    );
+    Ok(())
+}
+
+/// The `FIGURE name unit column value ...` lines of `text`, as `(name, column, value)`.
+pub(crate) fn parse_figures(text: &str) -> Figures {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.len() < 5 || parts[0] != "FIGURE" {
+            continue;
+        }
+        for pair in parts[3..].chunks(2) {
+            if let [col, val] = pair
+                && let Ok(v) = val.replace(',', "").parse::<f64>()
+            {
+                out.push((parts[1].to_string(), col.to_string(), v));
+            }
+        }
+    }
+    out
+}
+
+/// Runs the suite in this process.
+fn run_here(args: &Args) -> Result<(), String> {
     let opts = args.harness()?;
     let mut cs = vec![
         coro_owned(),
