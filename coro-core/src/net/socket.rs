@@ -146,6 +146,7 @@ pub(crate) fn timed_out() -> io::Error {
 
 /// Waits until `fd` is ready for `interest`: parks the coroutine on epoll, or blocks the thread
 /// in `poll(2)` outside one. `ErrorKind::TimedOut` after `deadline`.
+#[inline]
 pub(crate) fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
     let ready = if park::in_task() {
         park::wait_fd(fd, interest, deadline)?
