@@ -63,8 +63,11 @@ pub(crate) struct Core {
     /// kept here, in the padding after `state`, so that the slot needs no tag of its own.
     pub(crate) ended: Cell<Ended>,
     /// The id, in 48 bits (see [`MAX_ID`]), so that it fills the rest of the word with `state`
-    /// and `ended`: read with [`Core::id`].
-    id: [u8; 6],
+    /// and `ended`: its low 16 bits here, the rest in `id_hi` (two stores to make, where six
+    /// bytes were six). Read with [`Core::id`].
+    id_lo: u16,
+    /// Bits 16 to 47 of the id.
+    id_hi: u32,
     /// Coroutine-local storage, owned by `crate::local`; null until first used.
     pub(crate) locals: Cell<*mut ()>,
     pub(crate) stack: StackSlot,
@@ -91,7 +94,7 @@ static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
 const MAX_ID: u64 = (1 << 48) - 1;
 
 #[inline]
-fn next_id() -> [u8; 6] {
+fn next_id() -> u64 {
     let id = IDS.with(|ids| {
         let (mut next, mut end) = ids.get();
         if next == end {
@@ -100,8 +103,7 @@ fn next_id() -> [u8; 6] {
         ids.set((next + 1, end));
         next
     });
-    let [a, b, c, d, e, f, _, _] = id.to_le_bytes();
-    [a, b, c, d, e, f]
+    id
 }
 
 /// Reserves the next block of ids for this thread.
@@ -119,17 +121,18 @@ impl Core {
     /// The coroutine's id, unique in the process and never 0.
     #[inline]
     pub(crate) fn id(&self) -> u64 {
-        let [a, b, c, d, e, f] = self.id;
-        u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
+        u64::from(self.id_hi) << 16 | u64::from(self.id_lo)
     }
 
     #[inline]
     pub(crate) fn new(stack: StackSlot) -> Core {
+        let id = next_id();
         Core {
             ctx: UnsafeCell::new(Context::new()),
             state: Cell::new(State::Fresh),
             ended: Cell::new(Ended::Nothing),
-            id: next_id(),
+            id_lo: id as u16,
+            id_hi: (id >> 16) as u32,
             locals: Cell::new(ptr::null_mut()),
             stack,
         }
