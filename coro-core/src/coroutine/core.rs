@@ -95,15 +95,14 @@ const MAX_ID: u64 = (1 << 48) - 1;
 
 #[inline]
 fn next_id() -> u64 {
-    let id = IDS.with(|ids| {
+    IDS.with(|ids| {
         let (mut next, mut end) = ids.get();
         if next == end {
             (next, end) = reserve_ids();
         }
         ids.set((next + 1, end));
         next
-    });
-    id
+    })
 }
 
 /// Reserves the next block of ids for this thread.
