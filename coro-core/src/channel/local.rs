@@ -9,7 +9,7 @@ use super::chan::Chan;
 use super::error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use super::ops::{self, Flavor};
+use super::ops::{Flavor, channel_halves};
 use crate::sync::waiters::{self, LocalNode, Node};
 
 type Shared<T> = RefCell<Chan<T, Rc<LocalNode>>>;
@@ -77,217 +77,17 @@ pub struct Receiver<T> {
     chan: Rc<Shared<T>>,
 }
 
-impl<T> Sender<T> {
-    /// Sends `value`, parking the calling coroutine while a bounded channel is full. Fails,
-    /// giving the value back, if every receiver is gone.
-    ///
-    /// # Panics
-    ///
-    /// If it must wait outside a coro task, where no receiver could ever make room.
-    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        ops::send(&*self.chan, value, None, "coro::channel::Sender::send")
-            .map_err(|e| SendError(e.into_inner()))
-    }
-
-    /// Sends `value` if there is room now.
-    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        ops::try_send(&*self.chan, value)
-    }
-
-    /// Sends `value`, waiting at most `timeout` for room.
-    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.send_deadline(value, Instant::now() + timeout)
-    }
-
-    /// Sends `value`, waiting until `deadline` at the latest for room.
-    pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
-        ops::send(&*self.chan, value, Some(deadline), "")
-    }
-
-    /// Whether every receiver is gone (sends fail).
-    pub fn is_disconnected(&self) -> bool {
-        self.chan.borrow().receivers_gone()
-    }
-
-    /// Messages queued now.
-    pub fn len(&self) -> usize {
-        self.chan.borrow().len()
-    }
-
-    /// Whether no message is queued.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The capacity, `None` for an unbounded channel.
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.borrow().capacity()
-    }
-}
-
-impl<T> Receiver<T> {
-    /// Takes the next message, parking the calling coroutine while the channel is empty. Fails
-    /// when the channel is empty and every sender is gone.
-    ///
-    /// # Panics
-    ///
-    /// If it must wait outside a coro task, where no sender could ever run.
-    pub fn recv(&self) -> Result<T, RecvError> {
-        ops::recv(&*self.chan, None, "coro::channel::Receiver::recv").map_err(|_| RecvError)
-    }
-
-    /// Takes the next message if there is one now.
-    pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        ops::try_recv(&*self.chan)
-    }
-
-    /// Takes the next message, waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_deadline(Instant::now() + timeout)
-    }
-
-    /// Takes the next message, waiting until `deadline` at the latest.
-    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        ops::recv(&*self.chan, Some(deadline), "")
-    }
-
-    /// An iterator that receives until the channel is empty and every sender is gone.
-    pub fn iter(&self) -> Iter<'_, T> {
-        Iter { rx: self }
-    }
-
-    /// An iterator over the messages queued now; it never parks.
-    pub fn try_iter(&self) -> TryIter<'_, T> {
-        TryIter { rx: self }
-    }
-
-    /// Whether every sender is gone (once the queue is drained, receives fail).
-    pub fn is_disconnected(&self) -> bool {
-        self.chan.borrow().senders_gone()
-    }
-
-    /// Messages queued now.
-    pub fn len(&self) -> usize {
-        self.chan.borrow().len()
-    }
-
-    /// Whether no message is queued.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The capacity, `None` for an unbounded channel.
-    pub fn capacity(&self) -> Option<usize> {
-        self.chan.borrow().capacity()
-    }
-}
-
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        self.chan.borrow_mut().add_sender();
-        Sender {
-            chan: Rc::clone(&self.chan),
-        }
-    }
-}
-
-impl<T> Clone for Receiver<T> {
-    fn clone(&self) -> Self {
-        self.chan.borrow_mut().add_receiver();
-        Receiver {
-            chan: Rc::clone(&self.chan),
-        }
-    }
-}
-
-impl<T> Drop for Sender<T> {
-    fn drop(&mut self) {
-        let woken = self.chan.borrow_mut().drop_sender();
-        for w in woken {
-            w.unpark();
-        }
-    }
-}
-
-impl<T> Drop for Receiver<T> {
-    fn drop(&mut self) {
-        let (messages, woken) = self.chan.borrow_mut().drop_receiver();
-        drop(messages);
-        for w in woken {
-            w.unpark();
-        }
-    }
-}
-
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender")
-            .field("len", &self.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver")
-            .field("len", &self.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Receives until the channel is empty and every sender is gone ([`Receiver::iter`]).
-#[derive(Debug)]
-pub struct Iter<'a, T> {
-    rx: &'a Receiver<T>,
-}
-
-/// The messages queued now ([`Receiver::try_iter`]).
-#[derive(Debug)]
-pub struct TryIter<'a, T> {
-    rx: &'a Receiver<T>,
-}
-
-/// Receives until the channel is empty and every sender is gone (`Receiver::into_iter`).
-#[derive(Debug)]
-pub struct IntoIter<T> {
-    rx: Receiver<T>,
-}
-
-impl<T> Iterator for Iter<'_, T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        self.rx.recv().ok()
-    }
-}
-
-impl<T> Iterator for TryIter<'_, T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl<T> Iterator for IntoIter<T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        self.rx.recv().ok()
-    }
-}
-
-impl<'a, T> IntoIterator for &'a Receiver<T> {
-    type Item = T;
-    type IntoIter = Iter<'a, T>;
-    fn into_iter(self) -> Iter<'a, T> {
-        self.iter()
-    }
-}
-
-impl<T> IntoIterator for Receiver<T> {
-    type Item = T;
-    type IntoIter = IntoIter<T>;
-    fn into_iter(self) -> IntoIter<T> {
-        IntoIter { rx: self }
-    }
+channel_halves! {
+    Rc,
+    send: "coro::channel::Sender::send"
+        /// # Panics
+        ///
+        /// If it must wait outside a coro task, where no receiver could ever make room.
+    ,
+    recv: "coro::channel::Receiver::recv"
+        /// # Panics
+        ///
+        /// If it must wait outside a coro task, where no sender could ever run.
 }
 
 #[cfg(test)]

@@ -140,3 +140,230 @@ pub(crate) fn recv<T, F: Flavor<T>>(
         }
     }
 }
+
+/// The methods, trait impls and iterators of a flavour's `Sender<T>` and `Receiver<T>`, which
+/// are the same for both flavours but for the pointer to the shared state (`Rc` or `Arc`) and
+/// what an untimed wait outside a task does. Invoked in `local` and `sync`, where the two
+/// structs (each with a `chan: $ptr<Shared<T>>` field) and `Shared<T>: Flavor<T>` are defined,
+/// with the error types and `Duration`, `Instant` and `fmt` in scope.
+macro_rules! channel_halves {
+    (
+        $ptr:ident,
+        send: $send_what:literal $(#[$send_doc:meta])*,
+        recv: $recv_what:literal $(#[$recv_doc:meta])* $(,)?
+    ) => {
+        impl<T> Sender<T> {
+            /// Sends `value`, parking the calling coroutine while a bounded channel is full. Fails,
+            /// giving the value back, if every receiver is gone.
+            ///
+            $(#[$send_doc])*
+            pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+                $crate::channel::ops::send(&*self.chan, value, None, $send_what)
+                    .map_err(|e| SendError(e.into_inner()))
+            }
+
+            /// Sends `value` if there is room now.
+            pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+                $crate::channel::ops::try_send(&*self.chan, value)
+            }
+
+            /// Sends `value`, waiting at most `timeout` for room.
+            pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+                self.send_deadline(value, Instant::now() + timeout)
+            }
+
+            /// Sends `value`, waiting until `deadline` at the latest for room.
+            pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+                $crate::channel::ops::send(&*self.chan, value, Some(deadline), "")
+            }
+
+            /// Whether every receiver is gone (sends fail).
+            pub fn is_disconnected(&self) -> bool {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.receivers_gone())
+            }
+
+            /// Messages queued now.
+            pub fn len(&self) -> usize {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.len())
+            }
+
+            /// Whether no message is queued.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The capacity, `None` for an unbounded channel.
+            pub fn capacity(&self) -> Option<usize> {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.capacity())
+            }
+        }
+
+        impl<T> Receiver<T> {
+            /// Takes the next message, parking the calling coroutine while the channel is empty. Fails
+            /// when the channel is empty and every sender is gone.
+            ///
+            $(#[$recv_doc])*
+            pub fn recv(&self) -> Result<T, RecvError> {
+                $crate::channel::ops::recv(&*self.chan, None, $recv_what).map_err(|_| RecvError)
+            }
+
+            /// Takes the next message if there is one now.
+            pub fn try_recv(&self) -> Result<T, TryRecvError> {
+                $crate::channel::ops::try_recv(&*self.chan)
+            }
+
+            /// Takes the next message, waiting at most `timeout`.
+            pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+                self.recv_deadline(Instant::now() + timeout)
+            }
+
+            /// Takes the next message, waiting until `deadline` at the latest.
+            pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+                $crate::channel::ops::recv(&*self.chan, Some(deadline), "")
+            }
+
+            /// An iterator that receives until the channel is empty and every sender is gone.
+            pub fn iter(&self) -> Iter<'_, T> {
+                Iter { rx: self }
+            }
+
+            /// An iterator over the messages queued now; it never parks.
+            pub fn try_iter(&self) -> TryIter<'_, T> {
+                TryIter { rx: self }
+            }
+
+            /// Whether every sender is gone (once the queue is drained, receives fail).
+            pub fn is_disconnected(&self) -> bool {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.senders_gone())
+            }
+
+            /// Messages queued now.
+            pub fn len(&self) -> usize {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.len())
+            }
+
+            /// Whether no message is queued.
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The capacity, `None` for an unbounded channel.
+            pub fn capacity(&self) -> Option<usize> {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.capacity())
+            }
+        }
+
+        impl<T> Clone for Sender<T> {
+            fn clone(&self) -> Self {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.add_sender());
+                Sender {
+                    chan: $ptr::clone(&self.chan),
+                }
+            }
+        }
+
+        impl<T> Clone for Receiver<T> {
+            fn clone(&self) -> Self {
+                $crate::channel::ops::Flavor::with(&*self.chan, |c| c.add_receiver());
+                Receiver {
+                    chan: $ptr::clone(&self.chan),
+                }
+            }
+        }
+
+        impl<T> Drop for Sender<T> {
+            fn drop(&mut self) {
+                let woken = $crate::channel::ops::Flavor::with(&*self.chan, |c| c.drop_sender());
+                for w in woken {
+                    w.unpark();
+                }
+            }
+        }
+
+        impl<T> Drop for Receiver<T> {
+            fn drop(&mut self) {
+                // The messages are dropped after the lock is released: one may hold a half of this
+                // very channel.
+                let (messages, woken) =
+                    $crate::channel::ops::Flavor::with(&*self.chan, |c| c.drop_receiver());
+                drop(messages);
+                for w in woken {
+                    w.unpark();
+                }
+            }
+        }
+
+        impl<T> fmt::Debug for Sender<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Sender")
+                    .field("len", &self.len())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<T> fmt::Debug for Receiver<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct("Receiver")
+                    .field("len", &self.len())
+                    .finish_non_exhaustive()
+            }
+        }
+
+        /// Receives until the channel is empty and every sender is gone ([`Receiver::iter`]).
+        #[derive(Debug)]
+        pub struct Iter<'a, T> {
+            rx: &'a Receiver<T>,
+        }
+
+        /// The messages queued now ([`Receiver::try_iter`]).
+        #[derive(Debug)]
+        pub struct TryIter<'a, T> {
+            rx: &'a Receiver<T>,
+        }
+
+        /// Receives until the channel is empty and every sender is gone (`Receiver::into_iter`).
+        #[derive(Debug)]
+        pub struct IntoIter<T> {
+            rx: Receiver<T>,
+        }
+
+        impl<T> Iterator for Iter<'_, T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                self.rx.recv().ok()
+            }
+        }
+
+        impl<T> Iterator for TryIter<'_, T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                self.rx.try_recv().ok()
+            }
+        }
+
+        impl<T> Iterator for IntoIter<T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                self.rx.recv().ok()
+            }
+        }
+
+        impl<'a, T> IntoIterator for &'a Receiver<T> {
+            type Item = T;
+            type IntoIter = Iter<'a, T>;
+            fn into_iter(self) -> Iter<'a, T> {
+                self.iter()
+            }
+        }
+
+        impl<T> IntoIterator for Receiver<T> {
+            type Item = T;
+            type IntoIter = IntoIter<T>;
+            fn into_iter(self) -> IntoIter<T> {
+                IntoIter { rx: self }
+            }
+        }
+    };
+}
+
+pub(crate) use channel_halves;
