@@ -15,7 +15,7 @@
 //!   connection costs its live stack bytes (saved off the shared stack), its control block and
 //!   the socket's state.
 
-use super::servers::{BUF, announce};
+use super::servers::{BUF, announce, echo};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Mutex;
@@ -50,32 +50,12 @@ pub(crate) fn serve(kind: &str, addr: &str) -> Result<(), String> {
 
 /// Echoes one connection with a heap buffer of [`BUF`] bytes, as the peers' servers do.
 fn echo_heap<S: Read + Write>(mut s: S) {
-    let mut buf = vec![0u8; BUF];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if s.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
+    echo(&mut s, &mut vec![0u8; BUF]);
 }
 
 /// Echoes one connection with a small buffer in the coroutine's own frame.
 fn echo_small<S: Read + Write>(mut s: S) {
-    let mut buf = [0u8; 512];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if s.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        }
-    }
+    echo(&mut s, &mut [0u8; 512]);
 }
 
 /// Spawns a connection coroutine: on a shared stack with [`echo_small`], or on its own stack

@@ -21,6 +21,22 @@ pub(crate) const KINDS: &[&str] = &[
 ];
 
 /// Announces the bound address to the parent, which waits for this line.
+/// Echoes one connection through `buf` until the peer closes it or an error: the loop every
+/// blocking-style server here runs (tokio's is the same loop, awaited).
+#[inline]
+pub(crate) fn echo<S: Read + Write>(s: &mut S, buf: &mut [u8]) {
+    loop {
+        match s.read(buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn announce(addr: std::net::SocketAddr) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "LISTENING {addr}")
@@ -102,19 +118,7 @@ fn may_server(addr: &str, workers: usize) -> Result<(), String> {
                 }
             };
             let _ = s.set_nodelay(true);
-            may::go!(move || {
-                let mut buf = vec![0u8; BUF];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
+            may::go!(move || echo(&mut s, &mut vec![0u8; BUF]));
         }
     });
     h.join().map_err(|_| "may accept loop panicked".to_string())
