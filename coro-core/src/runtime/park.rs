@@ -84,6 +84,17 @@ pub(crate) fn park() {
     }
 }
 
+/// [`park`] without a deadline, [`park_until`] with one: false if the deadline passed first.
+pub(crate) fn park_deadline(deadline: Option<Instant>) -> bool {
+    match deadline {
+        Some(dl) => park_until(dl),
+        None => {
+            park();
+            true
+        }
+    }
+}
+
 /// As [`park`], with a deadline: returns false if the deadline passed first.
 pub(crate) fn park_until(deadline: Instant) -> bool {
     match current_task() {
@@ -169,13 +180,7 @@ pub(crate) fn wait_fd(
                 }
                 d.fds.add_waiter(fd, interest, t.clone());
             }
-            let in_time = match deadline {
-                Some(dl) => s.park_until(&t, dl),
-                None => {
-                    s.park(&t);
-                    true
-                }
-            };
+            let in_time = s.park_deadline(&t, deadline);
             let mut d = s.driver.borrow_mut();
             d.fds.remove_waiter(fd, &t);
             if !in_time && d.fds.generation(fd) == Some(generation) && !d.fds.is_ready(fd, interest)
@@ -206,13 +211,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> 
                 d.fds.add_waiter(fd, interest, t.clone());
             }
         }
-        let in_time = match deadline {
-            Some(dl) => s.park_until(&t, dl),
-            None => {
-                s.park(&t);
-                true
-            }
-        };
+        let in_time = s.park_deadline(&t, deadline);
         let mut d = s.driver.borrow_mut();
         for &(fd, _) in fds {
             d.fds.remove_waiter(fd, &t);

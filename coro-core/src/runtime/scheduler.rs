@@ -273,6 +273,18 @@ impl Scheduler {
         suspend(t);
     }
 
+    /// [`park`](Self::park) without a deadline, [`park_until`](Self::park_until) with one:
+    /// false if the deadline passed first.
+    pub(crate) fn park_deadline(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
+        match deadline {
+            Some(dl) => self.park_until(t, dl),
+            None => {
+                self.park(t);
+                true
+            }
+        }
+    }
+
     /// As [`park`](Self::park), with a timer: false if `deadline` passed first.
     pub(crate) fn park_until(&self, t: &Rc<Task>, deadline: Instant) -> bool {
         if t.notified.replace(false) {

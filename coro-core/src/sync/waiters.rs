@@ -250,13 +250,8 @@ pub(crate) fn park_on<W: Node>(
         if node.state() == State::Notified {
             break true;
         }
-        match deadline {
-            None => park::park(),
-            Some(d) => {
-                if !park::park_until(d) && node.state() != State::Notified {
-                    break !cancel(false);
-                }
-            }
+        if !park::park_deadline(deadline) && node.state() != State::Notified {
+            break !cancel(false);
         }
     };
     std::mem::forget(guard);

@@ -61,13 +61,7 @@ where
     let deadline = Instant::now().checked_add(d);
     while !h.is_finished() {
         h.set_waiter(park::current_unparker());
-        let in_time = match deadline {
-            Some(dl) => park::park_until(dl),
-            None => {
-                park::park();
-                true
-            }
-        };
+        let in_time = park::park_deadline(deadline);
         if !in_time && !h.is_finished() {
             crate::runtime::scheduler::SCHED.with(|s| s.cancel_later(h.task().clone()));
             return Err(Error::TimedOut);
