@@ -73,35 +73,30 @@ impl UdpSocket {
         self.sock.io(
             Interest::WRITABLE,
             self.write_timeout.get(),
-            |fd| sock::send_to(fd, buf, &raw),
+            |fd| sock::send_to(fd, buf, Some(&raw)),
             |_| false,
         )
     }
 
     /// Receives a datagram and its sender's address.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let mut addr = RawAddr::empty();
-        let n = self.sock.io(
-            Interest::READABLE,
-            self.read_timeout.get(),
-            |fd| {
-                addr = RawAddr::empty();
-                sock::recv_from(fd, buf, 0, Some(&mut addr))
-            },
-            |_| false,
-        )?;
-        Ok((n, addr.to_inet()?))
+        self.recv_from_with(buf, 0)
     }
 
     /// As [`recv_from`](Self::recv_from), leaving the datagram queued.
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from_with(buf, libc::MSG_PEEK)
+    }
+
+    /// `recvfrom(2)` with `flags`, waiting for a datagram.
+    fn recv_from_with(&self, buf: &mut [u8], flags: i32) -> io::Result<(usize, SocketAddr)> {
         let mut addr = RawAddr::empty();
         let n = self.sock.io(
             Interest::READABLE,
             self.read_timeout.get(),
             |fd| {
                 addr = RawAddr::empty();
-                sock::recv_from(fd, buf, libc::MSG_PEEK, Some(&mut addr))
+                sock::recv_from(fd, buf, flags, Some(&mut addr))
             },
             |_| false,
         )?;

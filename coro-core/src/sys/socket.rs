@@ -174,38 +174,31 @@ pub(crate) fn connect(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
 /// `accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)`, the real one; fills `addr` when given.
 pub(crate) fn accept(fd: RawFd, addr: Option<&mut RawAddr>) -> io::Result<OwnedFd> {
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    let fd = match addr {
-        Some(a) => raw_syscall!(SYS_accept4, fd, &raw mut a.storage, &raw mut a.len, flags)?,
-        None => raw_syscall!(SYS_accept4, fd, 0usize, 0usize, flags)?,
-    };
+    let (storage, len) = out_addr(addr);
+    let fd = raw_syscall!(SYS_accept4, fd, storage, len, flags)?;
     // SAFETY: the kernel just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// `send(2)` with `MSG_NOSIGNAL` (a closed peer gives `EPIPE`, never `SIGPIPE`).
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    raw_syscall!(
-        SYS_sendto,
-        fd,
-        buf.as_ptr(),
-        buf.len(),
-        libc::MSG_NOSIGNAL,
-        0usize,
-        0usize
-    )
-    .map(|n| n as usize)
+    send_to(fd, buf, None)
 }
 
-/// `sendto(2)` with `MSG_NOSIGNAL`.
-pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
+/// `sendto(2)` with `MSG_NOSIGNAL`, to `addr` when given.
+pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: Option<&RawAddr>) -> io::Result<usize> {
+    let (storage, len) = match addr {
+        Some(a) => (&raw const a.storage as usize, a.len as usize),
+        None => (0, 0),
+    };
     raw_syscall!(
         SYS_sendto,
         fd,
         buf.as_ptr(),
         buf.len(),
         libc::MSG_NOSIGNAL,
-        &raw const addr.storage,
-        addr.len
+        storage,
+        len
     )
     .map(|n| n as usize)
 }
@@ -217,27 +210,26 @@ pub(crate) fn recv_from(
     flags: i32,
     addr: Option<&mut RawAddr>,
 ) -> io::Result<usize> {
-    match addr {
-        Some(a) => raw_syscall!(
-            SYS_recvfrom,
-            fd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            flags,
-            &raw mut a.storage,
-            &raw mut a.len
-        ),
-        None => raw_syscall!(
-            SYS_recvfrom,
-            fd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            flags,
-            0usize,
-            0usize
-        ),
-    }
+    let (storage, len) = out_addr(addr);
+    raw_syscall!(
+        SYS_recvfrom,
+        fd,
+        buf.as_mut_ptr(),
+        buf.len(),
+        flags,
+        storage,
+        len
+    )
     .map(|n| n as usize)
+}
+
+/// The two pointer arguments through which the kernel fills in an address (`accept4`,
+/// `recvfrom`): the storage and its length, or two nulls when the caller wants none.
+fn out_addr(addr: Option<&mut RawAddr>) -> (usize, usize) {
+    match addr {
+        Some(a) => (&raw mut a.storage as usize, &raw mut a.len as usize),
+        None => (0, 0),
+    }
 }
 
 /// `setsockopt(fd, level, name, &int)`, the real one.
