@@ -17,10 +17,19 @@ unsafe extern "C" {
 /// Connects to `127.0.0.1:port` from C, sends `msg`, receives as many bytes back and returns
 /// them (or the C code's errno).
 pub fn echo_once(port: u16, msg: &[u8]) -> Result<Vec<u8>, i32> {
+    echo_through(coro_c_echo_once, port, msg)
+}
+
+/// The C function `coro_c_echo_once`, statically linked or dlopen'ed.
+type EchoFn = unsafe extern "C" fn(u16, *const c_char, usize, *mut c_char) -> libc::c_long;
+
+/// Calls a copy of `coro_c_echo_once` with `msg` and a buffer as long for the answer.
+fn echo_through(echo: EchoFn, port: u16, msg: &[u8]) -> Result<Vec<u8>, i32> {
     let mut out = vec![0u8; msg.len()];
-    // SAFETY: `msg` and `out` are valid for `msg.len()` bytes each.
+    // SAFETY: `echo` is the C function of that signature (linked, or resolved by `dlsym` and
+    // never unloaded); `msg` and `out` are valid for `msg.len()` bytes each.
     let r = unsafe {
-        coro_c_echo_once(
+        echo(
             port,
             msg.as_ptr().cast(),
             msg.len(),
@@ -45,7 +54,7 @@ pub fn c_usleep(usec: u32) -> i32 {
 /// which come first in the global symbol scope.
 #[derive(Debug)]
 pub struct Dlopened {
-    echo: unsafe extern "C" fn(u16, *const c_char, usize, *mut c_char) -> libc::c_long,
+    echo: EchoFn,
 }
 
 impl Dlopened {
@@ -64,31 +73,12 @@ impl Dlopened {
         }
         // SAFETY: the symbol is the C function with this signature (blocking_client.c); the
         // library stays loaded (never dlclosed).
-        let echo = unsafe {
-            std::mem::transmute::<
-                *mut libc::c_void,
-                unsafe extern "C" fn(u16, *const c_char, usize, *mut c_char) -> libc::c_long,
-            >(sym)
-        };
+        let echo = unsafe { std::mem::transmute::<*mut libc::c_void, EchoFn>(sym) };
         Ok(Dlopened { echo })
     }
 
     /// As [`echo_once`], through the dlopen'ed copy.
     pub fn echo_once(&self, port: u16, msg: &[u8]) -> Result<Vec<u8>, i32> {
-        let mut out = vec![0u8; msg.len()];
-        // SAFETY: `msg` and `out` are valid for `msg.len()` bytes each.
-        let r = unsafe {
-            (self.echo)(
-                port,
-                msg.as_ptr().cast(),
-                msg.len(),
-                out.as_mut_ptr().cast(),
-            )
-        };
-        if r < 0 {
-            return Err(-r as i32);
-        }
-        out.truncate(r as usize);
-        Ok(out)
+        echo_through(self.echo, port, msg)
     }
 }
