@@ -91,9 +91,7 @@ const WINDOW: usize = 512;
 /// non-blocking connects: a SYN that a full accept queue drops is retried by the kernel after
 /// a second, and a window lets those seconds overlap instead of adding up.
 pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd>> {
-    let ep = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
-    // SAFETY: `ep` was just returned by epoll_create1 and is owned by nobody else.
-    let ep = unsafe { OwnedFd::from_raw_fd(ep) };
+    let ep = epoll()?;
     let mut v = Vec::with_capacity(n);
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; WINDOW];
     let mut next_report = 20_000;
@@ -106,17 +104,7 @@ pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd
             let fd = start_connect(to, source_for(i, n), false).map_err(|e| {
                 io::Error::new(e.kind(), format!("connection {i} of {n} to {to}: {e}"))
             })?;
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLOUT as u32,
-                u64: i as u64,
-            };
-            // SAFETY: `ev` is a valid epoll_event; both fds are open.
-            syscall!(epoll_ctl(
-                ep.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                fd.as_raw_fd(),
-                &mut ev
-            ))?;
+            epoll_add(&ep, fd.as_raw_fd(), libc::EPOLLOUT, i)?;
             v.push(fd);
             inflight += 1;
         }
@@ -180,6 +168,23 @@ pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd
 }
 
 /// Clears O_NONBLOCK on `fd` when `blocking`, sets it otherwise.
+/// A fresh epoll instance.
+fn epoll() -> io::Result<OwnedFd> {
+    let ep = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+    // SAFETY: `ep` was just returned by epoll_create1 and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(ep) })
+}
+
+/// Watches `fd` on `ep` for `events`, reported with `token`.
+fn epoll_add(ep: &OwnedFd, fd: RawFd, events: i32, token: usize) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: events as u32,
+        u64: token as u64,
+    };
+    // SAFETY: `ev` is a valid epoll_event; `ep` is open and `fd` is the caller's open fd.
+    syscall!(epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)).map(drop)
+}
+
 fn set_blocking(fd: RawFd, blocking: bool) -> io::Result<()> {
     let flags = syscall!(fcntl(fd, libc::F_GETFL))?;
     let flags = if blocking {
@@ -263,22 +268,10 @@ pub(crate) fn run_load(
     secs: Duration,
     server_pid: u32,
 ) -> io::Result<LoadResult> {
-    let ep = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
-    // SAFETY: `ep` was just returned by epoll_create1 and is owned by nobody else.
-    let ep = unsafe { OwnedFd::from_raw_fd(ep) };
+    let ep = epoll()?;
     for (i, c) in conns.iter().enumerate() {
         set_blocking(c.as_raw_fd(), false)?;
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: i as u64,
-        };
-        // SAFETY: `ev` is a valid epoll_event; both fds are open.
-        syscall!(epoll_ctl(
-            ep.as_raw_fd(),
-            libc::EPOLL_CTL_ADD,
-            c.as_raw_fd(),
-            &mut ev
-        ))?;
+        epoll_add(&ep, c.as_raw_fd(), libc::EPOLLIN, i)?;
     }
     let msg: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     let mut buf = vec![0u8; size.max(4096)];
