@@ -167,7 +167,6 @@ pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd
     Ok(v)
 }
 
-/// Clears O_NONBLOCK on `fd` when `blocking`, sets it otherwise.
 /// A fresh epoll instance.
 fn epoll() -> io::Result<OwnedFd> {
     let ep = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
@@ -185,6 +184,7 @@ fn epoll_add(ep: &OwnedFd, fd: RawFd, events: i32, token: usize) -> io::Result<(
     syscall!(epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev)).map(drop)
 }
 
+/// Clears O_NONBLOCK on `fd` when `blocking`, sets it otherwise.
 fn set_blocking(fd: RawFd, blocking: bool) -> io::Result<()> {
     let flags = syscall!(fcntl(fd, libc::F_GETFL))?;
     let flags = if blocking {
