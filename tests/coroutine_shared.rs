@@ -195,3 +195,22 @@ fn backtraces_and_panics_work_in_a_restored_coroutine() {
     assert_eq!(a.resume(()).unwrap(), CoroutineResult::Return(1));
     assert_eq!(b.resume(()).unwrap(), CoroutineResult::Return(2));
 }
+
+#[test]
+fn a_shared_stack_made_from_a_recycled_stack_starts_with_no_occupant() {
+    // The region table is the record of a shared stack's occupant. A stack from the pool still
+    // names the owned coroutine that ran on it last (long freed): the shared stack must start
+    // empty, or the first resume would evict that dead coroutine.
+    let mut owned = Coroutine::<(), (), u32>::with_stack_size(64 * 1024, |_, ()| 1).unwrap();
+    assert_eq!(owned.resume(()).unwrap(), CoroutineResult::Return(1));
+    drop(owned); // its stack goes back to this thread's pool
+    let stack = SharedStack::new(64 * 1024).unwrap(); // and comes back out here
+    let mut a = on_shared::<(), (), u32, _>(&stack, |y, ()| {
+        y.suspend(());
+        2
+    });
+    let mut b = on_shared::<(), (), u32, _>(&stack, |_, ()| 3);
+    a.resume(()).unwrap();
+    assert_eq!(b.resume(()).unwrap(), CoroutineResult::Return(3));
+    assert_eq!(a.resume(()).unwrap(), CoroutineResult::Return(2));
+}

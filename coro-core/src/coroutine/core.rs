@@ -175,7 +175,7 @@ impl Core {
         match &self.stack {
             StackSlot::Owned(_) => Ok(()),
             StackSlot::Shared { stack, save } => {
-                if ptr::eq(stack.occupant.get(), self) || self.take_over(stack, save) {
+                if ptr::eq(stack.occupant(), self) || self.take_over(stack, save) {
                     Ok(())
                 } else {
                     Err(self.busy(stack))
@@ -188,7 +188,7 @@ impl Core {
     #[cold]
     fn busy(&self, stack: &SharedInner) -> Error {
         // SAFETY: as in `take_over`, which just found the occupant live and not suspended.
-        let occupant = unsafe { &*stack.occupant.get() };
+        let occupant = unsafe { &*stack.occupant() };
         Error::SharedStackBusy {
             id: self.id(),
             occupant: occupant.id(),
@@ -201,10 +201,11 @@ impl Core {
     #[inline(never)]
     fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
         let top = stack.base();
-        let occupant = stack.occupant.get();
+        let occupant = stack.occupant();
         if !occupant.is_null() {
-            // SAFETY: a coroutine clears `occupant` (in `release_stack`) before its Core is
-            // freed, so a non-null occupant points at a live Core.
+            // SAFETY: the occupant is null when the shared stack is made (`SharedStack::new`)
+            // and a coroutine clears it (in `release_stack`) before its Core is freed, so a
+            // non-null occupant points at a live Core.
             let occupant = unsafe { &*occupant };
             if occupant.state.get() != State::Suspended {
                 return false;
@@ -222,7 +223,7 @@ impl Core {
                 // region-aligned.
                 unsafe { occupant_save.save_frame(top, sp) };
             }
-            stack.occupant.set(ptr::null());
+            stack.set_occupant(ptr::null());
         }
         // SAFETY: the context is ours; nothing runs on it while we are fresh or suspended.
         let ctx = unsafe { &mut *self.ctx.get() };
@@ -240,8 +241,7 @@ impl Core {
             // which the eviction above made free.
             _ => unsafe { save.restore_frame(top) },
         }
-        stack.occupant.set(self);
-        stack.stack.set_owner((self as *const Core).cast());
+        stack.set_occupant(self);
         true
     }
 
@@ -253,9 +253,8 @@ impl Core {
         match &self.stack {
             StackSlot::Owned(_) => {}
             StackSlot::Shared { stack, save } => {
-                if ptr::eq(stack.occupant.get(), self) {
-                    stack.occupant.set(ptr::null());
-                    stack.stack.set_owner(ptr::null());
+                if ptr::eq(stack.occupant(), self) {
+                    stack.set_occupant(ptr::null());
                 }
                 save.free();
             }

@@ -36,17 +36,24 @@ static OWNERS: [AtomicPtr<()>; SLOTS] = [const { AtomicPtr::new(ptr::null_mut())
 /// or null when `addr` is not in a coroutine stack's region.
 #[inline]
 pub(crate) fn owner(addr: usize) -> *const () {
-    match OWNERS.get(addr >> REGION_SHIFT) {
+    match slot(addr) {
         Some(slot) => slot.load(Ordering::Relaxed),
         None => ptr::null(),
     }
+}
+
+/// The slot of the region holding `addr`, if the table has one (it has for every stack
+/// [`reserve`] made).
+#[inline]
+pub(crate) fn slot(addr: usize) -> Option<&'static AtomicPtr<()>> {
+    OWNERS.get(addr >> REGION_SHIFT)
 }
 
 /// Makes `who` the owner of every region of the span `top - len .. top`.
 #[inline]
 pub(crate) fn set_owner(top: usize, len: usize, who: *const ()) {
     if len <= REGION {
-        if let Some(slot) = OWNERS.get((top - 1) >> REGION_SHIFT) {
+        if let Some(slot) = slot(top - 1) {
             slot.store(who.cast_mut(), Ordering::Relaxed);
         }
     } else {
@@ -83,6 +90,14 @@ pub(crate) fn reserve(len: usize) -> io::Result<usize> {
         libc::MAP_NORESERVE | libc::MAP_STACK,
     )? as usize;
     let start = raw.next_multiple_of(REGION);
+    if start + len > SLOTS << REGION_SHIFT {
+        // Only a kernel asked for addresses past 47 bits hands them out; the table has no slot.
+        // SAFETY: the mapping just made, which nothing else knows of.
+        unsafe { sys::unmap(raw as *mut u8, extra) };
+        return Err(io::Error::other(
+            "the kernel mapped a stack above the 47-bit address space",
+        ));
+    }
     let head = start - raw;
     let tail = extra - head - len;
     // SAFETY: both cuts lie inside the mapping just made, which nothing else knows of.

@@ -1,11 +1,12 @@
 //! [`SharedStack`]: one stack that many coroutines run on in turn (libco's copy-stack,
 //! libaco's share stack).
 
-use std::cell::Cell;
 use std::fmt;
+use std::ptr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
-use super::{OwnedStack, Stack};
+use super::{OwnedStack, Stack, region};
 use crate::coroutine::Core;
 use crate::error::Result;
 
@@ -46,8 +47,10 @@ pub struct SharedStack {
 /// The state behind a [`SharedStack`] handle.
 pub(crate) struct SharedInner {
     pub(crate) stack: OwnedStack,
-    /// The coroutine whose live frames are on the stack now, or null.
-    pub(crate) occupant: Cell<*const Core>,
+    /// The region-table slot of the stack's top region. The table, which names the coroutine
+    /// running on each stack for `current()` and the overflow handler, is also the one record
+    /// of the stack's occupant (the coroutine whose live frames are on it, or null).
+    occupant: &'static AtomicPtr<()>,
 }
 
 impl SharedStack {
@@ -55,11 +58,12 @@ impl SharedStack {
     /// page below it. Its size bounds the deepest frame any of its coroutines may reach.
     pub fn new(size: usize) -> Result<SharedStack> {
         let stack = OwnedStack::new(size)?;
+        let occupant =
+            region::slot(stack.base() - 1).expect("stacks are mapped inside the region table");
+        // A stack from the pool still names the last coroutine that ran on it.
+        stack.set_owner(ptr::null());
         Ok(SharedStack {
-            inner: Rc::new(SharedInner {
-                stack,
-                occupant: Cell::new(std::ptr::null()),
-            }),
+            inner: Rc::new(SharedInner { stack, occupant }),
         })
     }
 
@@ -74,6 +78,18 @@ impl SharedInner {
     #[inline]
     pub(crate) fn base(&self) -> usize {
         self.stack.base()
+    }
+
+    /// The coroutine whose live frames are on the stack now, or null.
+    #[inline]
+    pub(crate) fn occupant(&self) -> *const Core {
+        self.occupant.load(Ordering::Relaxed).cast_const().cast()
+    }
+
+    /// Records `core` (or null) as the occupant, in every region of the stack.
+    #[inline]
+    pub(crate) fn set_occupant(&self, core: *const Core) {
+        self.stack.set_owner(core.cast());
     }
 }
 
