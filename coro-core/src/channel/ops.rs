@@ -168,12 +168,20 @@ macro_rules! channel_halves {
             }
 
             /// Sends `value`, waiting at most `timeout` for room.
-            pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+            pub fn send_timeout(
+                &self,
+                value: T,
+                timeout: Duration,
+            ) -> Result<(), SendTimeoutError<T>> {
                 self.send_deadline(value, Instant::now() + timeout)
             }
 
             /// Sends `value`, waiting until `deadline` at the latest for room.
-            pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+            pub fn send_deadline(
+                &self,
+                value: T,
+                deadline: Instant,
+            ) -> Result<(), SendTimeoutError<T>> {
                 $crate::channel::ops::send(&*self.chan, value, Some(deadline), "")
             }
 
@@ -199,8 +207,8 @@ macro_rules! channel_halves {
         }
 
         impl<T> Receiver<T> {
-            /// Takes the next message, parking the calling coroutine while the channel is empty. Fails
-            /// when the channel is empty and every sender is gone.
+            /// Takes the next message, parking the calling coroutine while the channel is empty.
+            /// Fails when the channel is empty and every sender is gone.
             ///
             $(#[$recv_doc])*
             pub fn recv(&self) -> Result<T, RecvError> {
