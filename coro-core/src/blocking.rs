@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 
-use crate::runtime::park;
+use crate::runtime::park::{self, Interrupt, Parked};
 
 /// Threads in the pool unless [`set_pool_size`] says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 4;
@@ -84,7 +84,9 @@ impl Pool {
 /// Runs `f` on the blocking pool and suspends the running coroutine until it returns; other
 /// coroutines run meanwhile. Outside a coroutine, `f` simply runs on the calling thread.
 ///
-/// A panic in `f` is re-raised in the caller (the pool thread survives it).
+/// A panic in `f` is re-raised in the caller (the pool thread survives it). A wait of coro's
+/// own: a cancel or an expired deadline scope unwinds the caller from here, and `f` runs on
+/// to its end on the pool, its result dropped.
 ///
 /// ```
 /// coro::run(|| {
@@ -100,7 +102,26 @@ where
     if !park::in_task() {
         return f();
     }
-    let slot: Arc<Mutex<Option<thread::Result<T>>>> = Arc::new(Mutex::new(None));
+    let slot = submit(f);
+    loop {
+        match take(&slot) {
+            Some(Ok(v)) => return v,
+            Some(Err(p)) => panic::resume_unwind(p),
+            None => park::park(),
+        }
+    }
+}
+
+/// Where a pool job leaves its result.
+type Slot<T> = Arc<Mutex<Option<thread::Result<T>>>>;
+
+/// Queues `f` on the pool, to wake the running party when it is done.
+fn submit<T, F>(f: F) -> Slot<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let slot: Slot<T> = Arc::new(Mutex::new(None));
     let done = slot.clone();
     let waker = park::current_remote_unparker();
     pool().submit(Box::new(move || {
@@ -108,12 +129,31 @@ where
         *done.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         waker.unpark();
     }));
+    slot
+}
+
+fn take<T>(slot: &Slot<T>) -> Option<thread::Result<T>> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// As [`spawn_blocking`] for the hooks, which must not unwind: an interrupt (a cancel, or an
+/// expired deadline scope) ends the wait with `Err`; the job still runs to its end on the
+/// pool, and its result is dropped there. A panic in `f` is returned as `Ok(Err(payload))`.
+pub(crate) fn run_interruptible<T, F>(f: F) -> Result<thread::Result<T>, Interrupt>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if !park::in_task() {
+        return Ok(panic::catch_unwind(AssertUnwindSafe(f)));
+    }
+    let slot = submit(f);
     loop {
-        let r = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match r {
-            Some(Ok(v)) => return v,
-            Some(Err(p)) => panic::resume_unwind(p),
-            None => park::park(),
+        if let Some(r) = take(&slot) {
+            return Ok(r);
+        }
+        if let Parked::Interrupted(i) = park::park_wait(None) {
+            return Err(i);
         }
     }
 }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+pub mod cancel;
 pub mod channel;
 mod coroutine;
 mod error;
@@ -21,6 +22,7 @@ pub(crate) mod sys;
 pub mod time;
 
 pub use blocking::spawn_blocking;
+pub use cancel::{Cancelled, shield, with_deadline, with_timeout};
 pub use coroutine::{Coroutine, CoroutineResult, Yielder, current_id};
 pub use error::{Error, Result};
 pub use generator::Generator;

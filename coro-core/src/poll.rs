@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use crate::runtime::park::{self, Interest};
+use crate::runtime::park::{self, Interest, Parked};
 use crate::sys;
 
 /// There is data to read (`POLLIN`).
@@ -67,6 +67,9 @@ impl PollFd {
 ///
 /// Level-triggered, like `poll(2)`: it reports what is true now, not what changed.
 ///
+/// A cancel or an expired deadline scope fails it with `ECANCELED` or `ETIMEDOUT` (see
+/// [`coro::cancel`](crate::cancel)).
+///
 /// ```
 /// use coro::poll::{poll, PollFd, POLLIN};
 /// use std::io::Write;
@@ -89,6 +92,9 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
     if !park::in_task() {
         let ms = timeout.map_or(-1, sys::timeout_ms);
         return sys::retry_eintr(|| sys::poll(raw, ms));
+    }
+    if let Some(i) = park::pending_interrupt() {
+        return Err(i.io_error());
     }
     let mut watch: Vec<(RawFd, Interest)> = Vec::new();
     loop {
@@ -113,13 +119,13 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
         }
         if watch.is_empty() {
             // Nothing to watch: poll(2) would just sleep.
-            match deadline {
-                Some(d) => park::sleep_until(d),
-                None => loop {
-                    park::park();
-                },
+            loop {
+                match park::park_wait(deadline) {
+                    Parked::Woken => {}
+                    Parked::TimedOut => return Ok(0),
+                    Parked::Interrupted(i) => return Err(i.io_error()),
+                }
             }
-            return Ok(0);
         }
         match park::wait_any(&watch, deadline) {
             Ok(_) => {}

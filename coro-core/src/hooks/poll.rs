@@ -35,11 +35,17 @@ fn fresh_registration(fd: c_int) {
     }
 }
 
-/// A poll that waits on the loop. `fds` may be empty (then it is a sleep).
+/// A poll that waits on the loop. `fds` may be empty (then it is a sleep). A pending interrupt
+/// (a cancel, an expired deadline scope) fails it with -1 and `ECANCELED`/`ETIMEDOUT`, before
+/// it starts or while it waits.
 fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
     let deadline =
         (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     loop {
+        if let Some(e) = rt::interrupted() {
+            set_errno(e);
+            return -1;
+        }
         // SAFETY: `fds` is a valid slice of pollfds; poll here is libc's.
         let r = unsafe { real::poll(fds.as_mut_ptr(), fds.len() as nfds_t, 0) };
         if r != 0 {
@@ -55,6 +61,8 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                 rt::clear_ready(one.fd, dir);
                 match rt::wait_fd(one.fd, dir, deadline) {
                     Ok(_) => {}
+                    // An interrupt: the loop's next turn fails the call.
+                    Err(e) if rt::is_interrupt(&e) => {}
                     // The loop cannot watch this fd: block in libc's poll.
                     Err(_) => {
                         let ms = deadline.map_or(-1, |d| {
@@ -70,7 +78,8 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                 let left = deadline.map_or(Duration::MAX, |d| {
                     d.saturating_duration_since(Instant::now())
                 });
-                rt::sleep(left);
+                // An interrupt: the loop's next turn fails the call.
+                let _ = rt::sleep(left);
             }
             _ => {
                 fds.iter().for_each(|p| fresh_registration(p.fd));
@@ -79,12 +88,16 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                     .filter(|p| p.fd >= 0)
                     .map(|p| (p.fd, dir_of(p.events)))
                     .collect();
-                if rt::wait_any(&list, deadline).is_err() {
-                    // Some fd cannot be watched: re-poll on a short timer instead.
-                    let left = deadline.map_or(MULTI_FD_TICK, |d| {
-                        d.saturating_duration_since(Instant::now())
-                    });
-                    rt::sleep(left.min(MULTI_FD_TICK));
+                match rt::wait_any(&list, deadline) {
+                    Ok(_) => {}
+                    Err(e) if rt::is_interrupt(&e) => {}
+                    Err(_) => {
+                        // Some fd cannot be watched: re-poll on a short timer instead.
+                        let left = deadline.map_or(MULTI_FD_TICK, |d| {
+                            d.saturating_duration_since(Instant::now())
+                        });
+                        let _ = rt::sleep(left.min(MULTI_FD_TICK));
+                    }
                 }
             }
         }

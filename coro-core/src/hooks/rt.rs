@@ -6,6 +6,8 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use libc::c_int;
+
 use crate::runtime::park::{self, Interest};
 
 /// The direction a hook waits for.
@@ -63,14 +65,33 @@ pub(crate) fn close_fd(fd: RawFd) {
     park::close_fd(fd)
 }
 
-/// Sleeps the current task.
-pub(crate) fn sleep(d: Duration) {
-    park::sleep(d)
+/// Sleeps the current task; an interrupt ends the sleep early with its errno.
+pub(crate) fn sleep(d: Duration) -> Result<(), c_int> {
+    park::sleep_interruptible(d).map_err(|i| i.errno())
 }
 
-/// Runs `f` on the blocking pool and waits for it (parking the task).
-pub(crate) fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    crate::blocking::spawn_blocking(f)
+/// The errno of the interrupt pending for the current task (a cancel: `ECANCELED`, an expired
+/// deadline scope: `ETIMEDOUT`), if any. A hooked call that would wait fails with it at once.
+#[inline]
+pub(crate) fn interrupted() -> Option<c_int> {
+    park::pending_interrupt().map(|i| i.errno())
+}
+
+/// Whether an error from [`wait_fd`] or [`wait_any`] is an interrupt (the hook fails with it).
+pub(crate) fn is_interrupt(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECANCELED | libc::ETIMEDOUT))
+}
+
+/// Runs `f` on the blocking pool and waits for it (parking the task); an interrupt ends the
+/// wait with its errno (the job runs on to its end on the pool). A panic in `f` is re-raised.
+pub(crate) fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, c_int> {
+    match crate::blocking::run_interruptible(f) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        Err(i) => Err(i.errno()),
+    }
 }
 
 /// The id of the coroutine running on this thread, if any.

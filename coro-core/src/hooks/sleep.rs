@@ -1,5 +1,6 @@
 //! Hooks for the sleeps: `nanosleep`, `clock_nanosleep`, `usleep` and `sleep`. Inside a
-//! coroutine each becomes a timer on the loop; `std::thread::sleep` ends up here.
+//! coroutine each becomes a timer on the loop; `std::thread::sleep` ends up here. A cancel or
+//! an expired deadline scope ends a sleep early, and it returns as if its time had passed.
 
 use std::time::Duration;
 
@@ -32,7 +33,10 @@ pub(crate) unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timesp
         set_errno(libc::EINVAL);
         return -1;
     };
-    rt::sleep(d);
+    // An interrupt ends the sleep early, as if its time had passed: callers such as std's
+    // `thread::sleep` accept no error but EINTR, which they would retry. The next hooked call
+    // that waits fails with it.
+    let _ = rt::sleep(d);
     if !rem.is_null() {
         // SAFETY: a non-null `rem` points to a writable timespec.
         unsafe {
@@ -84,7 +88,8 @@ pub(crate) unsafe extern "C" fn clock_nanosleep(
     } else {
         duration(&req).unwrap_or_default()
     };
-    rt::sleep(d);
+    let _ = rt::sleep(d); // an interrupt ends it early, as in `nanosleep`
+
     if !rem.is_null() && flags & libc::TIMER_ABSTIME == 0 {
         // SAFETY: a non-null `rem` points to a writable timespec.
         unsafe {
@@ -108,7 +113,7 @@ pub(crate) unsafe extern "C" fn usleep(usec: libc::useconds_t) -> c_int {
         // SAFETY: usleep has no preconditions.
         return unsafe { real::usleep(usec) };
     }
-    rt::sleep(Duration::from_micros(u64::from(usec)));
+    let _ = rt::sleep(Duration::from_micros(u64::from(usec))); // as in `nanosleep`
     0
 }
 
@@ -123,6 +128,6 @@ pub(crate) unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
         // SAFETY: sleep has no preconditions.
         return unsafe { real::sleep(secs) };
     }
-    rt::sleep(Duration::from_secs(u64::from(secs)));
+    let _ = rt::sleep(Duration::from_secs(u64::from(secs))); // as in `nanosleep`
     0
 }

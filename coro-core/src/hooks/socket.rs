@@ -113,6 +113,10 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
         // SAFETY: forwarded from the caller.
         return unsafe { real::connect(fd, addr, len) };
     };
+    if let Some(e) = rt::interrupted() {
+        set_errno(e);
+        return -1;
+    }
     // SAFETY: forwarded from the caller.
     let r = unsafe { real::connect(fd, addr, len) };
     if r == 0 {
@@ -135,7 +139,9 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
             Ok(true) if st.generation() != generation => Err(libc::EBADF),
             Ok(true) => Ok(()),
             Ok(false) => Err(libc::EINPROGRESS),
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Err(libc::EBADF),
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) || rt::is_interrupt(&e) => {
+                Err(e.raw_os_error().unwrap_or(libc::EBADF))
+            }
             Err(_) => match wait::poll_one(fd, Dir::Write, deadline) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(libc::EINPROGRESS),
@@ -320,7 +326,11 @@ pub(crate) unsafe extern "C" fn getaddrinfo(
             }),
         }
     };
-    let (rc, list, e) = rt::run_blocking(move || {
+    if let Some(e) = rt::interrupted() {
+        set_errno(e);
+        return libc::EAI_SYSTEM;
+    }
+    let job = rt::run_blocking(move || {
         let hints = req.hints.map(|(flags, family, socktype, protocol)| {
             let mut h: addrinfo = unsafe_zeroed_addrinfo();
             h.ai_flags = flags;
@@ -343,13 +353,45 @@ pub(crate) unsafe extern "C" fn getaddrinfo(
                 &mut list,
             )
         };
-        (rc, list as usize, errno())
+        (rc, AddrList(list), errno())
     });
-    // SAFETY: `res` is the caller's out-pointer; the list (malloc'd by libc) is theirs to free
-    // with freeaddrinfo, from any thread.
-    unsafe { *res = list as *mut addrinfo };
+    let (rc, list, e) = match job {
+        Ok(done) => done,
+        // Interrupted: the lookup finishes on the pool, and its list is freed there when the
+        // result, which nobody takes, is dropped.
+        Err(e) => {
+            set_errno(e);
+            return libc::EAI_SYSTEM;
+        }
+    };
+    // SAFETY: `res` is the caller's out-pointer; the list (malloc'd by libc) is now theirs to
+    // free with freeaddrinfo, from any thread.
+    unsafe { *res = list.into_raw() };
     set_errno(e);
     rc
+}
+
+/// A list from libc's `getaddrinfo`, freed on drop unless handed to the caller.
+struct AddrList(*mut addrinfo);
+
+// SAFETY: the list is plain malloc'd memory that no one else points to; libc's freeaddrinfo may
+// free it from any thread.
+unsafe impl Send for AddrList {}
+
+impl AddrList {
+    fn into_raw(self) -> *mut addrinfo {
+        std::mem::ManuallyDrop::new(self).0
+    }
+}
+
+impl Drop for AddrList {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: a list getaddrinfo returned, owned by this value; freeaddrinfo is not
+            // hooked.
+            unsafe { libc::freeaddrinfo(self.0) };
+        }
+    }
 }
 
 fn unsafe_zeroed_addrinfo() -> addrinfo {

@@ -54,7 +54,9 @@ fn wait_loop(
         Ok(true) if st.generation() != generation => Waited::Fail(libc::EBADF),
         Ok(true) => Waited::Retry,
         Ok(false) => Waited::Fail(libc::EAGAIN),
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Waited::Fail(libc::EBADF),
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) || rt::is_interrupt(&e) => {
+            Waited::Fail(e.raw_os_error().unwrap_or(libc::EBADF))
+        }
         // The loop cannot watch this fd: block in a real poll instead.
         Err(_) => match poll_one(fd, dir, deadline) {
             Ok(true) => Waited::Retry,
@@ -65,7 +67,8 @@ fn wait_loop(
 }
 
 /// Inside a task: runs the non-blocking attempt `op` until it does not fail with EAGAIN,
-/// waiting on the loop in between, within the user's timeout of `kind`.
+/// waiting on the loop in between, within the user's timeout of `kind`. A pending interrupt
+/// (a cancel, an expired deadline scope) fails the call before it starts, and ends a wait.
 ///
 /// `want` is what a read asks for (0 for calls that are not plain reads): on a stream socket,
 /// a read that returns less has drained the socket, so the readiness cache is cleared and the
@@ -80,6 +83,10 @@ pub(super) fn in_task(
     let Some(st) = prepare(fd) else {
         return op();
     };
+    if let Some(e) = rt::interrupted() {
+        set_errno(e);
+        return -1;
+    }
     let generation = st.generation();
     let deadline = deadline(st, kind);
     let stream_read = want > 0 && st.flags() & FdState::STREAM != 0;
@@ -126,6 +133,10 @@ pub(super) fn write_all_in_task(
     let Some(st) = prepare(fd) else {
         return op(0);
     };
+    if let Some(e) = rt::interrupted() {
+        set_errno(e);
+        return -1;
+    }
     let generation = st.generation();
     let deadline = deadline(st, Timeout::Send);
     let mut done = 0usize;

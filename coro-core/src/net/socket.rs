@@ -70,6 +70,8 @@ impl Socket {
     /// thread in `poll(2)` outside a coroutine); `drained(&result)` tells whether a successful
     /// call emptied the socket (a short read or write on a stream), which clears the readiness
     /// cache so the next call waits instead of trying. `timeout` gives `ErrorKind::TimedOut`.
+    /// A pending interrupt fails the call before it starts, and ends a wait: `ECANCELED` for a
+    /// cancel, `ETIMEDOUT` (`ErrorKind::TimedOut`) for an expired deadline scope.
     #[inline]
     pub(crate) fn io<T>(
         &self,
@@ -79,6 +81,9 @@ impl Socket {
         drained: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
         let fd = self.fd;
+        if let Some(i) = park::pending_interrupt() {
+            return Err(i.io_error());
+        }
         let mut deadline = None;
         loop {
             if park::is_ready(fd, interest) {

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 
+use super::cancel;
 use super::join::JoinHandle;
 use super::scheduler::SCHED;
 
@@ -125,10 +126,20 @@ pub fn current() -> Option<CoroutineInfo> {
 
 /// Lets the other ready coroutines run, then continues; outside a coroutine,
 /// [`std::thread::yield_now`].
+///
+/// A wait of coro's own: a pending cancel, or an expired deadline scope, unwinds from here
+/// (see [`coro::cancel`](crate::cancel)), so a long computation that yields now and then can
+/// be cancelled.
 pub fn yield_now() {
     if SCHED.is_set() {
         let t = SCHED.with(|s| s.current_task());
         if let Some(t) = t {
+            if t.cancel.armed()
+                && cancel::can_raise()
+                && let Some(i) = t.cancel.pending(std::time::Instant::now)
+            {
+                cancel::raise(i);
+            }
             SCHED.with(|s| s.yield_now(&t));
             return;
         }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::rc::Rc;
 use std::thread;
 
+use super::cancel::Cancelled;
 use super::park::{self, Unparker};
+use super::scheduler::SCHED;
 use super::task::{State, Task};
 
 /// The result slot a task's body fills and its handle reads.
@@ -80,7 +82,11 @@ impl<T> JoinHandle<T> {
     }
 
     /// Waits for the coroutine to finish and returns its value, or the payload of its panic as
-    /// `Err`, like [`std::thread::JoinHandle::join`].
+    /// `Err`, like [`std::thread::JoinHandle::join`]; a coroutine that a cancel ended gives a
+    /// [`Cancelled`](crate::Cancelled) payload.
+    ///
+    /// A wait of coro's own: a cancel of the *caller*, or the expiry of a deadline scope it is
+    /// in, unwinds from here (the coroutine joined goes on running).
     ///
     /// Inside a coroutine this parks the caller and lets others run. Outside one (the task has
     /// then already finished, since coroutines only run inside [`crate::run`]) it returns at once.
@@ -103,26 +109,47 @@ impl<T> JoinHandle<T> {
         self.take()
     }
 
-    /// The result, once finished.
-    pub(crate) fn try_take(&self) -> Option<thread::Result<T>> {
-        self.is_finished().then(|| self.take())
-    }
-
     /// Registers `u` to be woken when the coroutine finishes.
     pub(crate) fn set_waiter(&self, u: Unparker) {
         *self.inner.waiter.borrow_mut() = Some(u);
     }
 
-    /// The task, for cancellation.
-    pub(crate) fn task(&self) -> &Rc<Task> {
-        &self.task
+    /// Cancels the coroutine, wherever it waits: its waits end with `ECANCELED` (hooked
+    /// calls, `coro::net`) or unwind (coro's own waits), from now on, so that it ends soon by
+    /// its own error paths and destructors. Returns at once; [`join`](Self::join) waits for
+    /// the end and returns `Err` with a [`Cancelled`](crate::Cancelled) payload if the cancel
+    /// unwound the coroutine (or it never started), or what it returned if it finished anyway.
+    ///
+    /// Does nothing if the coroutine has finished, or is cancelled already. A coroutine that
+    /// cancels itself sees the cancel at its next wait. See the module
+    /// [`coro::cancel`](crate::cancel) for what each kind of wait does.
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// coro::run(|| {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let server = coro::spawn(move || -> std::io::Result<()> {
+    ///         loop {
+    ///             let (conn, _) = listener.accept()?; // the hooked accept waits on the loop
+    ///             drop(conn);
+    ///         }
+    ///     });
+    ///     coro::yield_now(); // the server starts, and waits for a connection
+    ///     server.cancel(); // its accept fails with ECANCELED, and `?` ends it
+    ///     let err = server.join().unwrap().unwrap_err();
+    ///     assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+    /// });
+    /// ```
+    pub fn cancel(&self) {
+        if SCHED.is_set() {
+            SCHED.with(|s| s.cancel(&self.task));
+        }
     }
 
     fn take(&self) -> thread::Result<T> {
         self.inner.result.borrow_mut().take().unwrap_or_else(|| {
-            let msg: Box<dyn Any + Send> =
-                Box::new("the coroutine was cancelled before it finished (its runtime shut down)");
-            Err(msg)
+            let cancelled: Box<dyn Any + Send> = Box::new(Cancelled);
+            Err(cancelled)
         })
     }
 }

@@ -2,6 +2,7 @@
 //! and `hooks` build on (see `runtime/park.rs`).
 
 mod builder;
+pub(crate) mod cancel;
 pub(crate) mod epoll;
 mod join;
 mod multi;

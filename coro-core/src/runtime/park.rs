@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 
 pub(crate) use super::registration::Interest;
+pub(crate) use super::scheduler::Parked;
+pub(crate) use super::cancel::Interrupt;
 use super::registration::Prepared;
 use super::remote::Remote;
 use super::scheduler::SCHED;
@@ -76,30 +78,39 @@ pub(crate) fn current_unparker() -> Unparker {
     }
 }
 
-/// Parks the running party until it is unparked. May return spuriously.
+/// Parks the running party until it is unparked. May return spuriously. Inside a task this is
+/// one of coro's own waits: a cancel or an expired deadline scope unwinds from here (see
+/// `runtime/cancel.rs`).
 pub(crate) fn park() {
+    park_deadline(None);
+}
+
+/// As [`park`], until `deadline` at the latest: false if the deadline passed first.
+pub(crate) fn park_deadline(deadline: Option<Instant>) -> bool {
     match current_task() {
-        Some(t) => SCHED.with(|s| s.park(&t)),
-        None => thread::park(),
+        Some(t) => SCHED.with(|s| s.park_raising(&t, deadline)),
+        None => park_thread(deadline),
     }
 }
 
-/// [`park`] without a deadline, [`park_until`] with one: false if the deadline passed first.
-pub(crate) fn park_deadline(deadline: Option<Instant>) -> bool {
+/// As [`park_deadline`], but an interrupt ends the wait with `Parked::Interrupted` instead of
+/// unwinding: for waits that report it as an error (hooks, `coro::net`, `coro::poll`).
+pub(crate) fn park_wait(deadline: Option<Instant>) -> Parked {
+    match current_task() {
+        Some(t) => SCHED.with(|s| s.park_wait(&t, deadline, true)),
+        None if park_thread(deadline) => Parked::Woken,
+        None => Parked::TimedOut,
+    }
+}
+
+/// Parks a plain thread: false if the deadline passed.
+fn park_thread(deadline: Option<Instant>) -> bool {
     match deadline {
-        Some(dl) => park_until(dl),
         None => {
-            park();
+            thread::park();
             true
         }
-    }
-}
-
-/// As [`park`], with a deadline: returns false if the deadline passed first.
-pub(crate) fn park_until(deadline: Instant) -> bool {
-    match current_task() {
-        Some(t) => SCHED.with(|s| s.park_until(&t, deadline)),
-        None => {
+        Some(deadline) => {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -108,6 +119,26 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
             Instant::now() < deadline
         }
     }
+}
+
+/// The interrupt pending for the running task, if any (a cancel, or an expired deadline
+/// scope): a call that reports interrupts as errors checks it before it starts, so that every
+/// call after the first interrupted one fails the same way.
+#[inline]
+pub(crate) fn pending_interrupt() -> Option<Interrupt> {
+    if !SCHED.is_set() {
+        return None;
+    }
+    SCHED.with(|s| {
+        s.with_current(|t| {
+            if t.cancel.armed() {
+                t.cancel.pending(Instant::now)
+            } else {
+                None
+            }
+        })
+        .flatten()
+    })
 }
 
 /// Unparks a task (through its scheduler's eventfd) or a plain thread, from any thread.
@@ -150,8 +181,9 @@ fn not_in_task() -> io::Error {
 
 /// Suspends the running task until `fd` is ready for `interest` (edge-triggered epoll, each fd
 /// registered once, readiness cached). `Ok(true)`: ready, or an error or hang-up is pending
-/// (retry the syscall, it tells); `Ok(false)`: the deadline passed; `Err`: not in a task, or
-/// the fd cannot be watched (`EBADF`, also when the fd is closed while waiting).
+/// (retry the syscall, it tells); `Ok(false)`: the deadline passed; `Err`: not in a task, the
+/// fd cannot be watched (`EBADF`, also when the fd is closed while waiting), or an interrupt
+/// (`ECANCELED` for a cancel, `ETIMEDOUT` for a deadline scope). Never unwinds.
 pub(crate) fn wait_fd(
     fd: RawFd,
     interest: Interest,
@@ -180,21 +212,27 @@ pub(crate) fn wait_fd(
                 }
                 d.fds.add_waiter(fd, interest, t.clone());
             }
-            let in_time = s.park_deadline(&t, deadline);
+            let parked = s.park_wait(&t, deadline, true);
             let mut d = s.driver.borrow_mut();
             d.fds.remove_waiter(fd, &t);
-            if !in_time && d.fds.generation(fd) == Some(generation) && !d.fds.is_ready(fd, interest)
-            {
-                return Ok(false);
+            match parked {
+                Parked::Interrupted(i) => return Err(i.io_error()),
+                Parked::TimedOut
+                    if d.fds.generation(fd) == Some(generation)
+                        && !d.fds.is_ready(fd, interest) =>
+                {
+                    return Ok(false);
+                }
+                _ => {}
             }
         }
     })
 }
 
 /// Waits (outside the runtime's own bookkeeping) until any of `fds` is ready for its interest
-/// or the deadline passes; returns false on timeout. The cached readiness of these fds is
-/// cleared first: the caller has just seen (with a real `poll`) that none is ready. Used by
-/// `poll`.
+/// or the deadline passes; returns false on timeout, an `ECANCELED`/`ETIMEDOUT` error on an
+/// interrupt. The cached readiness of these fds is cleared first: the caller has just seen
+/// (with a real `poll`) that none is ready. Used by `poll`.
 pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> io::Result<bool> {
     let Some(t) = current_task() else {
         return Err(not_in_task());
@@ -211,12 +249,16 @@ pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> 
                 d.fds.add_waiter(fd, interest, t.clone());
             }
         }
-        let in_time = s.park_deadline(&t, deadline);
+        let parked = s.park_wait(&t, deadline, true);
         let mut d = s.driver.borrow_mut();
         for &(fd, _) in fds {
             d.fds.remove_waiter(fd, &t);
         }
-        Ok(in_time)
+        match parked {
+            Parked::Interrupted(i) => Err(i.io_error()),
+            Parked::TimedOut => Ok(false),
+            Parked::Woken => Ok(true),
+        }
     })
 }
 
@@ -284,25 +326,42 @@ pub(crate) fn forget_fd(fd: RawFd) {
 }
 
 /// Sleeps for `d`: inside a task, a timer and a park (other tasks run); outside,
-/// `std::thread::sleep`.
+/// `std::thread::sleep`. One of coro's own waits: an interrupt unwinds from here.
 pub(crate) fn sleep(d: Duration) {
-    match Instant::now().checked_add(d) {
-        Some(deadline) => sleep_until(deadline),
-        None => loop {
-            park();
-        },
-    }
+    sleep_until_opt(Instant::now().checked_add(d));
 }
 
 /// Sleeps until `deadline` (see [`sleep`]).
 pub(crate) fn sleep_until(deadline: Instant) {
+    sleep_until_opt(Some(deadline));
+}
+
+fn sleep_until_opt(deadline: Option<Instant>) {
     match current_task() {
-        Some(t) => SCHED.with(|s| while s.park_until(&t, deadline) {}),
-        None => {
-            let now = Instant::now();
-            if deadline > now {
-                thread::sleep(deadline - now);
+        Some(t) => SCHED.with(|s| while s.park_raising(&t, deadline) {}),
+        None => match deadline {
+            Some(deadline) => {
+                let now = Instant::now();
+                if deadline > now {
+                    thread::sleep(deadline - now);
+                }
             }
+            None => loop {
+                thread::park();
+            },
+        },
+    }
+}
+
+/// The sleep of the hooks: as [`sleep`] inside a task, but an interrupt ends it early with
+/// `Err` instead of unwinding (the hook then returns as if the time had passed).
+pub(crate) fn sleep_interruptible(d: Duration) -> Result<(), Interrupt> {
+    let deadline = Instant::now().checked_add(d);
+    loop {
+        match park_wait(deadline) {
+            Parked::TimedOut => return Ok(()),
+            Parked::Woken => {}
+            Parked::Interrupted(i) => return Err(i),
         }
     }
 }

@@ -22,10 +22,22 @@ use crate::time::wheel::Wheel;
 
 use super::builder::Builder;
 use super::epoll::Poller;
+use super::cancel::{self, Cancelled, Interrupt};
 use super::join::{Completion, JoinHandle, JoinInner};
 use super::registration::{FdTable, WAKE_TOKEN};
 use super::remote::Remote;
 use super::task::{State, Task};
+
+/// What a park came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// Unparked (perhaps spuriously): the caller re-checks what it waits for.
+    Woken,
+    /// The wait's own deadline passed.
+    TimedOut,
+    /// A cancel or the expiry of a deadline scope ended the wait.
+    Interrupted(Interrupt),
+}
 
 scoped_tls::scoped_thread_local!(pub(crate) static SCHED: Scheduler);
 
@@ -107,15 +119,15 @@ pub(crate) struct Scheduler {
     pub(crate) driver: RefCell<Driver>,
     pub(crate) remote: Arc<Remote>,
     shared: RefCell<Vec<(usize, Vec<SharedStack>, usize)>>,
-    /// Tasks to cancel once the loop is back on its own stack.
-    cancel: RefCell<Vec<Rc<Task>>>,
-    /// A task's coroutine is being dropped: its body must let the unwind through.
-    cancelling: Cell<bool>,
     remote_keys: RefCell<Vec<(u32, u32)>>,
-    /// Set when the main task panicked: the loop stops, the other tasks are cancelled by the
-    /// teardown, and `run` raises the panic (as `block_on` does: nothing waits on tasks that
-    /// may never end once `main` is gone).
-    stop: Cell<bool>,
+    /// Cancelled tasks whose wait could not start an unwind because one was already in flight
+    /// on the thread (see `runtime/cancel.rs`): woken again once none is.
+    deferred: RefCell<Vec<Rc<Task>>>,
+    /// Set when the runtime is shutting down (the main task panicked, or a deadlock was
+    /// found): every task is cancelled, and so is every task spawned from now on.
+    stopping: Cell<bool>,
+    /// Why the runtime shut down, when it was not the main task's panic: `run` panics with it.
+    fatal: RefCell<Option<String>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -145,10 +157,10 @@ impl Scheduler {
             }),
             remote,
             shared: RefCell::new(Vec::new()),
-            cancel: RefCell::new(Vec::new()),
-            cancelling: Cell::new(false),
-            stop: Cell::new(false),
             remote_keys: RefCell::new(Vec::new()),
+            deferred: RefCell::new(Vec::new()),
+            stopping: Cell::new(false),
+            fatal: RefCell::new(None),
         })
     }
 
@@ -174,11 +186,6 @@ impl Scheduler {
         self.with_current(|_| ()).is_some()
     }
 
-    /// Whether a task body must re-raise what it caught (its coroutine is being dropped).
-    pub(crate) fn is_cancelling(&self) -> bool {
-        self.cancelling.get()
-    }
-
     /// Creates a task running `f` and queues it.
     pub(crate) fn spawn<T, F>(&self, opts: &Builder, f: F) -> Result<JoinHandle<T>>
     where
@@ -189,19 +196,24 @@ impl Scheduler {
         let done = Completion(inner.clone());
         let body = move |y: &Yielder<(), ()>, ()| {
             let done = done;
-            SCHED.with(|s| {
-                if let Some(t) = s.current.borrow().as_ref() {
+            let cancelled = SCHED.with(|s| match s.current.borrow().as_ref() {
+                Some(t) => {
                     t.yielder.set(y);
+                    t.cancel.is_cancelled()
                 }
+                None => false,
             });
+            if cancelled {
+                // Cancelled before it ever ran: the body never starts.
+                drop(f);
+                done.0.set(Err(Box::new(Cancelled)));
+                return;
+            }
             match panic::catch_unwind(AssertUnwindSafe(f)) {
                 Ok(v) => done.0.set(Ok(v)),
-                Err(p) => {
-                    if SCHED.is_set() && SCHED.with(|s| s.is_cancelling()) {
-                        panic::resume_unwind(p);
-                    }
-                    done.0.set(Err(p));
-                }
+                // An interrupt no scope caught (a cancel): the coroutine ends cancelled.
+                Err(p) if cancel::is_interrupt(&*p) => done.0.set(Err(Box::new(Cancelled))),
+                Err(p) => done.0.set(Err(p)),
             }
         };
         let co = if opts.shared {
@@ -217,6 +229,9 @@ impl Scheduler {
             }
         };
         let task = Rc::new(Task::new(co, opts.name.clone()));
+        if self.stopping.get() {
+            task.cancel.cancel();
+        }
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
         self.ready.borrow_mut().push_back(task.clone());
@@ -263,52 +278,135 @@ impl Scheduler {
         }
     }
 
-    /// Suspends the running task until it is unparked (returns at once if a wake-up is
-    /// pending). The caller has checked that a task runs.
-    pub(crate) fn park(&self, t: &Task) {
+    /// Suspends the running task `t` until it is unparked, `deadline` passes, or (when
+    /// `interruptible`) an interrupt ends the wait: a cancel, or the expiry of the deadline
+    /// scope in force, whose timer is armed with the wait's own. Returns at once if a wake-up is
+    /// pending or an interrupt already is. May return `Woken` spuriously: callers re-check
+    /// their condition. Never unwinds.
+    pub(crate) fn park_wait(
+        &self,
+        t: &Rc<Task>,
+        deadline: Option<Instant>,
+        interruptible: bool,
+    ) -> Parked {
+        let scope = if interruptible && t.cancel.armed() {
+            if let Some(i) = t.cancel.pending(Instant::now) {
+                return Parked::Interrupted(i);
+            }
+            t.cancel.deadline()
+        } else {
+            None
+        };
         if t.notified.replace(false) {
+            return Parked::Woken;
+        }
+        // The timer: the earlier of the wait's own deadline and the scope's.
+        let timer = match (deadline, scope) {
+            (None, None) => None,
+            (Some(d), None) => Some((d, None)),
+            (Some(d), Some((at, _))) if d <= at => Some((d, None)),
+            (_, Some((at, id))) => Some((at, Some(id))),
+        };
+        let fired = match timer {
+            None => {
+                t.state.set(State::Parked);
+                suspend(t);
+                None
+            }
+            Some((at, owner)) => {
+                let now = Instant::now();
+                if now >= at {
+                    return match owner {
+                        Some(id) => Parked::Interrupted(t.cancel.deliver(id)),
+                        None => Parked::TimedOut,
+                    };
+                }
+                let key = {
+                    let mut d = self.driver.borrow_mut();
+                    if d.wheel.is_empty() {
+                        // The wheel is only advanced while it holds timers; bring an idle one
+                        // up to date so the new timer is filed relative to now (no early
+                        // cascade wake-ups).
+                        let tick = d.now_tick(now);
+                        d.wheel.advance(tick, |_| {});
+                    }
+                    let tick = d.deadline_tick(at);
+                    d.wheel.insert(tick, t.clone())
+                };
+                t.state.set(State::Parked);
+                suspend(t);
+                // If the timer is gone it fired: its deadline has passed.
+                self.driver
+                    .borrow_mut()
+                    .wheel
+                    .remove(key)
+                    .is_none()
+                    .then_some(owner)
+            }
+        };
+        if interruptible && t.cancel.is_cancelled() {
+            return Parked::Interrupted(Interrupt::Cancelled);
+        }
+        match fired {
+            None => Parked::Woken,
+            Some(None) => Parked::TimedOut,
+            Some(Some(id)) => Parked::Interrupted(t.cancel.deliver(id)),
+        }
+    }
+
+    /// A park for coro's own waits: as [`park_wait`](Self::park_wait), but an interrupt
+    /// unwinds (see `runtime/cancel.rs`). Returns false if `deadline` passed first.
+    ///
+    /// While an unwind is in flight on the thread the interrupt cannot start another: the wait
+    /// then goes on as if shielded, and [`redeliver`](Self::redeliver) wakes it again later.
+    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
+        match self.park_wait(t, deadline, true) {
+            Parked::Woken => true,
+            Parked::TimedOut => false,
+            Parked::Interrupted(i) => {
+                if cancel::can_raise() {
+                    cancel::raise(i);
+                }
+                self.deferred.borrow_mut().push(t.clone());
+                !matches!(self.park_wait(t, deadline, false), Parked::TimedOut)
+            }
+        }
+    }
+
+    /// Wakes the tasks whose interrupts were deferred, once no unwind is in flight on the
+    /// thread (this runs on the loop's own stack, where `panicking()` counts the unwinds of
+    /// every suspended coroutine): their waits then raise.
+    fn redeliver(&self) {
+        if self.deferred.borrow().is_empty() || std::thread::panicking() {
             return;
         }
-        t.state.set(State::Parked);
-        suspend(t);
-    }
-
-    /// [`park`](Self::park) without a deadline, [`park_until`](Self::park_until) with one:
-    /// false if the deadline passed first.
-    pub(crate) fn park_deadline(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
-        match deadline {
-            Some(dl) => self.park_until(t, dl),
-            None => {
-                self.park(t);
-                true
-            }
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for t in &deferred {
+            self.unpark(t);
         }
     }
 
-    /// As [`park`](Self::park), with a timer: false if `deadline` passed first.
-    pub(crate) fn park_until(&self, t: &Rc<Task>, deadline: Instant) -> bool {
-        if t.notified.replace(false) {
-            return true;
+    /// Cancels `t`: marks it and wakes it if it waits. Its next wait (or the one it is in)
+    /// sees the cancel; a task that has not started never runs its body.
+    pub(crate) fn cancel(&self, t: &Rc<Task>) {
+        if t.state.get() != State::Done && t.cancel.cancel() {
+            self.unpark(t);
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
+    }
+
+    /// Starts the shutdown: every task is cancelled, and so is every task spawned from now on.
+    /// The loop goes on until they have all finished.
+    pub(crate) fn shutdown(&self) {
+        if self.stopping.replace(true) {
+            return;
         }
-        let key = {
-            let mut d = self.driver.borrow_mut();
-            if d.wheel.is_empty() {
-                // The wheel is only advanced while it holds timers; bring an idle one up to
-                // date so the new timer is filed relative to now (no early cascade wake-ups).
-                let tick = d.now_tick(now);
-                d.wheel.advance(tick, |_| {});
-            }
-            let tick = d.deadline_tick(deadline);
-            d.wheel.insert(tick, t.clone())
+        let live: Vec<Rc<Task>> = {
+            let tasks = self.tasks.borrow();
+            tasks.slots.iter().filter_map(|(_, t)| t.clone()).collect()
         };
-        t.state.set(State::Parked);
-        suspend(t);
-        // If the timer is gone it fired: the deadline has passed.
-        self.driver.borrow_mut().wheel.remove(key).is_some()
+        for t in &live {
+            self.cancel(t);
+        }
     }
 
     /// Puts the running task at the back of the ready queue and switches away.
@@ -316,31 +414,6 @@ impl Scheduler {
         t.state.set(State::Yielded);
         self.ready.borrow_mut().push_back(t.clone());
         suspend(t);
-    }
-
-    /// Cancels a task once the loop is back on its own stack: its coroutine is dropped, which
-    /// unwinds its stack.
-    pub(crate) fn cancel_later(&self, t: Rc<Task>) {
-        self.cancel.borrow_mut().push(t);
-    }
-
-    fn run_cancels(&self) {
-        let cancels = std::mem::take(&mut *self.cancel.borrow_mut());
-        for t in &cancels {
-            self.cancel_now(t);
-        }
-    }
-
-    fn cancel_now(&self, t: &Rc<Task>) {
-        if t.state.get() == State::Done {
-            return;
-        }
-        t.state.set(State::Done);
-        self.tasks.borrow_mut().remove(t.key.get());
-        let co = t.co.borrow_mut().take();
-        let was = self.cancelling.replace(true);
-        drop(co);
-        self.cancelling.set(was);
     }
 
     fn finish(&self, t: &Rc<Task>) {
@@ -390,50 +463,77 @@ impl Scheduler {
             // coroutines that yield to each other make one epoll_wait per 61 switches, not one
             // per switch.
             let mut ran = 0;
-            while ran < EVENT_INTERVAL && !self.stop.get() {
+            while ran < EVENT_INTERVAL {
                 let t = self.ready.borrow_mut().pop_front();
                 match t {
                     Some(t) => self.run_task(t),
                     None => break,
                 }
                 ran += 1;
-                // A task asked for another to be cancelled (`timeout`): do it now, on the
-                // loop's stack, before anyone who waits for it runs again.
-                if !self.cancel.borrow().is_empty() {
-                    self.run_cancels();
-                }
             }
-            self.run_cancels();
-            if self.tasks.borrow().live == 0 || self.stop.get() {
+            if self.tasks.borrow().live == 0 {
                 return;
             }
+            self.redeliver();
             let block = self.ready.borrow().is_empty();
-            if block && self.cancel.borrow().is_empty() {
-                self.check_deadlock();
+            if block && self.is_deadlocked() {
+                if self.stopping.get() {
+                    // Cancelled, and still parked with nothing to wake them: shielded waits
+                    // that can never end. Nothing else can be done for them.
+                    self.abandon();
+                    return;
+                }
+                let live = self.tasks.borrow().live;
+                *self.fatal.borrow_mut() = Some(format!(
+                    "coro: deadlock: {live} coroutine(s) are parked and nothing can wake them (no timer, no fd, no handle held by another thread)"
+                ));
+                self.shutdown();
+                continue;
             }
-            self.drive(block && self.cancel.borrow().is_empty());
+            self.drive(block);
         }
     }
 
-    /// Panics if every task is parked and nothing can ever wake one: no timer, no fd waiter,
-    /// and no handle that another thread could unpark with.
-    fn check_deadlock(&self) {
+    /// Whether every task is parked and nothing can ever wake one: no timer, no fd waiter,
+    /// and no handle that another thread could unpark with. (The caller saw the ready queue
+    /// empty.)
+    fn is_deadlocked(&self) -> bool {
         let d = self.driver.borrow();
         let no_remote_handles = Arc::strong_count(&self.remote) == 1;
         // Pairs with the release of the last handle's drop: its wake-up, pushed before the
         // drop, is then visible below.
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-        if d.wheel.is_empty()
+        d.wheel.is_empty()
             && !d.fds.has_waiters()
             && no_remote_handles
             && !self.remote.has_pending()
-        {
-            let live = self.tasks.borrow().live;
-            drop(d);
-            panic!(
-                "coro: deadlock: {live} coroutine(s) are parked and nothing can wake them (no timer, no fd, no handle held by another thread)"
-            );
+    }
+
+    /// Gives up on the tasks left after a shutdown that can never finish: their coroutines
+    /// are leaked (their stacks stay mapped), since unwinding them from outside could cross a
+    /// foreign frame. Says so on stderr.
+    fn abandon(&self) {
+        let left: Vec<Rc<Task>> = {
+            let mut tasks = self.tasks.borrow_mut();
+            let keys: Vec<_> = tasks
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, t))| t.is_some())
+                .map(|(i, (g, _))| (i as u32, *g))
+                .collect();
+            keys.into_iter().filter_map(|k| tasks.remove(k)).collect()
+        };
+        for t in &left {
+            t.state.set(State::Done);
+            std::mem::forget(t.co.borrow_mut().take());
         }
+        let ids: Vec<String> = left.iter().map(|t| t.id.to_string()).collect();
+        eprintln!(
+            "coro: {} coroutine(s) ({}) were cancelled but stay parked in shielded waits that nothing can end; their stacks are leaked",
+            left.len(),
+            ids.join(", ")
+        );
     }
 
     /// Waits for I/O, timers and remote wake-ups (at most until the nearest timer when
@@ -479,24 +579,16 @@ impl Scheduler {
         }
     }
 
-    /// Cancels every task that is left (the runtime is ending, normally or by a panic), until
-    /// none is left: destructors may spawn.
-    pub(crate) fn teardown(&self) {
+    /// What is left when `run_loop` ends early because the scheduler itself failed (an
+    /// internal panic): the coroutines still alive cannot be run to their end, and unwinding
+    /// them from outside could cross a foreign frame, so they are leaked.
+    fn teardown_after_failure(&self) {
         self.current.borrow_mut().take();
-        loop {
-            let left: Vec<Rc<Task>> = {
-                let tasks = self.tasks.borrow();
-                tasks.slots.iter().filter_map(|(_, t)| t.clone()).collect()
-            };
-            if left.is_empty() {
-                break;
-            }
-            for t in &left {
-                self.cancel_now(t);
-            }
+        if self.tasks.borrow().live > 0 {
+            self.abandon();
         }
         self.ready.borrow_mut().clear();
-        self.cancel.borrow_mut().clear();
+        self.deferred.borrow_mut().clear();
         let mut d = self.driver.borrow_mut();
         d.wheel = Wheel::new();
     }
@@ -527,43 +619,50 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
         let v = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => v,
             Err(p) => {
-                if SCHED.with(|s| s.is_cancelling()) {
-                    panic::resume_unwind(p);
-                }
+                // A panic in main shuts the runtime down: the other tasks are cancelled and
+                // run until they have unwound, then `run` re-raises it (as `block_on` does:
+                // nothing waits on tasks that may never end once `main` is gone).
                 // SAFETY: as for `out` below: the slot outlives the main task.
                 unsafe { *panic_slot = Some(p) };
-                SCHED.with(|s| s.stop.set(true));
+                SCHED.with(|s| s.shutdown());
                 return;
             }
         };
-        // SAFETY: `out` outlives the main task: `run_main` tears the scheduler down (which
-        // finishes or drops every task) before it returns or unwinds past `out`.
+        // SAFETY: `out` outlives the main task: `run_main` does not return (or unwind past
+        // `out`) while the main task lives: the loop runs until every task has finished, and a
+        // failure of the loop itself leaks the tasks left, which then never run again.
         unsafe { *slot = Some(v) };
     });
-    // SAFETY: see above: the main task never outlives this call, so neither do the borrows in
+    // SAFETY: see above: the main task never runs after this call, so neither do the borrows in
     // `f` and `out`; the lifetime is only erased for the coroutine's `'static` bound.
     let main: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(main) };
 
+    /// Runs when the loop unwinds (an internal failure): see `teardown_after_failure`.
     struct Teardown<'a>(&'a Scheduler);
     impl Drop for Teardown<'_> {
         fn drop(&mut self) {
-            self.0.teardown();
+            self.0.teardown_after_failure();
         }
     }
 
-    let handle = SCHED.set(&sched, || -> Result<JoinHandle<()>> {
-        let _teardown = Teardown(&sched);
-        let handle = sched.spawn(&Builder::new().name("main"), main)?;
+    SCHED.set(&sched, || -> Result<()> {
+        let teardown = Teardown(&sched);
+        sched.spawn(&Builder::new().name("main"), main)?;
         sched.run_loop();
-        Ok(handle)
+        std::mem::forget(teardown);
+        Ok(())
     })?;
+    if let Some(msg) = sched.fatal.borrow_mut().take() {
+        panic!("{msg}");
+    }
     if let Some(p) = main_panic {
-        panic::resume_unwind(p);
+        if !cancel::is_interrupt(&*p) {
+            panic::resume_unwind(p);
+        }
     }
-    match handle.try_take() {
-        Some(Ok(())) => {}
-        Some(Err(p)) => panic::resume_unwind(p),
-        None => unreachable!("the main task ended without a result"),
+    match out {
+        Some(v) => Ok(v),
+        // The main task was cancelled by the shutdown, or left in a shielded wait.
+        None => panic!("coro::run: the main coroutine did not finish (it was cancelled)"),
     }
-    Ok(out.expect("the main task finished without storing its value"))
 }

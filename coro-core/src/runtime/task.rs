@@ -5,6 +5,8 @@ use std::fmt;
 
 use crate::coroutine::{Coroutine, Yielder};
 
+use super::cancel::CancelState;
+
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
@@ -36,6 +38,8 @@ pub(crate) struct Task {
     /// An unpark arrived while the task was running or queued by a yield: its next park
     /// returns at once (as `std::thread::park`'s token).
     pub(crate) notified: Cell<bool>,
+    /// Whether it was cancelled, and the deadline scopes it is in.
+    pub(crate) cancel: CancelState,
 }
 
 impl Task {
@@ -49,6 +53,7 @@ impl Task {
             yielder: Cell::new(std::ptr::null()),
             state: Cell::new(State::Queued),
             notified: Cell::new(false),
+            cancel: CancelState::default(),
         }
     }
 }

@@ -29,12 +29,16 @@ pub fn sleep_until(deadline: Instant) {
     park::sleep_until(deadline);
 }
 
-/// Runs `f` as a coroutine and waits at most `d` for it: `Ok(value)`, or
-/// [`Error::TimedOut`] after which the coroutine is cancelled (its stack is unwound, so its
-/// destructors run, at its current suspension point).
+/// Runs `f` as a coroutine of its own with a deadline `d` from now, and waits for it:
+/// `Ok(value)`, or [`Error::TimedOut`] if the deadline reached a wait inside `f`.
 ///
-/// A panic in `f` is re-raised in the caller. Outside a runtime, [`Error::NoRuntime`]; `f` must
-/// be `'static` because it runs as a coroutine of its own.
+/// The deadline works as [`with_timeout`](crate::with_timeout)'s, inside the new coroutine:
+/// each wait in `f` that sees it ends (a hooked call fails with `ETIMEDOUT`, coro's own waits
+/// unwind, so destructors run), and `timeout` returns once `f` has ended. So `f` must be
+/// `'static`; [`with_timeout`](crate::with_timeout) runs a borrowing closure in place instead.
+/// If the caller is cancelled while it waits, so is the coroutine.
+///
+/// A panic in `f` is re-raised in the caller. Outside a runtime, [`Error::NoRuntime`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -57,18 +61,23 @@ where
             Error::NoRuntime
         });
     }
-    let h = crate::runtime::Builder::new().spawn(f)?;
-    let deadline = Instant::now().checked_add(d);
-    while !h.is_finished() {
-        h.set_waiter(park::current_unparker());
-        let in_time = park::park_deadline(deadline);
-        if !in_time && !h.is_finished() {
-            crate::runtime::scheduler::SCHED.with(|s| s.cancel_later(h.task().clone()));
-            return Err(Error::TimedOut);
+    let h = crate::runtime::Builder::new().spawn(move || crate::with_timeout(d, f))?;
+
+    /// Cancels the coroutine if the caller unwinds while it waits for it.
+    struct CancelOnUnwind<'a, T>(&'a crate::JoinHandle<T>);
+    impl<T> Drop for CancelOnUnwind<'_, T> {
+        fn drop(&mut self) {
+            self.0.cancel();
         }
     }
+    let guard = CancelOnUnwind(&h);
+    while !h.is_finished() {
+        h.set_waiter(park::current_unparker());
+        park::park();
+    }
+    std::mem::forget(guard);
     match h.join() {
-        Ok(v) => Ok(v),
+        Ok(r) => r,
         Err(p) => std::panic::resume_unwind(p),
     }
 }

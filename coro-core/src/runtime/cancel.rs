@@ -1,0 +1,281 @@
+//! A task's cancellation state: whether it was cancelled, its deadline scopes, its shields,
+//! and how an interrupt reaches a wait.
+//!
+//! The one rule (the book's chapter "Cancellation and deadlines"): nothing ever unwinds through
+//! a frame that is not Rust's. An interrupt (a cancel, or the expiry of a deadline scope)
+//! reaches a wait in one of two ways:
+//!
+//! - **as an error return**, where the wait can return one: a hooked libc call returns -1 with
+//!   `ECANCELED` or `ETIMEDOUT` (a sleep returns early instead), `coro::net` and `coro::poll`
+//!   return that `io::Error`. The interrupt stays pending, so every later wait fails the same
+//!   way and foreign code leaves by its own error path;
+//! - **as an unwind**, from coro's own waits that have no error to return (sleep, yield, join,
+//!   channels, sync): [`raise`] unwinds with a private payload that the deadline scope or the
+//!   task's root catches. Those waits are Rust frames all the way up to the user's code.
+//!
+//! A wait never starts an unwind while the thread is already unwinding (a destructor that waits
+//! during a panic or a cancellation): it waits normally instead, shielded, and the scheduler
+//! wakes it again once no unwind is in flight (see `Scheduler::redeliver`).
+//!
+//! The state lives in the task and is only touched by the task itself, except `cancelled`,
+//! which its `JoinHandle` sets. Deadline scopes nest as a stack kept partly here (the effective
+//! deadline and which scope owns it) and partly in each scope's guard on the coroutine's own
+//! stack (what to restore on exit), so that entering a scope allocates nothing.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::fmt;
+use std::time::Instant;
+
+/// Why a wait ended before what it waited for happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    /// The coroutine was cancelled (`JoinHandle::cancel`, or its runtime shutting down).
+    Cancelled,
+    /// The deadline of the scope with this id passed.
+    Deadline(u32),
+}
+
+impl Interrupt {
+    /// The errno a hooked call reports it with.
+    pub(crate) fn errno(self) -> i32 {
+        match self {
+            Interrupt::Cancelled => libc::ECANCELED,
+            Interrupt::Deadline(_) => libc::ETIMEDOUT,
+        }
+    }
+
+    /// The `io::Error` a call that returns `io::Result` reports it with.
+    pub(crate) fn io_error(self) -> std::io::Error {
+        std::io::Error::from_raw_os_error(self.errno())
+    }
+}
+
+/// The payload a coroutine unwinds with when a cancel reaches one of coro's own waits, and the
+/// panic payload that [`JoinHandle::join`](crate::JoinHandle::join) returns for a coroutine
+/// that a cancel ended.
+///
+/// ```
+/// coro::run(|| {
+///     let h = coro::spawn(|| coro::sleep(std::time::Duration::from_secs(3600)));
+///     coro::yield_now(); // it starts, and parks in its sleep
+///     h.cancel();
+///     let payload = h.join().unwrap_err();
+///     assert!(payload.is::<coro::Cancelled>());
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the coroutine was cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// The payload of the unwind that an expired deadline starts in one of coro's own waits; the
+/// scope with this id catches it.
+#[derive(Debug)]
+pub(crate) struct DeadlineUnwind(pub(crate) u32);
+
+/// Starts the unwind for `i` (no panic hook runs, nothing is printed).
+#[cold]
+pub(crate) fn raise(i: Interrupt) -> ! {
+    let payload: Box<dyn Any + Send> = match i {
+        Interrupt::Cancelled => Box::new(Cancelled),
+        Interrupt::Deadline(scope) => Box::new(DeadlineUnwind(scope)),
+    };
+    std::panic::resume_unwind(payload)
+}
+
+/// Whether a wait may start an unwind now: not while one is in flight on this thread (a
+/// destructor that waits would then unwind out of a destructor, which aborts).
+#[inline]
+pub(crate) fn can_raise() -> bool {
+    !std::thread::panicking()
+}
+
+/// Whether `payload` is one of the unwinds that [`raise`] starts.
+pub(crate) fn is_interrupt(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<Cancelled>() || payload.is::<DeadlineUnwind>()
+}
+
+/// The cancellation state of one task.
+#[derive(Debug, Default)]
+pub(crate) struct CancelState {
+    /// Set by a cancel, and never cleared: every later wait sees it.
+    cancelled: Cell<bool>,
+    /// Shields entered and not left; while any is, the cancel is held off.
+    shields: Cell<u32>,
+    /// The earliest deadline of the scopes in force (None inside a shield, until a scope
+    /// inside it sets one), and the id of the scope that set it.
+    deadline: Cell<Option<(Instant, u32)>>,
+    /// Scopes entered and not left; a scope's id is the depth it was entered at (from 1).
+    depth: Cell<u32>,
+    /// The id of the scope whose expiry has reached a wait, 0 for none.
+    fired: Cell<u32>,
+}
+
+/// What a deadline scope or a shield restores when it ends: kept in its guard, on the stack of
+/// the coroutine that entered it.
+#[derive(Debug)]
+pub(crate) struct Saved {
+    deadline: Option<(Instant, u32)>,
+    id: u32,
+}
+
+impl Saved {
+    /// The id of the scope this saved state belongs to.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl CancelState {
+    /// Marks the task cancelled. Returns false if it already was.
+    pub(crate) fn cancel(&self) -> bool {
+        !self.cancelled.replace(true)
+    }
+
+    /// Whether a cancel is pending and not held off by a shield.
+    #[inline]
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.get() && self.shields.get() == 0
+    }
+
+    /// The deadline in force, if any.
+    #[inline]
+    pub(crate) fn deadline(&self) -> Option<(Instant, u32)> {
+        self.deadline.get()
+    }
+
+    /// Whether anything could interrupt a wait now (a cancel, or a deadline scope).
+    #[inline]
+    pub(crate) fn armed(&self) -> bool {
+        self.is_cancelled() || self.deadline.get().is_some()
+    }
+
+    /// The interrupt pending now, if any; reading it counts as delivering it (the scope whose
+    /// deadline it is will report its expiry). `now` is read only if a deadline is set.
+    #[inline]
+    pub(crate) fn pending(&self, now: impl FnOnce() -> Instant) -> Option<Interrupt> {
+        if self.is_cancelled() {
+            return Some(Interrupt::Cancelled);
+        }
+        let (at, scope) = self.deadline.get()?;
+        (now() >= at).then(|| self.deliver(scope))
+    }
+
+    /// Records that the expiry of `scope` reached a wait, and returns it as an interrupt.
+    pub(crate) fn deliver(&self, scope: u32) -> Interrupt {
+        if self.fired.get() == 0 || scope < self.fired.get() {
+            self.fired.set(scope);
+        }
+        Interrupt::Deadline(scope)
+    }
+
+    /// Enters a deadline scope ending at `at`; the earliest deadline in force applies.
+    pub(crate) fn enter_scope(&self, at: Instant) -> Saved {
+        let id = self.depth.get() + 1;
+        self.depth.set(id);
+        let saved = Saved {
+            deadline: self.deadline.get(),
+            id,
+        };
+        if saved.deadline.is_none_or(|(d, _)| at < d) {
+            self.deadline.set(Some((at, id)));
+        }
+        saved
+    }
+
+    /// Leaves the scope `saved` came from; true if its expiry reached a wait inside it (the
+    /// scope then reports that it timed out).
+    pub(crate) fn leave_scope(&self, saved: &Saved) -> bool {
+        self.deadline.set(saved.deadline);
+        self.depth.set(saved.id - 1);
+        let fired = self.fired.get() == saved.id;
+        if fired || self.fired.get() > saved.id {
+            // Inner scopes' records end with them.
+            self.fired.set(0);
+        }
+        fired
+    }
+
+    /// Enters a shield: no cancel and no enclosing deadline reaches the waits inside.
+    pub(crate) fn enter_shield(&self) -> Saved {
+        let id = self.depth.get() + 1;
+        self.depth.set(id);
+        self.shields.set(self.shields.get() + 1);
+        let saved = Saved {
+            deadline: self.deadline.replace(None),
+            id,
+        };
+        saved
+    }
+
+    /// Leaves the shield `saved` came from.
+    pub(crate) fn leave_shield(&self, saved: &Saved) {
+        self.shields.set(self.shields.get() - 1);
+        self.leave_scope(saved);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_earliest_deadline_applies_and_its_scope_reports_it() {
+        let s = CancelState::default();
+        let now = Instant::now();
+        let outer = s.enter_scope(now + Duration::from_secs(10));
+        let inner = s.enter_scope(now + Duration::from_secs(1));
+        assert_eq!(s.deadline().unwrap().1, inner.id());
+        assert_eq!(s.pending(|| now), None);
+        assert_eq!(
+            s.pending(|| now + Duration::from_secs(2)),
+            Some(Interrupt::Deadline(inner.id()))
+        );
+        assert!(s.leave_scope(&inner), "the inner scope timed out");
+        assert_eq!(s.deadline().unwrap().1, outer.id());
+        assert_eq!(s.pending(|| now + Duration::from_secs(2)), None);
+        assert!(!s.leave_scope(&outer), "the outer scope did not");
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn an_outer_expiry_is_reported_by_the_outer_scope_only() {
+        let s = CancelState::default();
+        let now = Instant::now();
+        let outer = s.enter_scope(now + Duration::from_secs(1));
+        let inner = s.enter_scope(now + Duration::from_secs(10));
+        assert_eq!(s.deadline().unwrap().1, outer.id(), "the earlier one is in force");
+        let late = now + Duration::from_secs(2);
+        assert_eq!(s.pending(|| late), Some(Interrupt::Deadline(outer.id())));
+        assert!(!s.leave_scope(&inner));
+        assert_eq!(s.pending(|| late), Some(Interrupt::Deadline(outer.id())), "sticky");
+        assert!(s.leave_scope(&outer));
+    }
+
+    #[test]
+    fn a_shield_holds_off_the_cancel_and_enclosing_deadlines() {
+        let s = CancelState::default();
+        let now = Instant::now();
+        let late = now + Duration::from_secs(2);
+        let scope = s.enter_scope(now + Duration::from_secs(1));
+        assert!(s.cancel());
+        assert!(!s.cancel(), "once");
+        let shield = s.enter_shield();
+        assert_eq!(s.pending(|| late), None);
+        assert!(!s.armed());
+        let inner = s.enter_scope(now + Duration::from_secs(1));
+        assert_eq!(s.pending(|| late), Some(Interrupt::Deadline(inner.id())));
+        assert!(s.leave_scope(&inner));
+        s.leave_shield(&shield);
+        assert_eq!(s.pending(|| late), Some(Interrupt::Cancelled));
+        assert!(!s.leave_scope(&scope), "the cancel came first");
+    }
+}
