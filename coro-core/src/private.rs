@@ -85,6 +85,13 @@ where
         .unwrap_or_else(|e| panic!("coro::spawn: {e}"))
 }
 
+/// For tests: the live coroutines, the queued fd waits and the armed timers of this thread's
+/// runtime, or `None` outside one.
+pub fn runtime_counts() -> Option<(usize, usize, usize)> {
+    use crate::runtime::scheduler::SCHED;
+    SCHED.is_set().then(|| SCHED.with(|s| s.counts()))
+}
+
 /// `#[coro::main]` and `#[coro::test]`: [`crate::run`].
 pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
     crate::runtime::run(f)

@@ -233,6 +233,11 @@ impl FdTable {
         self.waiting > 0
     }
 
+    /// How many waits on fds are queued.
+    pub(crate) fn waiters(&self) -> usize {
+        self.waiting
+    }
+
     /// Records an epoll event and hands every task it satisfies to `wake`.
     pub(crate) fn on_event(&mut self, token: u64, events: u32, mut wake: impl FnMut(Rc<Task>)) {
         let fd = token as u32 as usize;

@@ -186,6 +186,12 @@ impl Scheduler {
         self.with_current(|_| ()).is_some()
     }
 
+    /// Live tasks, queued fd waits and armed timers (for tests: what a cancel must not leave).
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        let d = self.driver.borrow();
+        (self.tasks.borrow().live, d.fds.waiters(), d.wheel.len())
+    }
+
     /// Creates a task running `f` and queues it.
     pub(crate) fn spawn<T, F>(&self, opts: &Builder, f: F) -> Result<JoinHandle<T>>
     where
