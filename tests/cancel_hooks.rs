@@ -50,7 +50,11 @@ fn full_backlog() -> (TcpListener, Vec<TcpStream>) {
         let sa = sockaddr(addr);
         // SAFETY: a valid socket and address.
         unsafe {
-            libc::connect(s, (&raw const sa).cast(), size_of::<libc::sockaddr_in>() as _);
+            libc::connect(
+                s,
+                (&raw const sa).cast(),
+                size_of::<libc::sockaddr_in>() as _,
+            );
         }
         // SAFETY: a socket we made and hand to TcpStream.
         filled.push(unsafe { <TcpStream as std::os::fd::FromRawFd>::from_raw_fd(s) });
@@ -84,8 +88,11 @@ fn sockaddr(addr: std::net::SocketAddr) -> libc::sockaddr_in {
 /// the call needs; the call itself runs in the coroutine that is interrupted.
 type Call = Box<dyn FnOnce() -> io::Result<()>>;
 
+/// Makes a call, and what must stay alive while it waits (its peer, say).
+type MakeCall = fn() -> (Call, Box<dyn std::any::Any>);
+
 /// The families of hooked calls, by name; each makes a fresh call that would wait forever.
-fn calls() -> Vec<(&'static str, fn() -> (Call, Box<dyn std::any::Any>))> {
+fn calls() -> Vec<(&'static str, MakeCall)> {
     vec![
         ("sleep", || {
             let call: Call = Box::new(|| {
@@ -327,10 +334,8 @@ fn a_hooked_call_made_after_the_deadline_fails_before_it_starts() {
 fn io_code_that_handles_the_error_still_sees_the_scope_report_it() {
     coro::run(|| {
         let (mut a, _b) = pair();
-        let r = coro::with_timeout(SHORT, || match a.read(&mut [0; 8]) {
-            Ok(n) => n,
-            Err(_) => 0, // the error is swallowed: the scope still says it timed out
-        });
+        // The error is swallowed: the scope still says it timed out.
+        let r = coro::with_timeout(SHORT, || a.read(&mut [0; 8]).unwrap_or_default());
         assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
     });
 }

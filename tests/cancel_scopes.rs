@@ -303,5 +303,8 @@ fn a_deadlock_is_reported_after_the_parked_coroutines_unwound() {
     let p = r.unwrap_err();
     let msg = p.downcast_ref::<String>().unwrap();
     assert!(msg.contains("deadlock"), "{msg}");
-    assert!(dropped.get(), "the main coroutine's stack was unwound first");
+    assert!(
+        dropped.get(),
+        "the main coroutine's stack was unwound first"
+    );
 }

@@ -36,7 +36,10 @@ enum Ends {
 /// A wait that would last forever, with what it needs kept alive by the caller.
 type Wait = Box<dyn FnOnce() -> io::Result<()>>;
 
-fn waits() -> Vec<(&'static str, Ends, fn() -> (Wait, Box<dyn std::any::Any>))> {
+/// Makes a wait, and what must stay alive while it waits.
+type MakeWait = fn() -> (Wait, Box<dyn std::any::Any>);
+
+fn waits() -> Vec<(&'static str, Ends, MakeWait)> {
     vec![
         ("sleep", Ends::Unwinds, || {
             let w: Wait = Box::new(|| {

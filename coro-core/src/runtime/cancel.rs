@@ -208,11 +208,10 @@ impl CancelState {
         let id = self.depth.get() + 1;
         self.depth.set(id);
         self.shields.set(self.shields.get() + 1);
-        let saved = Saved {
+        Saved {
             deadline: self.deadline.replace(None),
             id,
-        };
-        saved
+        }
     }
 
     /// Leaves the shield `saved` came from.
@@ -252,11 +251,19 @@ mod tests {
         let now = Instant::now();
         let outer = s.enter_scope(now + Duration::from_secs(1));
         let inner = s.enter_scope(now + Duration::from_secs(10));
-        assert_eq!(s.deadline().unwrap().1, outer.id(), "the earlier one is in force");
+        assert_eq!(
+            s.deadline().unwrap().1,
+            outer.id(),
+            "the earlier one is in force"
+        );
         let late = now + Duration::from_secs(2);
         assert_eq!(s.pending(|| late), Some(Interrupt::Deadline(outer.id())));
         assert!(!s.leave_scope(&inner));
-        assert_eq!(s.pending(|| late), Some(Interrupt::Deadline(outer.id())), "sticky");
+        assert_eq!(
+            s.pending(|| late),
+            Some(Interrupt::Deadline(outer.id())),
+            "sticky"
+        );
         assert!(s.leave_scope(&outer));
     }
 

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
-pub(crate) use super::registration::Interest;
-pub(crate) use super::scheduler::Parked;
 pub(crate) use super::cancel::Interrupt;
+pub(crate) use super::registration::Interest;
 use super::registration::Prepared;
 use super::remote::Remote;
+pub(crate) use super::scheduler::Parked;
 use super::scheduler::SCHED;
 use super::task::{State, Task};
 

@@ -21,8 +21,8 @@ use crate::sys;
 use crate::time::wheel::Wheel;
 
 use super::builder::Builder;
-use super::epoll::Poller;
 use super::cancel::{self, Cancelled, Interrupt};
+use super::epoll::Poller;
 use super::join::{Completion, JoinHandle, JoinInner};
 use super::registration::{FdTable, WAKE_TOKEN};
 use super::remote::Remote;
@@ -661,10 +661,10 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
     if let Some(msg) = sched.fatal.borrow_mut().take() {
         panic!("{msg}");
     }
-    if let Some(p) = main_panic {
-        if !cancel::is_interrupt(&*p) {
-            panic::resume_unwind(p);
-        }
+    if let Some(p) = main_panic
+        && !cancel::is_interrupt(&*p)
+    {
+        panic::resume_unwind(p);
     }
     match out {
         Some(v) => Ok(v),

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,3 +50,35 @@ long coro_c_echo_once(unsigned short port, const char *msg, size_t len, char *ou
 
 /* Sleeps with libc's usleep (a coroutine sleeps on the loop's timer instead). */
 int coro_c_usleep(unsigned int usec) { return usleep(usec); }
+
+/* Waits with poll(2) until fd is readable, then reads up to len bytes, as C libraries wait
+ * (libcurl, libpq). Returns the number of bytes read, or -errno of the first call that
+ * failed. A coroutine cancelled or past its deadline makes poll fail (ECANCELED, ETIMEDOUT),
+ * and this code leaves by its own error path. */
+long coro_c_poll_then_read(int fd, char *out, size_t len) {
+    struct pollfd p;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    for (;;) {
+        int r = poll(&p, 1, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue; /* what C code does with EINTR: the hooks never return it */
+            return -errno;
+        }
+        break;
+    }
+    ssize_t n = read(fd, out, len);
+    return n < 0 ? -errno : (long)n;
+}
+
+/* Reads with a plain blocking read(2), retrying on EINTR. Returns bytes read or -errno. */
+long coro_c_read(int fd, char *out, size_t len) {
+    for (;;) {
+        ssize_t n = read(fd, out, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 ? -errno : (long)n;
+    }
+}

@@ -12,6 +12,31 @@ unsafe extern "C" {
         out: *mut c_char,
     ) -> libc::c_long;
     fn coro_c_usleep(usec: libc::c_uint) -> libc::c_int;
+    fn coro_c_poll_then_read(fd: libc::c_int, out: *mut c_char, len: usize) -> libc::c_long;
+    fn coro_c_read(fd: libc::c_int, out: *mut c_char, len: usize) -> libc::c_long;
+}
+
+/// Waits in C with `poll(2)` until `fd` is readable, then reads into `buf`: the bytes read,
+/// or the errno of the C call that failed.
+pub fn poll_then_read(fd: std::os::fd::RawFd, buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes of writes; the C code reads at most that.
+    let r = unsafe { coro_c_poll_then_read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Reads `fd` from C with a blocking `read(2)`: the bytes read, or the C code's errno.
+pub fn read(fd: std::os::fd::RawFd, buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: as in `poll_then_read`.
+    let r = unsafe { coro_c_read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(r as usize)
+    }
 }
 
 /// Connects to `127.0.0.1:port` from C, sends `msg`, receives as many bytes back and returns
