@@ -26,7 +26,9 @@ suites (each prints FIGURE lines, coro first, then the peers measured in the sam
                              echo servers in child processes, one shared load client
   hold [--conns N]           N idle connections held by one coro process: RSS per connection
   hooks                      a hooked read() outside any coroutine against libc's
-  all                        switch, create, memory, local, hooks, echo, hold (defaults)
+  deadline                   a deadline scope that does not fire, around a call that does
+                             not block: coro::with_timeout against tokio::time::timeout
+  all                        switch, create, memory, local, hooks, deadline, echo, hold
 
 common options: --rounds R (samples per contender, default 11)";
 
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         "echo" => suites::echo::run(&args),
         "hold" => suites::hold::run(&args),
         "hooks" => suites::hooks::run(&args),
+        "deadline" => suites::deadline::run(&args),
         "server" => suites::servers::serve(&args.rest),
         "all" => suites::run_all(&args),
         "help" | "-h" | "--help" => {

@@ -3,6 +3,7 @@
 pub(crate) mod child;
 pub(crate) mod coro_servers;
 pub(crate) mod create;
+pub(crate) mod deadline;
 pub(crate) mod echo;
 pub(crate) mod hold;
 pub(crate) mod hooks;
@@ -19,7 +20,7 @@ pub(crate) fn run_all(args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut failed = Vec::new();
     for suite in [
-        "switch", "create", "memory", "local", "hooks", "echo", "hold",
+        "switch", "create", "memory", "local", "hooks", "deadline", "echo", "hold",
     ] {
         let status = std::process::Command::new(&exe)
             .arg(suite)

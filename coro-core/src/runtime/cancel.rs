@@ -102,34 +102,62 @@ pub(crate) fn is_interrupt(payload: &(dyn Any + Send)) -> bool {
     payload.is::<Cancelled>() || payload.is::<DeadlineUnwind>()
 }
 
-/// The cancellation state of one task.
+/// The cancellation state of one task: two words, since every task carries one.
 #[derive(Debug, Default)]
 pub(crate) struct CancelState {
+    /// The earliest deadline of the scopes in force, as [`Stamp`] nanoseconds; [`NONE`] for
+    /// none (and inside a shield, until a scope inside it sets one).
+    deadline: Cell<u64>,
+    /// The id of the scope that set `deadline`.
+    owner: Cell<u16>,
+    /// Scopes and shields entered and not left; a scope's id is the depth it was entered at
+    /// (from 1).
+    depth: Cell<u16>,
+    /// The id of the scope whose expiry has reached a wait, 0 for none.
+    fired: Cell<u16>,
     /// Set by a cancel, and never cleared: every later wait sees it.
     cancelled: Cell<bool>,
-    /// Shields entered and not left; while any is, the cancel is held off.
-    shields: Cell<u32>,
-    /// The earliest deadline of the scopes in force (None inside a shield, until a scope
-    /// inside it sets one), and the id of the scope that set it.
-    deadline: Cell<Option<(Instant, u32)>>,
-    /// Scopes entered and not left; a scope's id is the depth it was entered at (from 1).
-    depth: Cell<u32>,
-    /// The id of the scope whose expiry has reached a wait, 0 for none.
-    fired: Cell<u32>,
+    /// Inside a shield: the cancel is held off.
+    shielded: Cell<bool>,
+}
+
+/// No deadline.
+const NONE: u64 = 0;
+
+/// Deadlines as nanoseconds since a process-wide epoch, so that one fits a word.
+struct Stamp;
+
+impl Stamp {
+    fn epoch() -> Instant {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
+    }
+
+    /// `at` as a stamp: never [`NONE`], and saturated a few centuries out.
+    fn of(at: Instant) -> u64 {
+        let since = at.saturating_duration_since(Self::epoch()).as_nanos();
+        u64::try_from(since).unwrap_or(u64::MAX).max(1)
+    }
+
+    fn instant(stamp: u64) -> Instant {
+        Self::epoch() + std::time::Duration::from_nanos(stamp)
+    }
 }
 
 /// What a deadline scope or a shield restores when it ends: kept in its guard, on the stack of
 /// the coroutine that entered it.
 #[derive(Debug)]
 pub(crate) struct Saved {
-    deadline: Option<(Instant, u32)>,
-    id: u32,
+    deadline: u64,
+    owner: u16,
+    id: u16,
+    shielded: bool,
 }
 
 impl Saved {
     /// The id of the scope this saved state belongs to.
     pub(crate) fn id(&self) -> u32 {
-        self.id
+        u32::from(self.id)
     }
 }
 
@@ -142,19 +170,22 @@ impl CancelState {
     /// Whether a cancel is pending and not held off by a shield.
     #[inline]
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.get() && self.shields.get() == 0
+        self.cancelled.get() && !self.shielded.get()
     }
 
-    /// The deadline in force, if any.
+    /// The deadline in force, if any, and the id of the scope that set it.
     #[inline]
     pub(crate) fn deadline(&self) -> Option<(Instant, u32)> {
-        self.deadline.get()
+        match self.deadline.get() {
+            NONE => None,
+            d => Some((Stamp::instant(d), u32::from(self.owner.get()))),
+        }
     }
 
     /// Whether anything could interrupt a wait now (a cancel, or a deadline scope).
     #[inline]
     pub(crate) fn armed(&self) -> bool {
-        self.is_cancelled() || self.deadline.get().is_some()
+        self.is_cancelled() || self.deadline.get() != NONE
     }
 
     /// The interrupt pending now, if any; reading it counts as delivering it (the scope whose
@@ -164,28 +195,45 @@ impl CancelState {
         if self.is_cancelled() {
             return Some(Interrupt::Cancelled);
         }
-        let (at, scope) = self.deadline.get()?;
-        (now() >= at).then(|| self.deliver(scope))
+        match self.deadline.get() {
+            NONE => None,
+            d => (Stamp::of(now()) >= d).then(|| self.deliver(u32::from(self.owner.get()))),
+        }
     }
 
     /// Records that the expiry of `scope` reached a wait, and returns it as an interrupt.
     pub(crate) fn deliver(&self, scope: u32) -> Interrupt {
-        if self.fired.get() == 0 || scope < self.fired.get() {
-            self.fired.set(scope);
+        let scope16 = scope as u16;
+        if self.fired.get() == 0 || scope16 < self.fired.get() {
+            self.fired.set(scope16);
         }
         Interrupt::Deadline(scope)
     }
 
+    /// Saves what a scope or shield entered now restores, and takes the next id.
+    fn enter(&self) -> Saved {
+        let Some(id) = self.depth.get().checked_add(1) else {
+            panic!(
+                "coro: deadline scopes and shields nested more than {} deep in one coroutine; end some before entering more",
+                u16::MAX
+            );
+        };
+        self.depth.set(id);
+        Saved {
+            deadline: self.deadline.get(),
+            owner: self.owner.get(),
+            id,
+            shielded: self.shielded.get(),
+        }
+    }
+
     /// Enters a deadline scope ending at `at`; the earliest deadline in force applies.
     pub(crate) fn enter_scope(&self, at: Instant) -> Saved {
-        let id = self.depth.get() + 1;
-        self.depth.set(id);
-        let saved = Saved {
-            deadline: self.deadline.get(),
-            id,
-        };
-        if saved.deadline.is_none_or(|(d, _)| at < d) {
-            self.deadline.set(Some((at, id)));
+        let saved = self.enter();
+        let at = Stamp::of(at);
+        if saved.deadline == NONE || at < saved.deadline {
+            self.deadline.set(at);
+            self.owner.set(saved.id);
         }
         saved
     }
@@ -194,6 +242,8 @@ impl CancelState {
     /// scope then reports that it timed out).
     pub(crate) fn leave_scope(&self, saved: &Saved) -> bool {
         self.deadline.set(saved.deadline);
+        self.owner.set(saved.owner);
+        self.shielded.set(saved.shielded);
         self.depth.set(saved.id - 1);
         let fired = self.fired.get() == saved.id;
         if fired || self.fired.get() > saved.id {
@@ -205,18 +255,14 @@ impl CancelState {
 
     /// Enters a shield: no cancel and no enclosing deadline reaches the waits inside.
     pub(crate) fn enter_shield(&self) -> Saved {
-        let id = self.depth.get() + 1;
-        self.depth.set(id);
-        self.shields.set(self.shields.get() + 1);
-        Saved {
-            deadline: self.deadline.replace(None),
-            id,
-        }
+        let saved = self.enter();
+        self.deadline.set(NONE);
+        self.shielded.set(true);
+        saved
     }
 
     /// Leaves the shield `saved` came from.
     pub(crate) fn leave_shield(&self, saved: &Saved) {
-        self.shields.set(self.shields.get() - 1);
         self.leave_scope(saved);
     }
 }
@@ -265,6 +311,11 @@ mod tests {
             "sticky"
         );
         assert!(s.leave_scope(&outer));
+    }
+
+    #[test]
+    fn the_state_is_two_words() {
+        assert_eq!(size_of::<CancelState>(), 16);
     }
 
     #[test]
