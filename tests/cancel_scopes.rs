@@ -308,3 +308,42 @@ fn a_deadlock_is_reported_after_the_parked_coroutines_unwound() {
         "the main coroutine's stack was unwound first"
     );
 }
+
+#[test]
+fn a_retry_loop_of_inner_scopes_ends_when_the_outer_budget_does() {
+    coro::run(|| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (_b, _) = l.accept().unwrap(); // never writes
+        let mut tries = 0;
+        let r = coro::with_timeout(Duration::from_millis(100), || {
+            loop {
+                tries += 1;
+                // Each try swallows its own time-out and goes again: only the outer expiry,
+                // raised when an inner scope ends, stops the loop.
+                let _ = coro::with_timeout(Duration::from_millis(30), || {
+                    std::io::Read::read(&mut &a, &mut [0; 8])
+                });
+            }
+        });
+        assert!(matches!(r, Err(Error::TimedOut)));
+        assert!((2..10).contains(&tries), "{tries}");
+    });
+}
+
+#[test]
+fn a_cancel_that_reached_a_hooked_call_is_raised_when_the_scope_ends() {
+    coro::run(|| {
+        let after = Rc::new(Cell::new(false));
+        let a2 = Rc::clone(&after);
+        let h = coro::spawn(move || {
+            let r = coro::with_timeout(LONG, || std::thread::sleep(LONG)); // ends early
+            a2.set(true); // not reached: the scope's end raised the cancel
+            r
+        });
+        coro::sleep(SHORT);
+        h.cancel();
+        assert!(h.join().unwrap_err().is::<coro::Cancelled>());
+        assert!(!after.get());
+    });
+}

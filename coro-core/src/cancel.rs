@@ -54,7 +54,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::runtime::cancel::{DeadlineUnwind, Saved};
+use crate::runtime::cancel::{self, DeadlineUnwind, Saved};
 use crate::runtime::scheduler::SCHED;
 use crate::runtime::task::Task;
 
@@ -127,8 +127,18 @@ fn scope<T>(t: &Task, at: Instant, f: impl FnOnce() -> T) -> Result<T> {
     let r = panic::catch_unwind(AssertUnwindSafe(f));
     let fired = t.cancel.leave_scope(&saved);
     match r {
-        Ok(v) if !fired => Ok(v),
-        Ok(_) => Err(Error::TimedOut),
+        Ok(_) if fired => Err(Error::TimedOut),
+        Ok(v) => {
+            // Leaving a scope is a wait's equal: an interrupt that reached a call inside as an
+            // error (the cancel, an enclosing scope's expiry) goes on from here as an unwind,
+            // so that code which handled the error and went on (a retry loop) still ends.
+            if let Some(i) = t.cancel.raised_on_exit()
+                && cancel::can_raise()
+            {
+                cancel::raise(i);
+            }
+            Ok(v)
+        }
         Err(p) => match p.downcast_ref::<DeadlineUnwind>() {
             Some(DeadlineUnwind(scope)) if *scope == saved.id() => Err(Error::TimedOut),
             _ => panic::resume_unwind(p),

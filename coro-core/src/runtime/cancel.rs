@@ -151,6 +151,7 @@ pub(crate) struct Saved {
     deadline: u64,
     owner: u16,
     id: u16,
+    fired: u16,
     shielded: bool,
 }
 
@@ -223,6 +224,7 @@ impl CancelState {
             deadline: self.deadline.get(),
             owner: self.owner.get(),
             id,
+            fired: self.fired.get(),
             shielded: self.shielded.get(),
         }
     }
@@ -253,17 +255,33 @@ impl CancelState {
         fired
     }
 
-    /// Enters a shield: no cancel and no enclosing deadline reaches the waits inside.
+    /// What a deadline scope that ends normally raises: a cancel, or the expiry of an
+    /// enclosing scope that has reached a wait (the scopes are left from the inside out, so
+    /// `fired` then names one of them).
+    pub(crate) fn raised_on_exit(&self) -> Option<Interrupt> {
+        if self.is_cancelled() {
+            return Some(Interrupt::Cancelled);
+        }
+        match self.fired.get() {
+            0 => None,
+            scope => Some(Interrupt::Deadline(u32::from(scope))),
+        }
+    }
+
+    /// Enters a shield: no cancel and no enclosing deadline reaches the waits inside, and an
+    /// expiry already delivered outside it is not raised by the scopes inside it.
     pub(crate) fn enter_shield(&self) -> Saved {
         let saved = self.enter();
         self.deadline.set(NONE);
         self.shielded.set(true);
+        self.fired.set(0);
         saved
     }
 
     /// Leaves the shield `saved` came from.
     pub(crate) fn leave_shield(&self, saved: &Saved) {
         self.leave_scope(saved);
+        self.fired.set(saved.fired);
     }
 }
 
@@ -311,6 +329,24 @@ mod tests {
             "sticky"
         );
         assert!(s.leave_scope(&outer));
+    }
+
+    #[test]
+    fn an_expiry_delivered_outside_a_shield_is_not_raised_inside_it() {
+        let s = CancelState::default();
+        let now = Instant::now();
+        let late = now + Duration::from_secs(2);
+        let outer = s.enter_scope(now + Duration::from_secs(1));
+        assert!(s.pending(|| late).is_some());
+        assert_eq!(s.raised_on_exit(), Some(Interrupt::Deadline(outer.id())));
+        let shield = s.enter_shield();
+        let inner = s.enter_scope(now + Duration::from_secs(10));
+        assert!(!s.leave_scope(&inner));
+        assert_eq!(s.raised_on_exit(), None, "the shield holds it off");
+        s.leave_shield(&shield);
+        assert_eq!(s.raised_on_exit(), Some(Interrupt::Deadline(outer.id())));
+        assert!(s.leave_scope(&outer));
+        assert_eq!(s.raised_on_exit(), None);
     }
 
     #[test]
