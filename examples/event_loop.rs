@@ -38,8 +38,8 @@ fn timers() -> Vec<u64> {
 // ANCHOR_END: timers
 
 // ANCHOR: timeout
-/// `timeout` runs a closure as a coroutine and gives up on it after the deadline; the
-/// coroutine is then unwound, so its destructors run.
+/// `timeout` runs a closure as a coroutine with a deadline; when it passes, the coroutine's
+/// wait (here a sleep) unwinds, so its destructors run, and `timeout` says it timed out.
 fn timeouts() -> (Result<u32, coro::Error>, Result<u32, coro::Error>) {
     let quick = coro::timeout(Duration::from_millis(100), || 7);
     let slow = coro::timeout(Duration::from_millis(10), || {
