@@ -1,11 +1,13 @@
 //! Syscall hooks: blocking libc calls made inside a coroutine yield to the scheduler.
 //!
 //! With the cargo feature `hooks` (on by default), coro-core defines `read`, `write`,
-//! `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`, `sendto`, `sendmsg`, `connect`,
+//! `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `recvmmsg`, `send`, `sendto`, `sendmsg`,
+//! `sendmmsg`, `splice`, `tee`, `sendfile`, `sendfile64`, `copy_file_range`, `connect`,
 //! `accept`, `accept4`, `poll`, `select`, `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`,
 //! `close`, `fcntl`, `ioctl` (FIONBIO), `setsockopt` (SO_RCVTIMEO/SO_SNDTIMEO), `socket`,
 //! `socketpair`, `dup`, `dup2`, `dup3` and `getaddrinfo`. A Rust executable exports these
-//! definitions, so std's `libc::read` and a C library linked into the program both reach them.
+//! definitions, so std's `libc::read` (and the `splice`/`sendfile64` of its `io::copy`) and a
+//! C library linked into the program all reach them.
 //!
 //! - **Outside a coroutine** (or in one that called [`disable`]) each hook checks one
 //!   thread-local and calls libc's function, resolved once with `dlsym(RTLD_NEXT, ..)`.
@@ -47,7 +49,8 @@ mod sleep;
 mod socket;
 #[cfg(feature = "hooks")]
 mod wait;
-
+#[cfg(feature = "hooks")]
+mod zerocopy;
 #[cfg(feature = "hooks")]
 use std::cell::RefCell;
 

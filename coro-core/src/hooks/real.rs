@@ -17,8 +17,8 @@
 #![allow(clippy::missing_safety_doc)]
 
 use libc::{
-    addrinfo, c_char, c_int, c_uint, c_ulong, c_void, clockid_t, fd_set, msghdr, nfds_t, pollfd,
-    size_t, sockaddr, socklen_t, ssize_t, timespec, timeval,
+    addrinfo, c_char, c_int, c_uint, c_ulong, c_void, clockid_t, fd_set, loff_t, mmsghdr, msghdr,
+    nfds_t, off_t, off64_t, pollfd, size_t, sockaddr, socklen_t, ssize_t, timespec, timeval,
 };
 #[cfg(feature = "hooks")]
 use std::ffi::CStr;
@@ -227,6 +227,25 @@ real_fns! {
     DUP3: fn dup3(fd: c_int, to: c_int, flags: c_int) -> c_int => { sys!(SYS_dup3, fd, to, flags) }
     SOCKETPAIR: fn socketpair(domain: c_int, ty: c_int, proto: c_int, sv: *mut c_int) -> c_int => {
         sys!(SYS_socketpair, domain, ty, proto, sv)
+    }
+    SPLICE: fn splice(fd_in: c_int, off_in: *mut loff_t, fd_out: c_int, off_out: *mut loff_t, len: size_t, flags: c_uint) -> ssize_t => {
+        sys!(SYS_splice, fd_in, off_in, fd_out, off_out, len, flags)
+    }
+    TEE: fn tee(fd_in: c_int, fd_out: c_int, len: size_t, flags: c_uint) -> ssize_t => { sys!(SYS_tee, fd_in, fd_out, len, flags) }
+    SENDFILE: fn sendfile(out_fd: c_int, in_fd: c_int, offset: *mut off_t, count: size_t) -> ssize_t => {
+        sys!(SYS_sendfile, out_fd, in_fd, offset, count)
+    }
+    SENDFILE64: fn sendfile64(out_fd: c_int, in_fd: c_int, offset: *mut off64_t, count: size_t) -> ssize_t => {
+        sys!(SYS_sendfile, out_fd, in_fd, offset, count)
+    }
+    COPY_FILE_RANGE: fn copy_file_range(fd_in: c_int, off_in: *mut loff_t, fd_out: c_int, off_out: *mut loff_t, len: size_t, flags: c_uint) -> ssize_t => {
+        sys!(SYS_copy_file_range, fd_in, off_in, fd_out, off_out, len, flags)
+    }
+    SENDMMSG: fn sendmmsg(fd: c_int, msgvec: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int => {
+        sys!(SYS_sendmmsg, fd, msgvec, vlen, flags)
+    }
+    RECVMMSG: fn recvmmsg(fd: c_int, msgvec: *mut mmsghdr, vlen: c_uint, flags: c_int, timeout: *mut timespec) -> c_int => {
+        sys!(SYS_recvmmsg, fd, msgvec, vlen, flags, timeout)
     }
     GETADDRINFO: fn getaddrinfo(node: *const c_char, service: *const c_char, hints: *const addrinfo, res: *mut *mut addrinfo) -> c_int => {
         // No syscall does this; a caller reached during resolution gets a system error.
