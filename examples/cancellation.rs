@@ -126,23 +126,23 @@ fn cleanup_after_cancel() -> Vec<String> {
 
 /// What every part prints, for the test that runs this example.
 #[derive(Debug)]
-pub struct Report {
+pub(crate) struct Report {
     /// `ask` against a server slower than the limit.
-    pub too_slow: Result<io::Result<String>, coro::Error>,
+    pub(crate) too_slow: Result<io::Result<String>, coro::Error>,
     /// `ask` against the same server with time to spare.
-    pub in_time: Result<io::Result<String>, coro::Error>,
+    pub(crate) in_time: Result<io::Result<String>, coro::Error>,
     /// The nested scopes: the budget's outcome and the log of tries.
-    pub retries: (Result<(), coro::Error>, Vec<String>),
+    pub(crate) retries: (Result<(), coro::Error>, Vec<String>),
     /// The errno the cancelled server loop's accept returned.
-    pub server_errno: i32,
+    pub(crate) server_errno: i32,
     /// The cleanup log.
-    pub cleanup: Vec<String>,
+    pub(crate) cleanup: Vec<String>,
     /// How long everything took.
-    pub took: Duration,
+    pub(crate) took: Duration,
 }
 
 /// Runs every part.
-pub fn run() -> io::Result<Report> {
+pub(crate) fn run() -> io::Result<Report> {
     coro::run(|| {
         let start = Instant::now();
         let (addr, slow) = slow_server(Duration::from_millis(100))?;
