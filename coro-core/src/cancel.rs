@@ -121,11 +121,13 @@ pub fn with_deadline<T, F: FnOnce() -> T>(deadline: Instant, f: F) -> Result<T> 
 
 fn scope<T>(t: &Task, at: Instant, f: impl FnOnce() -> T) -> Result<T> {
     let saved = t.cancel.enter_scope(at);
+    cancel::set_running_armed(true);
     // Every unwind stops here, so that the scope ends on every path; only this scope's own
     // goes no further. Nothing of `f` is used after its own unwind but its captures, as when a
     // future is dropped half-way by a timeout.
     let r = panic::catch_unwind(AssertUnwindSafe(f));
     let fired = t.cancel.leave_scope(&saved);
+    cancel::set_running_armed(t.cancel.armed());
     match r {
         Ok(_) if fired => Err(Error::TimedOut),
         Ok(v) => {
@@ -155,6 +157,7 @@ struct LeaveShield<'a> {
 impl Drop for LeaveShield<'_> {
     fn drop(&mut self) {
         self.task.cancel.leave_shield(&self.saved);
+        cancel::set_running_armed(self.task.cancel.armed());
     }
 }
 
@@ -187,6 +190,7 @@ pub fn shield<T, F: FnOnce() -> T>(f: F) -> T {
         saved: t.cancel.enter_shield(),
         task: &t,
     };
+    cancel::set_running_armed(t.cancel.armed());
     f()
 }
 

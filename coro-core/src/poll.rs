@@ -93,9 +93,7 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
         let ms = timeout.map_or(-1, sys::timeout_ms);
         return sys::retry_eintr(|| sys::poll(raw, ms));
     }
-    if let Some(i) = park::pending_interrupt() {
-        return Err(i.io_error());
-    }
+    park::check_interrupt()?;
     let mut watch: Vec<(RawFd, Interest)> = Vec::new();
     loop {
         let n = sys::retry_eintr(|| sys::poll(raw, 0))?;

@@ -81,9 +81,7 @@ impl Socket {
         drained: impl Fn(&T) -> bool,
     ) -> io::Result<T> {
         let fd = self.fd;
-        if let Some(i) = park::pending_interrupt() {
-            return Err(i.io_error());
-        }
+        park::check_interrupt()?;
         let mut deadline = None;
         loop {
             if park::is_ready(fd, interest) {

@@ -102,6 +102,26 @@ pub(crate) fn is_interrupt(payload: &(dyn Any + Send)) -> bool {
     payload.is::<Cancelled>() || payload.is::<DeadlineUnwind>()
 }
 
+thread_local! {
+    /// Whether the task running on this thread has a cancel or a deadline scope in force: the
+    /// one load that the calls which report interrupts as errors make before they look
+    /// further. Set by the scheduler when it resumes a task, and by the task itself when it
+    /// enters or leaves a scope or a shield, or cancels itself.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// See [`ARMED`].
+#[inline]
+pub(crate) fn running_armed() -> bool {
+    ARMED.with(Cell::get)
+}
+
+/// Records whether the running task has a cancel or a deadline scope in force.
+#[inline]
+pub(crate) fn set_running_armed(armed: bool) {
+    ARMED.with(|a| a.set(armed));
+}
+
 /// The cancellation state of one task: two words, since every task carries one.
 #[derive(Debug, Default)]
 pub(crate) struct CancelState {

@@ -123,22 +123,39 @@ fn park_thread(deadline: Option<Instant>) -> bool {
 
 /// The interrupt pending for the running task, if any (a cancel, or an expired deadline
 /// scope): a call that reports interrupts as errors checks it before it starts, so that every
-/// call after the first interrupted one fails the same way.
+/// call after the first interrupted one fails the same way. One thread-local load when the
+/// running task has neither.
 #[inline]
 pub(crate) fn pending_interrupt() -> Option<Interrupt> {
+    if super::cancel::running_armed() {
+        pending_interrupt_slow()
+    } else {
+        None
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn pending_interrupt_slow() -> Option<Interrupt> {
     if !SCHED.is_set() {
         return None;
     }
-    SCHED.with(|s| {
-        s.with_current(|t| {
-            if t.cancel.armed() {
-                t.cancel.pending(Instant::now)
-            } else {
-                None
-            }
-        })
-        .flatten()
-    })
+    SCHED.with(|s| s.with_current(|t| t.cancel.pending(Instant::now)).flatten())
+}
+
+/// As [`pending_interrupt`], as the `io::Error` a call returns (`ECANCELED` or `ETIMEDOUT`).
+#[inline]
+pub(crate) fn check_interrupt() -> io::Result<()> {
+    match pending_interrupt() {
+        None => Ok(()),
+        Some(i) => Err(interrupted(i)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn interrupted(i: Interrupt) -> io::Error {
+    i.io_error()
 }
 
 /// Unparks a task (through its scheduler's eventfd) or a plain thread, from any thread.

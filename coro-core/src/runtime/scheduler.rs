@@ -396,6 +396,10 @@ impl Scheduler {
     /// sees the cancel; a task that has not started never runs its body.
     pub(crate) fn cancel(&self, t: &Rc<Task>) {
         if t.state.get() != State::Done && t.cancel.cancel() {
+            if t.state.get() == State::Running {
+                // It cancels itself: its next call sees it.
+                cancel::set_running_armed(t.cancel.armed());
+            }
             self.unpark(t);
         }
     }
@@ -436,10 +440,12 @@ impl Scheduler {
         }
         t.state.set(State::Running);
         *self.current.borrow_mut() = Some(t.clone());
+        cancel::set_running_armed(t.cancel.armed());
         let res = match t.co.borrow_mut().as_mut() {
             Some(co) => co.resume(()),
             None => return,
         };
+        cancel::set_running_armed(false);
         self.current.borrow_mut().take();
         match res {
             Ok(CoroutineResult::Yield(())) => {
