@@ -4,8 +4,8 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use crate::runtime::park::{self, Interrupt, Parked};
@@ -17,6 +17,8 @@ type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct Pool {
+    /// The fork generation the pool was made under (see `sys::fork_generation`).
+    generation: u32,
     queue: Mutex<VecDeque<Job>>,
     ready: Condvar,
     /// Threads started so far.
@@ -25,7 +27,10 @@ struct Pool {
     idle: AtomicUsize,
 }
 
-static POOL: OnceLock<Pool> = OnceLock::new();
+/// The pool of this process. A fork child does not use its parent's: the threads are not
+/// there, and a lock one of them held at the fork would stay locked. It makes a pool of its
+/// own, and leaves the copy alone.
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
 static POOL_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_SIZE);
 
 /// Sets how many threads the blocking pool may start (at least 1). Threads already started
@@ -35,7 +40,29 @@ pub fn set_pool_size(n: usize) {
 }
 
 fn pool() -> &'static Pool {
-    POOL.get_or_init(Pool::default)
+    let generation = crate::sys::fork_generation();
+    loop {
+        let p = POOL.load(Ordering::Acquire);
+        // SAFETY: a non-null POOL points to a leaked pool, never freed.
+        if let Some(pool) = unsafe { p.as_ref() }
+            && pool.generation == generation
+        {
+            return pool;
+        }
+        let fresh = Box::into_raw(Box::new(Pool {
+            generation,
+            ..Pool::default()
+        }));
+        match POOL.compare_exchange(p, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // The pool lives as long as the process (its threads hold it); a pool replaced
+            // after a fork is the parent's copy, leaked with its vanished threads.
+            // SAFETY: just made, and now published for good.
+            Ok(_) => return unsafe { &*fresh },
+            // Another thread made one first: ours was never shared.
+            // SAFETY: `fresh` came from Box::into_raw above and nobody else saw it.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+    }
 }
 
 impl Pool {

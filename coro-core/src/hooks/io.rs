@@ -401,7 +401,7 @@ unsafe fn sendmsg_from(
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn close(fd: c_int) -> c_int {
     fd::on_close(fd);
-    if rt::in_task() && !real::forked() {
+    if rt::in_task() {
         rt::close_fd(fd);
     }
     // SAFETY: forwarded from the caller.

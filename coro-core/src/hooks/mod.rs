@@ -89,7 +89,7 @@ static DISABLED_GUARD: crate::local::LocalKey<RefCell<Option<ReenableAtEnd>>> =
 #[cfg(feature = "hooks")]
 #[inline(always)]
 pub(crate) fn active() -> bool {
-    rt::in_task() && !real::forked() && enabled_here()
+    rt::in_task() && enabled_here()
 }
 
 #[cfg(feature = "hooks")]
@@ -97,7 +97,10 @@ pub(crate) fn active() -> bool {
 fn enabled_here() -> bool {
     DISABLED
         .try_with(|d| {
-            let d = d.borrow();
+            // Busy only under a signal handler that interrupted `enable`/`disable`.
+            let Ok(d) = d.try_borrow() else {
+                return false;
+            };
             d.is_empty() || rt::current_id().is_none_or(|id| !d.contains(&id))
         })
         .unwrap_or(false)

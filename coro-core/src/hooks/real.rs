@@ -333,40 +333,12 @@ extern "C" fn resolve_all() {
     }
 }
 
-/// Set in the child of a `fork`: the child shares the parent's epoll instance and inherits
-/// its thread-locals, so its hooks must never touch the event loop (a deregistration there
-/// would remove the fd from the *parent's* epoll set). Between fork and exec the child only
-/// makes plain libc calls.
-#[cfg(feature = "hooks")]
-static FORKED: AtomicBool = AtomicBool::new(false);
-
-#[cfg(feature = "hooks")]
-unsafe extern "C" fn on_fork_child() {
-    FORKED.store(true, Ordering::Relaxed);
-}
-
-/// True in the child of a `fork` (see [`FORKED`]).
-#[cfg(feature = "hooks")]
-#[inline]
-pub(crate) fn forked() -> bool {
-    FORKED.load(Ordering::Relaxed)
-}
-
-#[cfg(feature = "hooks")]
-unsafe extern "C" {
-    fn pthread_atfork(
-        prepare: Option<unsafe extern "C" fn()>,
-        parent: Option<unsafe extern "C" fn()>,
-        child: Option<unsafe extern "C" fn()>,
-    ) -> c_int;
-}
-
-/// The constructor run before `main`: resolve every symbol, and mark fork children.
+/// The constructor run before `main`: resolve every symbol, and count fork children (so that a
+/// child knows a runtime it inherited is its parent's; see `Scheduler::after_fork`).
 #[cfg(feature = "hooks")]
 extern "C" fn init() {
     resolve_all();
-    // SAFETY: registers a handler that only stores to an atomic.
-    unsafe { pthread_atfork(None, None, Some(on_fork_child)) };
+    crate::sys::watch_forks();
 }
 
 #[cfg(all(feature = "hooks", target_os = "linux"))]

@@ -34,7 +34,7 @@ impl Dir {
 /// True when the caller runs inside a scheduler task of this thread's runtime.
 #[inline(always)]
 pub(crate) fn in_task() -> bool {
-    park::in_task()
+    park::hooks_may_wait()
 }
 
 /// Waits until `fd` is ready for `dir` (Ok(true)) or `deadline` passes (Ok(false)). Err when

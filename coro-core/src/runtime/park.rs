@@ -18,7 +18,7 @@ pub(crate) use super::registration::Interest;
 use super::registration::Prepared;
 use super::remote::Remote;
 pub(crate) use super::scheduler::Parked;
-use super::scheduler::SCHED;
+use super::scheduler::{Driver, SCHED, Scheduler};
 use super::task::{State, Task};
 
 /// The running task of this thread's scheduler, if the innermost coroutine is one.
@@ -27,14 +27,32 @@ fn current_task() -> Option<Rc<Task>> {
     if !SCHED.is_set() {
         return None;
     }
-    SCHED.with(|s| s.current_task())
+    SCHED.with(|s| {
+        if s.inherited() {
+            s.after_fork();
+        }
+        s.current_task()
+    })
 }
 
 /// True when running inside a scheduler task of this thread's runtime (and not inside a
 /// coroutine that such a task resumed by hand).
 #[inline]
 pub(crate) fn in_task() -> bool {
-    SCHED.is_set() && SCHED.with(|s| s.in_task())
+    SCHED.is_set()
+        && SCHED.with(|s| {
+            if s.inherited() {
+                s.after_fork();
+            }
+            s.in_task()
+        })
+}
+
+/// As [`in_task`], for the hooks: false in a fork child whose runtime is still the parent's
+/// copy, which the hooks leave alone (they then call libc as is; see `Scheduler::inherited`).
+#[inline]
+pub(crate) fn hooks_may_wait() -> bool {
+    SCHED.is_set() && SCHED.with(|s| !s.inherited() && s.in_task())
 }
 
 /// Makes a parked party of this thread runnable again.
@@ -185,7 +203,7 @@ impl RemoteUnparker {
 pub(crate) fn current_remote_unparker() -> RemoteUnparker {
     match current_task() {
         Some(t) => RemoteUnparker(RemoteInner::Task {
-            remote: SCHED.with(|s| s.remote.clone()),
+            remote: SCHED.with(|s| s.remote()),
             key: t.key.get(),
         }),
         None => RemoteUnparker(RemoteInner::Thread(thread::current())),
@@ -194,6 +212,13 @@ pub(crate) fn current_remote_unparker() -> RemoteUnparker {
 
 fn not_in_task() -> io::Error {
     io::Error::other(Error::NotInCoroutine)
+}
+
+/// The error of a wait that found the event loop busy: a signal handler interrupted the
+/// runtime's own code and made a hooked call, which then waits as libc would.
+#[cold]
+fn busy() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBUSY)
 }
 
 /// Suspends the running task until `fd` is ready for `interest` (edge-triggered epoll, each fd
@@ -211,7 +236,7 @@ pub(crate) fn wait_fd(
     };
     SCHED.with(|s| {
         let generation = {
-            let mut d = s.driver.borrow_mut();
+            let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
             let d = &mut *d;
             match d.fds.prepare(&d.poller, fd)? {
                 Prepared::AlwaysReady => return Ok(true),
@@ -256,7 +281,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> 
     };
     SCHED.with(|s| {
         {
-            let mut d = s.driver.borrow_mut();
+            let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
             let d = &mut *d;
             for &(fd, interest) in fds {
                 if let Prepared::AlwaysReady = d.fds.prepare(&d.poller, fd)? {
@@ -279,63 +304,53 @@ pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> 
     })
 }
 
+/// Runs `f` on this thread's driver, if there is a runtime and its driver is free: it is
+/// busy only when a signal handler interrupted the runtime's own code, and the caller then
+/// acts as if there were no runtime (a hook calls libc as is).
+#[inline]
+fn with_driver<R>(f: impl FnOnce(&Scheduler, &mut Driver) -> R) -> Option<R> {
+    if !SCHED.is_set() {
+        return None;
+    }
+    SCHED.with(|s| {
+        if s.inherited() {
+            s.after_fork();
+        }
+        let mut d = s.driver.try_borrow_mut().ok()?;
+        Some(f(s, &mut d))
+    })
+}
+
 /// Whether an I/O call on `fd` should be tried now: the cache says ready, the fd is not known
 /// yet, or there is no runtime (the call then blocks or says `EAGAIN`).
 #[inline]
 pub(crate) fn is_ready(fd: RawFd, interest: Interest) -> bool {
-    if !SCHED.is_set() {
-        return true;
-    }
-    SCHED.with(|s| s.driver.borrow().fds.is_ready(fd, interest))
+    with_driver(|_, d| d.fds.is_ready(fd, interest)).unwrap_or(true)
 }
 
 /// Forgets cached readiness of `fd` for `interest`: the caller's syscall returned `EAGAIN` (or
 /// a short read or write drained a stream).
 pub(crate) fn clear_ready(fd: RawFd, interest: Interest) {
-    if SCHED.is_set() {
-        SCHED.with(|s| {
-            let mut d = s.driver.borrow_mut();
-            let d = &mut *d;
-            d.fds.clear(&d.poller, fd, interest);
-        });
-    }
+    with_driver(|_, d| d.fds.clear(&d.poller, fd, interest));
 }
 
 /// Registers a freshly connected or accepted socket as writable, so its first write need not
 /// wait for epoll to say so.
 pub(crate) fn register_writable(fd: RawFd) {
-    if SCHED.is_set() {
-        SCHED.with(|s| {
-            let mut d = s.driver.borrow_mut();
-            let d = &mut *d;
-            d.fds.set_writable(&d.poller, fd);
-        });
-    }
+    with_driver(|_, d| d.fds.set_writable(&d.poller, fd));
 }
 
 /// Deregisters `fd` (it is about to be closed) and wakes every task waiting on it; their
 /// retried syscall (or `wait_fd`) then sees `EBADF`.
 pub(crate) fn close_fd(fd: RawFd) {
-    if !SCHED.is_set() {
-        return;
-    }
-    SCHED.with(|s| {
-        let mut d = s.driver.borrow_mut();
-        let d = &mut *d;
-        d.fds.close(&d.poller, fd, |t| s.unpark(&t));
-    });
+    with_driver(|s, d| d.fds.close(&d.poller, fd, |t| s.unpark(&t)));
 }
 
 /// Drops stale cached state of `fd` (a new fd just got this number). Costs a table lookup,
 /// plus an `epoll_ctl` only if a previous fd with this number was never deregistered.
 #[inline]
 pub(crate) fn forget_fd(fd: RawFd) {
-    if !SCHED.is_set() {
-        return;
-    }
-    SCHED.with(|s| {
-        let mut d = s.driver.borrow_mut();
-        let d = &mut *d;
+    with_driver(|s, d| {
         if d.fds.is_known(fd) {
             d.fds.close(&d.poller, fd, |t| s.unpark(&t));
         }

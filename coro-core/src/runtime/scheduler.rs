@@ -117,7 +117,13 @@ pub(crate) struct Scheduler {
     tasks: RefCell<TaskSlab>,
     current: RefCell<Option<Rc<Task>>>,
     pub(crate) driver: RefCell<Driver>,
-    pub(crate) remote: Arc<Remote>,
+    /// The wake-up queue and eventfd other threads use; replaced in a fork child.
+    remote: RefCell<Arc<Remote>>,
+    /// The fork generation (`sys::fork_generation`) this scheduler belongs to: a different one
+    /// means the process is a fork child and this scheduler a copy of its parent's.
+    fork_generation: Cell<u32>,
+    /// Set in a fork child once it has made this scheduler its own (see `after_fork`).
+    forked: Cell<bool>,
     shared: RefCell<Vec<(usize, Vec<SharedStack>, usize)>>,
     remote_keys: RefCell<Vec<(u32, u32)>>,
     /// Cancelled tasks whose wait could not start an unwind because one was already in flight
@@ -142,9 +148,8 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     /// A scheduler with its epoll instance and wake-up eventfd.
     pub(crate) fn new() -> Result<Scheduler> {
-        let poller = Poller::new()?;
-        let remote = Remote::new()?;
-        poller.add(remote.fd(), WAKE_TOKEN)?;
+        sys::watch_forks();
+        let (poller, remote) = Self::new_loop()?;
         Ok(Scheduler {
             ready: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(TaskSlab::default()),
@@ -155,7 +160,9 @@ impl Scheduler {
                 wheel: Wheel::new(),
                 start: Instant::now(),
             }),
-            remote,
+            remote: RefCell::new(remote),
+            fork_generation: Cell::new(sys::fork_generation()),
+            forked: Cell::new(false),
             shared: RefCell::new(Vec::new()),
             remote_keys: RefCell::new(Vec::new()),
             deferred: RefCell::new(Vec::new()),
@@ -164,18 +171,94 @@ impl Scheduler {
         })
     }
 
+    /// A new epoll instance with a new wake-up eventfd in it.
+    fn new_loop() -> Result<(Poller, Arc<Remote>)> {
+        let poller = Poller::new()?;
+        let remote = Remote::new()?;
+        poller.add(remote.fd(), WAKE_TOKEN)?;
+        Ok((poller, remote))
+    }
+
+    /// The wake-up handle other threads use to reach this scheduler.
+    pub(crate) fn remote(&self) -> Arc<Remote> {
+        self.after_fork();
+        self.remote.borrow().clone()
+    }
+
+    /// Whether this scheduler is a copy of the parent's, in a fork child that has not made it
+    /// its own yet. The hooks then act as plain libc calls: they must never touch the
+    /// parent's epoll instance, and between `fork` and `exec` they must not allocate.
+    #[inline]
+    pub(crate) fn inherited(&self) -> bool {
+        self.fork_generation.get() != sys::fork_generation()
+    }
+
+    /// In a fork child, at the first use of the runtime's own API: makes this copy of the
+    /// parent's scheduler the child's own. The epoll instance and the eventfd are the
+    /// parent's (shared kernel objects: waiting on that epoll would steal the parent's events),
+    /// so the child gets new ones and forgets every registration and timer. Of the coroutines,
+    /// only the one that forked exists in the child, as only the forking thread does: the
+    /// others are forgotten, never run and never dropped (their destructors are the parent's
+    /// to run).
+    #[inline]
+    pub(crate) fn after_fork(&self) {
+        if self.inherited() {
+            self.make_own();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make_own(&self) {
+        self.fork_generation.set(sys::fork_generation());
+        self.forked.set(true);
+        let (poller, remote) = match Self::new_loop() {
+            Ok(l) => l,
+            Err(e) => panic!(
+                "coro: this process was forked from a running coro runtime and could not make an event loop of its own: {e}"
+            ),
+        };
+        *self.remote.borrow_mut() = remote;
+        {
+            let mut d = self.driver.borrow_mut();
+            d.poller = poller;
+            d.fds = FdTable::default();
+            d.wheel = Wheel::new();
+        }
+        let keep = self.current_task();
+        let gone: Vec<Rc<Task>> = {
+            let mut tasks = self.tasks.borrow_mut();
+            let keys: Vec<_> = tasks
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, t))| {
+                    t.as_ref()
+                        .is_some_and(|t| keep.as_ref().is_none_or(|k| !Rc::ptr_eq(t, k)))
+                })
+                .map(|(i, (g, _))| (i as u32, *g))
+                .collect();
+            keys.into_iter().filter_map(|k| tasks.remove(k)).collect()
+        };
+        for t in &gone {
+            t.state.set(State::Done);
+            std::mem::forget(t.co.borrow_mut().take());
+        }
+        self.ready.borrow_mut().clear();
+        self.deferred.borrow_mut().clear();
+    }
+
     /// The running task, if the innermost coroutine on this thread is one of ours.
     #[inline]
     pub(crate) fn current_task(&self) -> Option<Rc<Task>> {
-        let cur = self.current.borrow();
-        let t = cur.as_ref()?;
-        (crate::coroutine::current_id() == Some(t.id)).then(|| t.clone())
+        self.with_current(Rc::clone)
     }
 
-    /// Runs `f` with the running task, if any.
+    /// Runs `f` with the running task, if any. None also while the scheduler itself is
+    /// changing which task runs (a signal handler that interrupted it sees no task).
     #[inline]
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&Rc<Task>) -> R) -> Option<R> {
-        let cur = self.current.borrow();
+        let cur = self.current.try_borrow().ok()?;
         let t = cur.as_ref()?;
         (crate::coroutine::current_id() == Some(t.id)).then(|| f(t))
     }
@@ -198,6 +281,7 @@ impl Scheduler {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
+        self.after_fork();
         let inner = Rc::new(JoinInner::new());
         let done = Completion(inner.clone());
         let body = move |y: &Yielder<(), ()>, ()| {
@@ -434,6 +518,8 @@ impl Scheduler {
     }
 
     fn run_task(&self, t: Rc<Task>) {
+        // In a fork child, the copies of the parent's coroutines never run (see `after_fork`).
+        self.after_fork();
         match t.state.get() {
             State::Queued | State::Yielded => {}
             _ => return,
@@ -469,6 +555,7 @@ impl Scheduler {
     /// Runs tasks and waits for events until no task is left.
     pub(crate) fn run_loop(&self) {
         loop {
+            self.after_fork();
             // Run what is ready, tasks that become ready meanwhile included, but look at epoll
             // again after EVENT_INTERVAL tasks so that new I/O and timers are not starved by a
             // busy queue (tokio does the same, every 61). Counting tasks, not batches: two
@@ -511,14 +598,12 @@ impl Scheduler {
     /// empty.)
     fn is_deadlocked(&self) -> bool {
         let d = self.driver.borrow();
-        let no_remote_handles = Arc::strong_count(&self.remote) == 1;
+        let remote = self.remote.borrow();
+        let no_remote_handles = Arc::strong_count(&remote) == 1;
         // Pairs with the release of the last handle's drop: its wake-up, pushed before the
         // drop, is then visible below.
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-        d.wheel.is_empty()
-            && !d.fds.has_waiters()
-            && no_remote_handles
-            && !self.remote.has_pending()
+        d.wheel.is_empty() && !d.fds.has_waiters() && no_remote_handles && !remote.has_pending()
     }
 
     /// Gives up on the tasks left after a shutdown that can never finish: their coroutines
@@ -584,7 +669,7 @@ impl Scheduler {
         drop(guard);
         if remote {
             let mut keys = self.remote_keys.borrow_mut();
-            self.remote.drain(&mut keys);
+            self.remote.borrow().drain(&mut keys);
             for key in keys.drain(..) {
                 self.unpark_key(key);
             }
@@ -674,6 +759,9 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
     }
     match out {
         Some(v) => Ok(v),
+        None if sched.forked.get() => panic!(
+            "coro::run: this process was forked from inside the runtime, by a coroutine other than the main one: in the child only the forking coroutine exists, so `run` has no value to return; end the child with `std::process::exit` (or `exec`)"
+        ),
         // The main task was cancelled by the shutdown, or left in a shielded wait.
         None => panic!("coro::run: the main coroutine did not finish (it was cancelled)"),
     }

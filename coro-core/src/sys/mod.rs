@@ -14,6 +14,7 @@
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 pub(crate) mod socket;
@@ -260,4 +261,39 @@ pub(crate) fn wait_blocking(fd: RawFd, events: i16, timeout: Option<Duration>) -
     }];
     let ms = timeout.map_or(-1, timeout_ms);
     retry_eintr(|| poll(&mut pfd, ms)).map(|n| n > 0)
+}
+
+/// How many times this process is a `fork` child of a process that ran coro: 0 in the
+/// original process, one more in each child (an `pthread_atfork` child handler counts it). A
+/// runtime, and the blocking pool, remember the count they were made under: a different one
+/// means they are the parent's, copied into this child (see `Scheduler::after_fork`).
+static FORK_GENERATION: AtomicU32 = AtomicU32::new(0);
+
+/// The child handler: one store, as a handler that runs between `fork` and `exec` must be.
+unsafe extern "C" fn on_fork_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Registers the fork handler, once per process (before `main` with the `hooks` feature, else
+/// when the first runtime starts).
+pub(crate) fn watch_forks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a child handler that only increments an atomic.
+        unsafe { pthread_atfork(None, None, Some(on_fork_child)) };
+    });
+}
+
+/// See [`FORK_GENERATION`].
+#[inline]
+pub(crate) fn fork_generation() -> u32 {
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
+unsafe extern "C" {
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> libc::c_int;
 }
