@@ -218,10 +218,10 @@ impl Core {
                 ..
             } = &occupant.stack
             {
-                // SAFETY: `sp .. top` is mapped (it is inside the shared stack) and holds the
-                // occupant's frames, which nothing runs on while it is suspended; `top` is
-                // region-aligned.
-                unsafe { occupant_save.save_frame(top, sp) };
+                // SAFETY: `limit .. top` is the shared stack, mapped, and holds the occupant's
+                // frames from `sp` up (`save_frame` checks that `sp` lies in it), which nothing
+                // runs on while it is suspended; `top` is region-aligned.
+                unsafe { occupant_save.save_frame(top, stack.limit(), sp) };
             }
             stack.set_occupant(ptr::null());
         }
@@ -238,8 +238,8 @@ impl Core {
                 };
             }
             // SAFETY: our frames were saved below `top` and go back to the same addresses,
-            // which the eviction above made free.
-            _ => unsafe { save.restore_frame(top) },
+            // which the eviction above made free, inside the stack `limit .. top`.
+            _ => unsafe { save.restore_frame(top, stack.limit()) },
         }
         stack.set_occupant(self);
         true

@@ -170,10 +170,26 @@ impl<I, Y> Yielder<I, Y> {
     /// If the coroutine is dropped instead of resumed, this unwinds (with a private payload that
     /// `catch_unwind` inside the body must let through) so that every destructor on the
     /// coroutine's stack runs.
+    ///
+    /// # Panics
+    ///
+    /// If it is not called from this coroutine's own stack: a `Yielder` suspends only the
+    /// coroutine it was handed to, from that coroutine's code. (The borrow checker lets a
+    /// body's `&Yielder` into a nested [`crate::run`], whose closure need not be `'static`, but
+    /// that closure runs on the stack of a runtime task, which the switch cannot leave.)
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
+        let core = &self.head.core;
+        // The one check on the hot path: the region table names the coroutine whose frames are
+        // on the stack we run on (see `stack::region`), and that must be this one. Suspending
+        // from any other stack would save that stack's pointer as this coroutine's, leave a
+        // runtime set on the thread, or make a shared stack copy a span that is not its own.
+        if crate::stack::region_owner(coro_asm::stack_pointer()) != ptr::from_ref(core).cast() {
+            wrong_stack(core);
+        }
         let value = ManuallyDrop::new(value);
-        // SAFETY: we are the running coroutine of this context: `resume` switched into it. The
+        // SAFETY: we are the running coroutine of this context (checked just above: we run on
+        // its stack, and code runs there only while `resume` has switched into it). The
         // resumer moves `value` out (ptr::read) before anything else runs.
         let arg = unsafe { coro_asm::suspend(self.head.core.ctx.get(), value_ptr(&value)) };
         if arg == CANCEL {
@@ -188,6 +204,28 @@ impl<I, Y> Yielder<I, Y> {
     pub fn id(&self) -> u64 {
         self.head.core.id()
     }
+}
+
+/// The panic of a [`Yielder::suspend`] called off its coroutine's stack.
+#[cold]
+#[inline(never)]
+fn wrong_stack(core: &Core) -> ! {
+    let running = current();
+    let on = if running.is_null() {
+        "a stack that is no coroutine's (a thread's own stack)".to_owned()
+    } else {
+        // SAFETY: the owner of the stack we run on is the running coroutine, alive while it
+        // runs (as in `current_id`).
+        format!("the stack of coroutine {}", unsafe { (*running).id() })
+    };
+    panic!(
+        "Yielder::suspend of coroutine {} was called on {on}: a Yielder suspends only its own \
+         coroutine, from that coroutine's own code. A body's Yielder used inside a nested \
+         `coro::run` (or any code running on another stack) cannot suspend the body; return \
+         from the nested `coro::run` first and suspend after it, or, inside the runtime, wait \
+         with `coro::yield_now`, a channel or a `Cond` instead",
+        core.id()
+    )
 }
 
 impl<I, Y> fmt::Debug for Yielder<I, Y> {

@@ -42,18 +42,29 @@ impl SaveBuf {
     }
 
     /// Saves the frames of a coroutine suspended with stack pointer `sp` on a shared stack whose
-    /// top is `top`: all of `sp .. top` but the [`BOOTSTRAP`] words. The word just below them
-    /// is stored after the frames, so that the frames proper end 32-aligned on the stack, for
-    /// aligned moves there.
+    /// usable memory is `limit .. top`: all of `sp .. top` but the [`BOOTSTRAP`] words. The word
+    /// just below them is stored after the frames, so that the frames proper end 32-aligned on
+    /// the stack, for aligned moves there.
+    ///
+    /// # Panics
+    ///
+    /// In every build, if `sp` is not a stack pointer of that stack (below `limit`, above
+    /// `top - 32`, or not 8-aligned): the copy would read outside the stack, so the process
+    /// stops with a message instead of copying.
     ///
     /// # Safety
     ///
-    /// `sp .. top` must be readable and not overlap the buffer; `top` must be 32-aligned, `sp`
-    /// 8-aligned and at most `top - 32` (a suspended coroutine has at least the trampoline's
-    /// return address and the three words its switch pushed below the bootstrap words).
+    /// `limit .. top` must be readable and not overlap the buffer; `top` must be 32-aligned.
     #[inline]
-    pub(crate) unsafe fn save_frame(&self, top: usize, sp: usize) {
-        debug_assert!(sp + 32 <= top && top.is_multiple_of(32) && sp.is_multiple_of(8));
+    pub(crate) unsafe fn save_frame(&self, top: usize, limit: usize, sp: usize) {
+        // Checked in release builds too: a suspended coroutine has at least the trampoline's
+        // return address and the three words its switch pushed below the bootstrap words, and
+        // anything else means its saved stack pointer is not on this stack. Two compares, next
+        // to a copy of a few hundred bytes.
+        if sp < limit || sp > top - 32 || !sp.is_multiple_of(8) {
+            bad_frame(top, limit, sp);
+        }
+        debug_assert!(top.is_multiple_of(32));
         let end = top - FRAMES_END;
         let len = end - sp;
         let need = len + 8;
@@ -62,28 +73,41 @@ impl SaveBuf {
             self.grow(need);
         }
         let (frames_end, word) = self.layout(len);
-        // SAFETY: the buffer holds at least `len + 8` bytes, laid out by `layout`; the caller
-        // vouches for the source: `sp .. end` holds the frames, `end .. end + 8` the word.
+        // SAFETY: the buffer holds at least `len + 8` bytes (`grow`), laid out by `layout`;
+        // `sp .. end` holds the frames and `end .. end + 8` the word, both inside `limit .. top`
+        // (checked above), which the caller vouches for.
         unsafe {
             copy_frame(end as *const u8, frames_end, len);
             word.cast::<u64>().write((end as *const u64).read());
         }
+        // `len < need <= cap`, which `grow` made fit in a u32.
         self.used.set(len as u32);
     }
 
-    /// Puts the frames [`SaveBuf::save_frame`] saved back below the same `top`.
+    /// Puts the frames [`SaveBuf::save_frame`] saved back below the same `top`, on the stack
+    /// whose usable memory is `limit .. top`.
+    ///
+    /// # Panics
+    ///
+    /// In every build, if the saved frames do not fit between `limit` and `top`, or the
+    /// buffer does not hold them (neither can happen when the frames were saved below this
+    /// `top`): the process stops with a message instead of writing outside the stack.
     ///
     /// # Safety
     ///
-    /// The frames must have been saved below this same `top`, and `top - 32 - used .. top - 24`
-    /// must be writable and not overlap the buffer.
+    /// The frames must have been saved below this same `top`; `limit .. top` must be writable
+    /// and not overlap the buffer.
     #[inline]
-    pub(crate) unsafe fn restore_frame(&self, top: usize) {
+    pub(crate) unsafe fn restore_frame(&self, top: usize, limit: usize) {
         let end = top - FRAMES_END;
         let len = self.used.get() as usize;
+        if len > end.saturating_sub(limit) || len + 8 > self.cap.get() as usize {
+            bad_restore(top, limit, len, self.cap.get());
+        }
         let (frames_end, word) = self.layout(len);
-        // SAFETY: `save_frame` wrote `len` frame bytes and the word where `layout` puts them;
-        // the caller vouches for the target.
+        // SAFETY: `save_frame` wrote `len` frame bytes and the word where `layout` puts them,
+        // inside the buffer (checked above); `end - len .. end + 8` lies inside `limit .. top`
+        // (checked above), which the caller vouches for.
         unsafe {
             copy_frame(frames_end, end as *mut u8, len);
             (end as *mut u64).write(word.cast::<u64>().read());
@@ -106,16 +130,22 @@ impl SaveBuf {
 
     #[cold]
     fn grow(&self, need: usize) {
+        // Checked, so that `cap` and `used` can never be truncated.
+        let (Ok(cap), Ok(layout)) = (u32::try_from(need), Layout::from_size_align(need, ALIGN))
+        else {
+            panic!(
+                "a shared-stack coroutine's live frames of {need} bytes do not fit a save buffer \
+                 (at most 4 GiB); give coroutines this deep an owned stack"
+            )
+        };
         self.free();
-        let layout = Layout::from_size_align(need, ALIGN).expect("stack frame size overflow");
         // SAFETY: the layout has a non-zero size (at least the extra word).
         let p = unsafe { alloc::alloc(layout) };
         if p.is_null() {
             alloc::handle_alloc_error(layout);
         }
         self.ptr.set(p);
-        self.cap
-            .set(u32::try_from(need).expect("stack frame size overflow"));
+        self.cap.set(cap);
     }
 
     /// Frees the buffer.
@@ -135,6 +165,29 @@ impl Drop for SaveBuf {
     fn drop(&mut self) {
         self.free();
     }
+}
+
+/// The panic of [`SaveBuf::save_frame`] for a stack pointer off its stack.
+#[cold]
+#[inline(never)]
+fn bad_frame(top: usize, limit: usize, sp: usize) -> ! {
+    panic!(
+        "coro: a suspended shared-stack coroutine's saved stack pointer {sp:#x} is not on its \
+         shared stack ({limit:#x} .. {top:#x}), so its frames cannot be saved; nothing was \
+         copied. This is a bug in coro or in unsafe code that switched stacks under a \
+         coroutine: please report it"
+    )
+}
+
+/// The panic of [`SaveBuf::restore_frame`] for frames that do not fit.
+#[cold]
+#[inline(never)]
+fn bad_restore(top: usize, limit: usize, len: usize, cap: u32) -> ! {
+    panic!(
+        "coro: a shared-stack coroutine's saved frames ({len} bytes, in a {cap}-byte buffer) do \
+         not fit below the top of its shared stack ({limit:#x} .. {top:#x}); nothing was \
+         copied. This is a bug in coro: please report it"
+    )
 }
 
 /// Copies the `len` bytes that end at `src_end` to end at `dst_end`, from the top down:
@@ -274,6 +327,10 @@ mod tests {
         fn top(&self) -> usize {
             self.0.as_ptr() as usize + size_of::<Stack>()
         }
+
+        fn limit(&self) -> usize {
+            self.0.as_ptr() as usize
+        }
     }
 
     #[test]
@@ -292,11 +349,11 @@ mod tests {
         for words in lens {
             let sp = src.top() - FRAMES_END - words * 8;
             // SAFETY: `sp .. top` lies inside `src`, 8-aligned; the buffer is separate.
-            unsafe { buf.save_frame(src.top(), sp) };
+            unsafe { buf.save_frame(src.top(), src.limit(), sp) };
             let mut dst = Stack([0; 128]);
             let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Stack>();
             // SAFETY: the frames go below `dst`'s top, inside it.
-            unsafe { buf.restore_frame(dst_top) };
+            unsafe { buf.restore_frame(dst_top, dst_top - size_of::<Stack>()) };
             let first = end_word - words;
             assert_eq!(
                 dst.0[first..=end_word],
@@ -312,5 +369,37 @@ mod tests {
                 "wrote the bootstrap words at {words} words"
             );
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "is not on its shared stack")]
+    fn a_stack_pointer_below_the_stack_is_refused_in_every_build() {
+        let src = Stack([0; 128]);
+        let buf = SaveBuf::new();
+        // SAFETY: (test) `save_frame` must refuse before it reads anything.
+        unsafe { buf.save_frame(src.top(), src.limit(), src.limit() - 8) };
+    }
+
+    #[test]
+    #[should_panic(expected = "is not on its shared stack")]
+    fn a_stack_pointer_above_the_frames_is_refused_in_every_build() {
+        let src = Stack([0; 128]);
+        let buf = SaveBuf::new();
+        // SAFETY: (test) `save_frame` must refuse before it reads anything.
+        unsafe { buf.save_frame(src.top(), src.limit(), src.top() - 16) };
+    }
+
+    #[test]
+    #[should_panic(expected = "do not fit below the top of its shared stack")]
+    fn frames_that_do_not_fit_the_stack_are_not_restored() {
+        let src = Stack([0; 128]);
+        let buf = SaveBuf::new();
+        // SAFETY: (test) 100 words of frames inside `src`.
+        unsafe { buf.save_frame(src.top(), src.limit(), src.top() - FRAMES_END - 800) };
+        let mut dst = Stack([0; 128]);
+        let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Stack>();
+        // SAFETY: (test) a "stack" of 256 bytes cannot take 800 bytes of frames: refused
+        // before anything is written.
+        unsafe { buf.restore_frame(dst_top, dst_top - 256) };
     }
 }

@@ -80,6 +80,12 @@ impl SharedInner {
         self.stack.base()
     }
 
+    /// The lowest usable address of the stack.
+    #[inline]
+    pub(crate) fn limit(&self) -> usize {
+        self.stack.limit()
+    }
+
     /// The coroutine whose live frames are on the stack now, or null.
     #[inline]
     pub(crate) fn occupant(&self) -> *const Core {

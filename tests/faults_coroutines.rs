@@ -1,0 +1,126 @@
+//! Faults and bad input at the coroutine layer (issue 11): a `Yielder` used off its own
+//! coroutine's stack panics with a sentence; stack sizes that cannot be had are errors, in debug
+//! and release builds alike; running out of memory mappings leaves the program room to go on.
+//!
+//! The crash cases run in a child process (this test binary again, with `CORO_FAULT_CHILD` set
+//! and only the one test selected), so that a regression shows up as a failed test with the
+//! child's output rather than as a dead test binary.
+
+use std::os::unix::process::ExitStatusExt;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{Command, Output};
+
+use coro::{Coroutine, SharedStack, Yielder};
+
+/// Runs this test binary again, running only `test` with `CORO_FAULT_CHILD` set.
+fn run_child(test: &str) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("CORO_FAULT_CHILD", "1")
+        .output()
+        .unwrap()
+}
+
+fn in_child() -> bool {
+    std::env::var_os("CORO_FAULT_CHILD").is_some()
+}
+
+/// Runs `test` in a child and asserts that it printed `CHILD-OK` and exited 0; returns its
+/// stdout and stderr.
+fn child_ok(test: &str) -> (String, String) {
+    let out = run_child(test);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.contains("CHILD-OK"),
+        "child {test} ended with {:?} (signal {:?})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status,
+        out.status.signal()
+    );
+    (stdout, stderr)
+}
+
+/// The message of a panic payload.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    match (p.downcast_ref::<&str>(), p.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "<not a string>".to_owned(),
+    }
+}
+
+/// The body both Yielder tests run: it hands its own `Yielder` to a nested `coro::run`, whose
+/// main task runs on a stack of its own, and suspends from there.
+fn suspend_inside_a_nested_run(y: &Yielder<(), ()>, (): ()) {
+    coro::run(|| y.suspend(()));
+}
+
+/// Resumes `co` (whose body is [`suspend_inside_a_nested_run`]) and checks that the misuse was
+/// a panic with the sentence, that the coroutine ended, and that no runtime was left behind.
+fn check_wrong_stack_panic(mut co: Coroutine<(), (), ()>) {
+    let id = co.id();
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| co.resume(())));
+    let payload = caught.expect_err("suspend from a nested run's task must panic");
+    let msg = panic_message(&*payload);
+    assert!(
+        msg.contains(&format!(
+            "Yielder::suspend of coroutine {id} was called on the stack of coroutine"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("nested `coro::run`"), "{msg}");
+    assert!(co.is_finished());
+    drop(co);
+    // The nested runtime was torn down: the thread can run a new one, and is in none.
+    assert!(coro::current().is_none());
+    assert_eq!(
+        coro::try_run(|| coro::spawn(|| 40).join().unwrap() + 2).unwrap(),
+        42
+    );
+    // And coroutines on this thread still switch as before.
+    let mut ok = Coroutine::<u32, u32, u32>::new(|y, a| y.suspend(a + 1) * 2);
+    assert_eq!(ok.resume(1).unwrap().as_yield(), Some(2));
+    assert_eq!(ok.resume(5).unwrap().as_return(), Some(10));
+}
+
+#[test]
+fn a_yielder_used_inside_a_nested_run_panics_on_an_owned_stack() {
+    if in_child() {
+        check_wrong_stack_panic(Coroutine::new(suspend_inside_a_nested_run));
+        println!("CHILD-OK");
+        return;
+    }
+    let (_, stderr) = child_ok("a_yielder_used_inside_a_nested_run_panics_on_an_owned_stack");
+    assert!(
+        stderr.contains("a Yielder suspends only its own coroutine"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_yielder_used_inside_a_nested_run_panics_on_a_shared_stack() {
+    if in_child() {
+        let stack = SharedStack::new(64 * 1024).unwrap();
+        // SAFETY: the body lends no reference into its stack to anyone while suspended (it
+        // never suspends: the misuse panics).
+        let co = unsafe { Coroutine::with_shared_stack(&stack, suspend_inside_a_nested_run) };
+        check_wrong_stack_panic(co);
+        // The shared stack is still good for other coroutines.
+        // SAFETY: as above; this body owns everything it touches.
+        let mut next = unsafe {
+            Coroutine::<(), u8, u8>::with_shared_stack(&stack, |y, ()| {
+                y.suspend(1);
+                2
+            })
+        };
+        assert_eq!(next.resume(()).unwrap().as_yield(), Some(1));
+        assert_eq!(next.resume(()).unwrap().as_return(), Some(2));
+        println!("CHILD-OK");
+        return;
+    }
+    let (_, stderr) = child_ok("a_yielder_used_inside_a_nested_run_panics_on_a_shared_stack");
+    assert!(
+        stderr.contains("a Yielder suspends only its own coroutine"),
+        "{stderr}"
+    );
+}
