@@ -10,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{Command, Output};
 
-use coro::{Coroutine, SharedStack, Yielder};
+use coro::{Coroutine, Error, OwnedStack, SharedStack, Stack, Yielder};
 
 /// Runs this test binary again, running only `test` with `CORO_FAULT_CHILD` set.
 fn run_child(test: &str) -> Output {
@@ -123,4 +123,96 @@ fn a_yielder_used_inside_a_nested_run_panics_on_a_shared_stack() {
         stderr.contains("a Yielder suspends only its own coroutine"),
         "{stderr}"
     );
+}
+
+/// Sizes no stack can have: past the limit, or so big that rounding them to pages or turning
+/// them into a span of regions overflows. Before issue 11 a debug build panicked with an
+/// arithmetic overflow on these and a release build made a 0-byte stack that crashed safe
+/// code; now both get the same error. (The checks are explicit, never overflow checks, so
+/// this file is run under `cargo test` and `cargo test --release` alike.)
+const TOO_LARGE: [usize; 8] = [
+    OwnedStack::MAX_SIZE + 1,
+    OwnedStack::MAX_SIZE + 4096,
+    1 << 47,
+    usize::MAX / 2 + 1,
+    usize::MAX - (16 << 20),
+    usize::MAX - 4096,
+    usize::MAX - 1,
+    usize::MAX,
+];
+
+/// Asserts that `r` is the error for `size`, with a message that says the limit and what to do.
+#[track_caller]
+fn assert_too_large<T: std::fmt::Debug>(size: usize, r: coro::Result<T>) {
+    match r {
+        Err(e @ Error::StackTooLarge { .. }) => {
+            let Error::StackTooLarge { size: s, max } = e else {
+                unreachable!()
+            };
+            assert_eq!((s, max), (size, OwnedStack::MAX_SIZE));
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("a stack of {size} bytes")), "{msg}");
+            assert!(msg.contains("at most 4294967296 bytes"), "{msg}");
+            assert!(msg.contains("ask for less"), "{msg}");
+        }
+        other => panic!("a stack of {size} bytes gave {other:?}"),
+    }
+}
+
+#[test]
+fn oversized_stacks_are_errors_for_every_constructor() {
+    for size in TOO_LARGE {
+        assert_too_large(size, OwnedStack::new(size));
+        assert_too_large(size, SharedStack::new(size));
+        assert_too_large(
+            size,
+            Coroutine::<(), (), ()>::with_stack_size(size, |_, ()| {}),
+        );
+        assert_too_large(
+            size,
+            coro::Generator::<u8>::with_stack_size(size, |y| y.suspend(1)),
+        );
+    }
+    // The limit itself is accepted (the kernel may still refuse 4 GiB of address space, under
+    // `ulimit -v` for one; that is a StackAlloc error, not a size error).
+    match OwnedStack::new(OwnedStack::MAX_SIZE) {
+        Ok(stack) => assert_eq!(stack.size(), OwnedStack::MAX_SIZE),
+        Err(Error::StackAlloc { .. }) => {}
+        Err(e) => panic!("the largest size was refused: {e}"),
+    }
+    assert_eq!(SharedStack::MAX_SIZE, OwnedStack::MAX_SIZE);
+    // And the thread goes on making ordinary coroutines.
+    let mut co = Coroutine::<(), (), u8>::with_stack_size(0, |_, ()| 3).unwrap();
+    assert_eq!(co.resume(()).unwrap().as_return(), Some(3));
+}
+
+#[test]
+fn oversized_stacks_are_errors_for_the_runtime_builder() {
+    coro::run(|| {
+        for size in TOO_LARGE {
+            assert_too_large(size, coro::Builder::new().stack_size(size).spawn(|| ()));
+            // SAFETY: the body never runs (the spawn fails), and would touch nothing.
+            let shared = unsafe { coro::Builder::new().stack_size(size).shared(true) };
+            assert_too_large(size, shared.spawn(|| ()));
+        }
+        // The runtime is unharmed: coroutines with sane sizes still run.
+        let h = coro::Builder::new()
+            .stack_size(32 * 1024)
+            .spawn(|| 7)
+            .unwrap();
+        assert_eq!(h.join().unwrap(), 7);
+    });
+}
+
+#[test]
+fn an_oversized_stack_in_go_panics_with_the_sentence() {
+    coro::run(|| {
+        let size = std::hint::black_box(usize::MAX);
+        let caught = panic::catch_unwind(|| coro::go!(stack_size = size; { 1 }));
+        let msg = panic_message(&*caught.unwrap_err());
+        assert!(msg.contains("coro::spawn: a stack of"), "{msg}");
+        assert!(msg.contains("is larger than coro makes stacks"), "{msg}");
+        // The runtime goes on.
+        assert_eq!(coro::go!(stack_size = 16384; { 2 }).join().unwrap(), 2);
+    });
 }

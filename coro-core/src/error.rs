@@ -35,6 +35,13 @@ pub enum Error {
         /// The smallest size accepted, in bytes.
         min: usize,
     },
+    /// A stack size is larger than coro makes stacks ([`crate::OwnedStack::MAX_SIZE`], 4 GiB).
+    StackTooLarge {
+        /// The size asked for, in bytes.
+        size: usize,
+        /// The largest size accepted, in bytes.
+        max: usize,
+    },
     /// The call needs a coroutine runtime on this thread (inside `coro::run`) and there is none.
     NoRuntime,
     /// The call must be made from inside a coroutine.
@@ -74,6 +81,10 @@ impl fmt::Display for Error {
             Error::StackTooSmall { size, min } => {
                 write!(f, "a stack of {size} bytes is too small; use at least {min} bytes")
             }
+            Error::StackTooLarge { size, max } => write!(
+                f,
+                "a stack of {size} bytes is larger than coro makes stacks (at most {max} bytes, `OwnedStack::MAX_SIZE`); ask for less: a stack is committed only as the coroutine touches it, so a generous size costs address space, not memory, and the default of 128 KiB suits ordinary code"
+            ),
             Error::NoRuntime => f.write_str(
                 "there is no coro runtime on this thread; call this inside `coro::run(..)` or `#[coro::main]`",
             ),

@@ -299,6 +299,9 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     }
 
     /// A coroutine running `f` on an owned stack of at least `size` bytes.
+    ///
+    /// Errors: [`Error::StackTooLarge`] past [`OwnedStack::MAX_SIZE`] (4 GiB);
+    /// [`Error::StackAlloc`] when no stack can be mapped.
     pub fn with_stack_size<F>(size: usize, f: F) -> Result<Self>
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,

@@ -6,6 +6,8 @@ mod pool;
 mod region;
 mod shared;
 
+use crate::error::{Error, Result};
+
 pub use owned::OwnedStack;
 pub(crate) use region::owner as region_owner;
 pub(crate) use shared::SharedInner;
@@ -14,6 +16,14 @@ pub use shared::SharedStack;
 /// The stack size a coroutine gets when none is given: 128 KiB, enough for ordinary
 /// blocking-style code, lazily committed by the kernel (an idle coroutine touches a few pages).
 pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
+
+/// The largest stack coro makes, owned or shared: 4 GiB (see [`OwnedStack::MAX_SIZE`]).
+///
+/// A stack costs address space, not memory (pages are committed as they are touched), so the
+/// limit is not about memory: it keeps every size coro computes from a stack size (the size
+/// rounded to pages, the span of regions it reserves, a shared-stack save buffer's 32-bit
+/// length) far from overflow, and it is far more than any coroutine needs.
+pub(crate) const MAX_STACK_SIZE: usize = 4 << 30;
 
 /// A region of memory a coroutine can run on. Stacks grow down, from [`Stack::base`] towards
 /// [`Stack::limit`]; below the limit lies a guard page that faults on overflow.
@@ -64,13 +74,32 @@ pub(crate) fn page_size() -> usize {
 }
 
 /// Rounds `size` up to a whole number of pages of `page` bytes (the [`page_size`]), and to at
-/// least the minimum stack size.
+/// least the minimum stack size; [`Error::StackTooLarge`] past [`MAX_STACK_SIZE`].
+///
+/// Checked in every build (a release build would otherwise wrap `usize::MAX` round to 0).
 #[inline]
-pub(crate) fn round_to_pages(size: usize, page: usize) -> usize {
+pub(crate) fn round_to_pages(size: usize, page: usize) -> Result<usize> {
     // The page size is a power of two: a mask, not a division (a `div` costs tens of cycles,
     // which is most of what taking a stack from the pool costs otherwise).
     debug_assert!(page.is_power_of_two());
-    (size.max(coro_asm::MIN_STACK_SIZE) + page - 1) & !(page - 1)
+    if size > MAX_STACK_SIZE {
+        return Err(too_large(size));
+    }
+    // Cannot overflow below the limit; checked all the same, so that no size ever wraps.
+    match size.max(coro_asm::MIN_STACK_SIZE).checked_add(page - 1) {
+        Some(s) => Ok(s & !(page - 1)),
+        None => Err(too_large(size)),
+    }
+}
+
+/// The error for a stack size past [`MAX_STACK_SIZE`].
+#[cold]
+#[inline(never)]
+pub(crate) fn too_large(size: usize) -> Error {
+    Error::StackTooLarge {
+        size,
+        max: MAX_STACK_SIZE,
+    }
 }
 
 #[cfg(test)]
@@ -87,8 +116,42 @@ mod tests {
     #[test]
     fn sizes_round_up_to_pages_and_the_minimum() {
         let page = page_size();
-        assert_eq!(round_to_pages(1, page), coro_asm::MIN_STACK_SIZE.max(page));
-        assert_eq!(round_to_pages(page * 3 + 1, page), page * 4);
-        assert_eq!(round_to_pages(page * 8, page), page * 8);
+        let round = |size| round_to_pages(size, page).unwrap();
+        assert_eq!(round(0), coro_asm::MIN_STACK_SIZE.max(page));
+        assert_eq!(round(1), coro_asm::MIN_STACK_SIZE.max(page));
+        assert_eq!(round(page * 3 + 1), page * 4);
+        assert_eq!(round(page * 8), page * 8);
+        assert_eq!(round(MAX_STACK_SIZE - 1), MAX_STACK_SIZE);
+        assert_eq!(round(MAX_STACK_SIZE), MAX_STACK_SIZE);
+    }
+
+    #[test]
+    fn sizes_past_the_limit_are_errors_not_wrapped() {
+        // Each of these wrapped to a 0-byte stack in release builds (and overflowed in debug).
+        for size in [
+            MAX_STACK_SIZE + 1,
+            MAX_STACK_SIZE + page_size(),
+            1 << 47,
+            usize::MAX / 2 + 1,
+            usize::MAX - region::REGION,
+            usize::MAX - page_size(),
+            usize::MAX - 1,
+            usize::MAX,
+        ] {
+            match round_to_pages(size, page_size()) {
+                Err(Error::StackTooLarge { size: s, max }) => {
+                    assert_eq!((s, max), (size, MAX_STACK_SIZE));
+                }
+                other => panic!("{size}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_largest_stack_has_a_span() {
+        let span = region::span_len(MAX_STACK_SIZE, page_size()).unwrap();
+        assert_eq!(span, MAX_STACK_SIZE + region::REGION);
+        assert!(region::span_len(usize::MAX, page_size()).is_none());
+        assert!(region::span_len(usize::MAX - region::REGION, page_size()).is_none());
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 
-use super::{Stack, page_size, pool, region, round_to_pages};
+use super::{MAX_STACK_SIZE, Stack, page_size, pool, region, round_to_pages, too_large};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -29,13 +29,24 @@ pub struct OwnedStack {
 }
 
 impl OwnedStack {
+    /// The largest stack coro makes, in bytes: 4 GiB, for owned and shared stacks alike. A
+    /// bigger size is [`Error::StackTooLarge`]. Stacks are committed only as they are touched,
+    /// so a generous size costs address space, not memory.
+    pub const MAX_SIZE: usize = MAX_STACK_SIZE;
+
     /// A stack of at least `size` usable bytes (rounded up to whole pages, at least 4 KiB).
     ///
-    /// Fails with [`Error::StackAlloc`] when the kernel refuses the mapping; past
-    /// `vm.max_map_count` mappings the error says so and points at [`SharedStack`](super::SharedStack).
+    /// Fails with [`Error::StackTooLarge`] past [`OwnedStack::MAX_SIZE`], and with
+    /// [`Error::StackAlloc`] when the kernel refuses the mapping; past `vm.max_map_count`
+    /// mappings the error says so and points at [`SharedStack`](super::SharedStack).
+    ///
+    /// ```
+    /// use coro::{Error, OwnedStack};
+    /// assert!(matches!(OwnedStack::new(usize::MAX), Err(Error::StackTooLarge { .. })));
+    /// ```
     #[inline]
     pub fn new(size: usize) -> Result<OwnedStack> {
-        let size = round_to_pages(size, page_size());
+        let size = round_to_pages(size, page_size())?;
         // The last stack this thread gave back: the common case, a few instructions.
         if let Some(stack) = pool::take_last(size).and_then(Self::from_pool) {
             return Ok(stack);
@@ -65,7 +76,7 @@ impl OwnedStack {
     /// pool: the top `size` bytes of a fresh span of whole regions (see `region`), the rest of
     /// the span staying inaccessible as its guard.
     pub(crate) fn map(size: usize) -> Result<OwnedStack> {
-        let span = region::span_len(size, page_size());
+        let span = region::span_len(size, page_size()).ok_or_else(|| too_large(size))?;
         let top = region::reserve(span).map_err(|source| Error::StackAlloc { size, source })?;
         // SAFETY: `top - size .. top` lies inside the span we just reserved, which nothing else
         // knows about.
@@ -89,11 +100,13 @@ impl OwnedStack {
     /// names for code running on this stack.
     #[inline]
     pub(crate) fn set_owner(&self, who: *const ()) {
-        region::set_owner(
-            self.top.get(),
-            region::span_len(self.size, page_size()),
-            who,
-        );
+        region::set_owner(self.top.get(), self.span(), who);
+    }
+
+    /// The length of the span of regions the stack's mapping takes (see `region`).
+    #[inline]
+    fn span(&self) -> usize {
+        span_of(self.size)
     }
 }
 
@@ -110,7 +123,17 @@ unsafe impl Stack for OwnedStack {
     }
     #[inline]
     fn guard(&self) -> usize {
-        self.top.get() - region::span_len(self.size, page_size())
+        self.top.get() - self.span()
+    }
+}
+
+/// The span of a stack of `size` usable bytes, a size [`OwnedStack::new`] accepted (at most
+/// [`MAX_STACK_SIZE`], whose span fits in a `usize`).
+#[inline]
+pub(super) fn span_of(size: usize) -> usize {
+    match region::span_len(size, page_size()) {
+        Some(span) => span,
+        None => unreachable!("a stack's size was checked against MAX_STACK_SIZE when it was made"),
     }
 }
 

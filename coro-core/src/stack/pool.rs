@@ -17,12 +17,7 @@ pub(super) struct Mapping {
 impl Mapping {
     pub(super) fn unmap(self) {
         // SAFETY: every Mapping comes from an OwnedStack that owned this span and gave it up.
-        unsafe {
-            super::region::release(
-                self.top,
-                super::region::span_len(self.size, super::page_size()),
-            )
-        };
+        unsafe { super::region::release(self.top, super::owned::span_of(self.size)) };
     }
 }
 

@@ -71,10 +71,17 @@ fn set_owners(top: usize, len: usize, who: *const ()) {
 }
 
 /// The length of the span a stack of `size` usable bytes reserves: room for it and at least one
-/// guard page below, rounded up to whole regions.
+/// guard page below, rounded up to whole regions; `None` if that does not fit in a `usize`
+/// (a stack's size is at most `MAX_STACK_SIZE`, whose span fits).
 #[inline]
-pub(crate) fn span_len(size: usize, page: usize) -> usize {
-    (size + page + REGION - 1) & !(REGION - 1)
+pub(crate) const fn span_len(size: usize, page: usize) -> Option<usize> {
+    match size.checked_add(page) {
+        Some(s) => match s.checked_add(REGION - 1) {
+            Some(s) => Some(s & !(REGION - 1)),
+            None => None,
+        },
+        None => None,
+    }
 }
 
 /// Reserves a region-aligned span of `len` bytes (a multiple of [`REGION`]), all inaccessible,
@@ -83,14 +90,17 @@ pub(crate) fn reserve(len: usize) -> io::Result<usize> {
     debug_assert_eq!(len % REGION, 0);
     // Map one region more than needed and cut the unaligned ends off: the kernel aligns only to
     // pages. MAP_NORESERVE: nothing is committed until a page is opened and touched.
-    let extra = len + REGION;
+    let extra = len.checked_add(REGION).ok_or_else(too_long)?;
     let raw = sys::map_anonymous(
         extra,
         libc::PROT_NONE,
         libc::MAP_NORESERVE | libc::MAP_STACK,
     )? as usize;
     let start = raw.next_multiple_of(REGION);
-    if start + len > SLOTS << REGION_SHIFT {
+    if start
+        .checked_add(len)
+        .is_none_or(|end| end > SLOTS << REGION_SHIFT)
+    {
         // Only a kernel asked for addresses past 47 bits hands them out; the table has no slot.
         // SAFETY: the mapping just made, which nothing else knows of.
         unsafe { sys::unmap(raw as *mut u8, extra) };
@@ -112,6 +122,15 @@ pub(crate) fn reserve(len: usize) -> io::Result<usize> {
     Ok(start + len)
 }
 
+/// The error for a span longer than the address space.
+#[cold]
+fn too_long() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the stack's span of address space is longer than the address space",
+    )
+}
+
 /// Forgets the owner of the span `top - len .. top` and unmaps it.
 ///
 /// # Safety
@@ -131,7 +150,7 @@ mod tests {
 
     #[test]
     fn spans_are_aligned_and_owned_by_whoever_was_set() {
-        let len = span_len(64 * 1024, 4096);
+        let len = span_len(64 * 1024, 4096).unwrap();
         assert_eq!(len, REGION);
         let top = reserve(len).unwrap();
         assert_eq!(top % REGION, 0);
@@ -148,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_big_stack_spans_several_regions() {
-        let len = span_len(3 * REGION, 4096);
+        let len = span_len(3 * REGION, 4096).unwrap();
         assert_eq!(len, 4 * REGION);
         let top = reserve(len).unwrap();
         let who = 0x5678usize as *const ();
@@ -158,6 +177,12 @@ mod tests {
         }
         // SAFETY: reserved above, unused.
         unsafe { release(top, len) };
+    }
+
+    #[test]
+    fn a_span_longer_than_the_address_space_is_an_error() {
+        assert!(reserve(usize::MAX & !(REGION - 1)).is_err());
+        assert!(reserve(1 << 47).is_err());
     }
 
     #[test]

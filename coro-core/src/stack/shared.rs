@@ -54,8 +54,15 @@ pub(crate) struct SharedInner {
 }
 
 impl SharedStack {
+    /// The largest shared stack, in bytes: 4 GiB, as for owned stacks
+    /// ([`OwnedStack::MAX_SIZE`]). A bigger size is [`Error::StackTooLarge`](crate::Error).
+    pub const MAX_SIZE: usize = OwnedStack::MAX_SIZE;
+
     /// A shared stack of at least `size` usable bytes (rounded up to whole pages), with a guard
     /// page below it. Its size bounds the deepest frame any of its coroutines may reach.
+    ///
+    /// Fails with [`Error::StackTooLarge`](crate::Error) past [`SharedStack::MAX_SIZE`], and
+    /// with [`Error::StackAlloc`](crate::Error) when the kernel refuses the mapping.
     pub fn new(size: usize) -> Result<SharedStack> {
         let stack = OwnedStack::new(size)?;
         let occupant =
