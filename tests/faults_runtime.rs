@@ -338,3 +338,247 @@ fn a_forked_child_that_returns_from_run_is_told_why_it_cannot() {
     );
     assert!(stdout.contains("grandchild status"), "{stdout}\n{stderr}");
 }
+
+#[test]
+fn both_ends_of_a_sync_channel_in_one_runtime_is_a_deadlock_not_a_hang() {
+    if in_child() {
+        // In a forked child of this thread, the runtime's thread is the only one: nothing
+        // outside the runtime can send.
+        let status = fork_and(|| {
+            let r = std::panic::catch_unwind(|| {
+                coro::run(|| {
+                    let (tx, rx) = coro::channel::sync::unbounded::<u32>();
+                    let _keep = tx; // held by this runtime's own (waiting) coroutine
+                    rx.recv()
+                })
+            });
+            let p = r.unwrap_err();
+            let msg = p.downcast_ref::<String>().cloned().unwrap_or_default();
+            eprintln!("run said: {msg}");
+            msg.contains("deadlock")
+        });
+        assert_eq!(status, 0, "the wait was reported as a deadlock");
+        // With another thread holding the sender, the same wait is no deadlock.
+        let status = fork_and(|| {
+            coro::run(|| {
+                let (tx, rx) = coro::channel::sync::unbounded::<u32>();
+                let t = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    tx.send(9).unwrap();
+                });
+                let got = rx.recv();
+                t.join().unwrap();
+                got == Ok(9)
+            })
+        });
+        assert_eq!(status, 0, "a sender on another thread is waited for");
+        println!("both cases right");
+        return;
+    }
+    let out = run_child(
+        "both_ends_of_a_sync_channel_in_one_runtime_is_a_deadlock_not_a_hang",
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("both cases right"), "{stdout}\n{stderr}");
+}
+
+/// An accept loop that retries at once on every error, with too few fds to accept every
+/// connection at once: the handlers that would close fds must get to run. `accept` is either
+/// std's (through the hooks) or coro::net's.
+fn serve_with_few_fds(coro_net: bool) {
+    const CLIENTS: usize = 20;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The clients: another process, so that they do not share this one's fd limit.
+    // SAFETY: fork; the child only uses std threads and sockets, then exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let threads: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut c = TcpStream::connect(addr).unwrap();
+                    c.write_all(b"x").unwrap();
+                    let mut b = [0; 1];
+                    c.read_exact(&mut b).unwrap();
+                })
+            })
+            .collect();
+        let ok = threads.into_iter().all(|t| t.join().is_ok());
+        std::process::exit(if ok { 0 } else { 1 });
+    }
+    coro::run(move || {
+        // The limit is on fd *numbers*: leave exactly two free below it (the lowest two).
+        let a = std::fs::File::open("/dev/null").unwrap();
+        let b = std::fs::File::open("/dev/null").unwrap();
+        use std::os::fd::AsRawFd;
+        let top = b.as_raw_fd().max(a.as_raw_fd());
+        drop((a, b));
+        let rl = libc::rlimit {
+            rlim_cur: (top + 1) as libc::rlim_t,
+            rlim_max: 20_000,
+        };
+        // SAFETY: a valid rlimit.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+        let served = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut shortages = 0u64;
+        let accept = {
+            let coro_listener = coro::net::TcpListener::from_std(listener.try_clone().unwrap());
+            move || -> std::io::Result<Box<dyn FnOnce()>> {
+                if coro_net {
+                    let (mut s, _) = coro_listener.as_ref().unwrap().accept()?;
+                    Ok(Box::new(move || {
+                        let mut b = [0; 1];
+                        s.read_exact(&mut b).unwrap();
+                        coro::sleep(Duration::from_millis(2));
+                        s.write_all(&b).unwrap();
+                    }))
+                } else {
+                    let (mut s, _) = listener.accept()?;
+                    Ok(Box::new(move || {
+                        let mut b = [0; 1];
+                        s.read_exact(&mut b).unwrap();
+                        coro::sleep(Duration::from_millis(2));
+                        s.write_all(&b).unwrap();
+                    }))
+                }
+            }
+        };
+        while served.get() < CLIENTS {
+            match accept() {
+                Ok(handle) => {
+                    let n = served.clone();
+                    coro::spawn(move || {
+                        handle();
+                        n.set(n.get() + 1);
+                    });
+                }
+                // Retried at once: the accept itself must let the handlers run.
+                Err(e) => {
+                    assert!(
+                        matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)),
+                        "{e}"
+                    );
+                    shortages += 1;
+                }
+            }
+        }
+        println!(
+            "served {} with {shortages} fd shortages on the way",
+            served.get()
+        );
+    });
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+}
+
+#[test]
+fn an_accept_loop_short_of_fds_lets_the_handlers_run() {
+    if in_child() {
+        serve_with_few_fds(std::env::var_os("CORO_NET").is_some());
+        return;
+    }
+    for net in [false, true] {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "an_accept_loop_short_of_fds_lets_the_handlers_run",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORO_FAULT_CHILD", "1");
+        if net {
+            cmd.env("CORO_NET", "1");
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break Some(st);
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                child.kill().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "coro_net={net}: livelock or failure {status:?}\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains("served 20"), "{stdout}");
+    }
+}
+
+#[test]
+fn poll_on_an_fd_number_closed_behind_the_loops_back_and_reused() {
+    coro::run(|| {
+        // Waits without a timeout of its own; the scope only bounds the test if the data is
+        // never seen (the poll then fails with ETIMEDOUT instead of returning 1).
+        let poll_in = |fd: i32| -> i32 {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; the hooked poll waits on the loop.
+            coro::with_timeout(Duration::from_secs(10), || unsafe {
+                libc::poll(&mut p, 1, -1)
+            })
+            .unwrap_or(-1)
+        };
+        let pipe = || {
+            let mut fds = [0; 2];
+            // SAFETY: pipe2 writes two fds into the array.
+            assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+            fds
+        };
+        let write_later = |fd: i32| {
+            coro::spawn(move || {
+                coro::sleep(Duration::from_millis(10));
+                // SAFETY: a one-byte write to a pipe we own.
+                unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) };
+            })
+        };
+        let [r1, w1] = pipe();
+        let writer = write_later(w1);
+        assert_eq!(
+            poll_in(r1),
+            1,
+            "the first pipe is waited on through the loop"
+        );
+        writer.join().unwrap();
+        // Closed behind every hook's back (a raw system call), as code that bypasses libc
+        // would: the loop's table still says the number is registered.
+        // SAFETY: closes fds we own and never use again.
+        unsafe {
+            libc::syscall(libc::SYS_close, r1);
+            libc::syscall(libc::SYS_close, w1);
+        }
+        let [r2, w2] = pipe();
+        assert_eq!(r2, r1, "the number is reused");
+        let writer = write_later(w2);
+        assert_eq!(
+            poll_in(r2),
+            1,
+            "the new pipe is registered anew and its data seen"
+        );
+        writer.join().unwrap();
+        // SAFETY: closes fds we own.
+        unsafe {
+            libc::close(r2);
+            libc::close(w2);
+        }
+    });
+}

@@ -330,3 +330,37 @@ fn destructors_that_use_keys_get_access_error() {
         "refused during a thread's teardown"
     );
 }
+
+/// Panics when dropped: a co_local value whose destructor fails.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("co_local destructor failed");
+    }
+}
+
+co_local! {
+    static FRAGILE: RefCell<Option<PanicsOnDrop>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn a_panicking_co_local_destructor_ends_only_its_coroutine() {
+    let n = coro::run(|| {
+        let fragile = coro::spawn(|| {
+            FRAGILE.set(Some(PanicsOnDrop));
+            5 // returned, then the destructor panics
+        });
+        let bystander = coro::spawn(|| {
+            coro::sleep(std::time::Duration::from_millis(5));
+            7
+        });
+        let err = fragile.join().unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<&str>(),
+            Some(&"co_local destructor failed")
+        );
+        bystander.join().unwrap()
+    });
+    assert_eq!(n, 7, "the runtime went on");
+}

@@ -39,6 +39,18 @@ pub fn set_pool_size(n: usize) {
     POOL_SIZE.store(n.max(1), Ordering::Relaxed);
 }
 
+/// How many of this process's pool threads wait for a job (they hold nothing that could wake
+/// a coroutine).
+pub(crate) fn idle_threads() -> usize {
+    // SAFETY: a non-null POOL points to a leaked pool, never freed.
+    match unsafe { POOL.load(Ordering::Acquire).as_ref() } {
+        Some(pool) if pool.generation == crate::sys::fork_generation() => {
+            pool.idle.load(Ordering::Acquire)
+        }
+        _ => 0,
+    }
+}
+
 fn pool() -> &'static Pool {
     let generation = crate::sys::fork_generation();
     loop {

@@ -477,3 +477,12 @@ pub(crate) fn drop_locals(locals: &Cell<*mut ()>) {
     }
     locals.set(ptr::null_mut());
 }
+
+/// Drops the running coroutine's co_local values now, on its own stack: a task does so inside
+/// its own `catch_unwind`, so that a destructor that panics ends that coroutine only, and its
+/// `join` gets the panic. What is left to drop when the body ends is then nothing.
+pub(crate) fn drop_current_locals() {
+    if let Some(cell) = crate::coroutine::current_locals() {
+        drop_locals(cell);
+    }
+}

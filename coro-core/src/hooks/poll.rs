@@ -58,8 +58,8 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
             [one] if one.fd >= 0 => {
                 let dir = dir_of(one.events);
                 fresh_registration(one.fd);
-                rt::clear_ready(one.fd, dir);
-                match rt::wait_fd(one.fd, dir, deadline) {
+                // `wait_any` forgets the cached readiness and checks the registration first.
+                match rt::wait_any(&[(one.fd, dir)], deadline) {
                     Ok(_) => {}
                     // An interrupt: the loop's next turn fails the call.
                     Err(e) if rt::is_interrupt(&e) => {}

@@ -99,3 +99,11 @@ pub(crate) fn run_blocking<T: Send + 'static>(
 pub(crate) fn current_id() -> Option<u64> {
     crate::coroutine::current_id()
 }
+
+/// After an `accept` that failed with `errno`: if it was for want of fds or memory, lets the
+/// other coroutines run once (they may close fds) before the hook returns. Keeps errno.
+pub(crate) fn after_accept_failure(errno: c_int) {
+    if park::is_resource_shortage(errno) {
+        park::yield_quietly();
+    }
+}

@@ -209,7 +209,13 @@ unsafe fn accept_common(
             r
         }
     } else {
-        wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op)
+        let r = wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op);
+        if r == -1 {
+            let e = errno();
+            rt::after_accept_failure(e);
+            set_errno(e);
+        }
+        r
     };
     if r >= 0 {
         let e = errno();

@@ -142,6 +142,15 @@ impl AsFd for Socket {
     }
 }
 
+/// After an `accept` that failed: for want of fds or memory (`EMFILE`, `ENFILE`, ...), lets the
+/// other coroutines run once before the error is returned, so that an accept loop that retries
+/// at once cannot keep the coroutines that would close fds from running.
+pub(crate) fn after_accept_failure(e: &io::Error) {
+    if e.raw_os_error().is_some_and(park::is_resource_shortage) {
+        park::yield_quietly();
+    }
+}
+
 /// The error of an I/O call that ran out of time.
 pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "the I/O operation timed out")

@@ -87,21 +87,24 @@ impl TcpListener {
     /// and a later `accept` succeeds once fds are free again.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut addr = RawAddr::empty();
-        let fd = self.sock.io(
-            Interest::READABLE,
-            None,
-            |fd| {
-                addr = RawAddr::empty();
-                match sock::accept(fd, Some(&mut addr)) {
-                    // The peer gave up before we accepted: try the next one.
-                    Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {
-                        Err(io::Error::from(io::ErrorKind::Interrupted))
+        let fd = self
+            .sock
+            .io(
+                Interest::READABLE,
+                None,
+                |fd| {
+                    addr = RawAddr::empty();
+                    match sock::accept(fd, Some(&mut addr)) {
+                        // The peer gave up before we accepted: try the next one.
+                        Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {
+                            Err(io::Error::from(io::ErrorKind::Interrupted))
+                        }
+                        other => other,
                     }
-                    other => other,
-                }
-            },
-            |_| false,
-        )?;
+                },
+                |_| false,
+            )
+            .inspect_err(crate::net::socket::after_accept_failure)?;
         let stream = TcpStream::from_socket(Socket::from_owned(fd));
         stream.sock.register_connected();
         Ok((stream, addr.to_inet()?))

@@ -31,12 +31,15 @@ impl UnixListener {
 
     /// Waits for a connection and returns it with the peer's address.
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let fd = self.sock.io(
-            Interest::READABLE,
-            None,
-            |fd| sock::accept(fd, None),
-            |_| false,
-        )?;
+        let fd = self
+            .sock
+            .io(
+                Interest::READABLE,
+                None,
+                |fd| sock::accept(fd, None),
+                |_| false,
+            )
+            .inspect_err(crate::net::socket::after_accept_failure)?;
         let stream = UnixStream::from_socket(Socket::from_owned(fd));
         stream.sock.register_connected();
         let addr = with_std(stream.sock.fd(), |s: &std::os::unix::net::UnixStream| {

@@ -271,10 +271,30 @@ pub(crate) fn wait_fd(
     })
 }
 
+/// Lets the other ready tasks run once, without raising a pending interrupt (for the hooks and
+/// the error paths of `coro::net`); nothing outside a task.
+pub(crate) fn yield_quietly() {
+    if let Some(t) = current_task() {
+        SCHED.with(|s| s.yield_now(&t));
+    }
+}
+
+/// Whether an `accept` failed for want of a resource that other coroutines may give back (file
+/// descriptors, kernel memory): the caller yields before it returns the error, so that a loop
+/// that retries at once lets the coroutines that would close fds run (instead of spinning).
+pub(crate) fn is_resource_shortage(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+    )
+}
+
 /// Waits (outside the runtime's own bookkeeping) until any of `fds` is ready for its interest
 /// or the deadline passes; returns false on timeout, an `ECANCELED`/`ETIMEDOUT` error on an
 /// interrupt. The cached readiness of these fds is cleared first: the caller has just seen
-/// (with a real `poll`) that none is ready. Used by `poll`.
+/// (with a real `poll`) that none is ready. Used by `poll`, whose fds may be any (not only the
+/// sockets the hooks made), so each registration is checked before the wait: one closed
+/// behind the table's back and reused would otherwise never be reported.
 pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> io::Result<bool> {
     let Some(t) = current_task() else {
         return Err(not_in_task());
@@ -284,7 +304,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> 
             let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
             let d = &mut *d;
             for &(fd, interest) in fds {
-                if let Prepared::AlwaysReady = d.fds.prepare(&d.poller, fd)? {
+                if let Prepared::AlwaysReady = d.fds.revalidate(&d.poller, fd)? {
                     return Ok(true);
                 }
                 d.fds.clear(&d.poller, fd, interest);

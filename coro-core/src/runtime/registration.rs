@@ -160,6 +160,25 @@ impl FdTable {
         }
     }
 
+    /// Checks that epoll still watches the file that `fd` names now, and registers it anew if
+    /// not: the fd was closed behind the table's back (by code that no hook saw, or on another
+    /// thread) and its number reused, so that epoll would never report the new file. An
+    /// `EPOLL_CTL_MOD` with the same token answers, and re-arms the edge (epoll reports what
+    /// is ready now). For waits on fds the hooks did not make (`poll` on any fd), whose closes
+    /// the table may never hear of.
+    pub(crate) fn revalidate(&mut self, poller: &Poller, fd: RawFd) -> io::Result<Prepared> {
+        let slot = self.slot(fd);
+        if slot.registered {
+            let token = fd as u32 as u64 | (slot.generation as u64) << 32;
+            match poller.modify(fd, token) {
+                Ok(()) => return Ok(Prepared::Registered(slot.generation)),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => slot.registered = false,
+                Err(e) => return Err(e),
+            }
+        }
+        self.prepare(poller, fd)
+    }
+
     /// Whether the table holds any state for `fd` (registered, or known to be unpollable).
     #[inline]
     pub(crate) fn is_known(&self, fd: RawFd) -> bool {

@@ -299,11 +299,16 @@ impl Scheduler {
                 done.0.set(Err(Box::new(Cancelled)));
                 return;
             }
-            match panic::catch_unwind(AssertUnwindSafe(f)) {
-                Ok(v) => done.0.set(Ok(v)),
+            let r = panic::catch_unwind(AssertUnwindSafe(f));
+            // The co_local values die here, inside the task: a destructor that panics ends this
+            // coroutine (its join gets the panic), never the runtime.
+            let locals = panic::catch_unwind(crate::local::drop_current_locals);
+            match (r, locals) {
+                (Ok(v), Ok(())) => done.0.set(Ok(v)),
+                (Ok(_), Err(p)) => done.0.set(Err(p)),
                 // An interrupt no scope caught (a cancel): the coroutine ends cancelled.
-                Err(p) if cancel::is_interrupt(&*p) => done.0.set(Err(Box::new(Cancelled))),
-                Err(p) => done.0.set(Err(p)),
+                (Err(p), _) if cancel::is_interrupt(&*p) => done.0.set(Err(Box::new(Cancelled))),
+                (Err(p), _) => done.0.set(Err(p)),
             }
         };
         let co = if opts.shared {
@@ -596,14 +601,26 @@ impl Scheduler {
     /// Whether every task is parked and nothing can ever wake one: no timer, no fd waiter,
     /// and no handle that another thread could unpark with. (The caller saw the ready queue
     /// empty.)
+    ///
+    /// A handle another thread could use (the wait node of a cross-thread channel, a
+    /// `spawn_blocking` job) keeps the runtime waiting, unless no other thread exists that
+    /// could use it: then both ends of a cross-thread channel live in this runtime, and the
+    /// wait is a deadlock too. (Which thread holds a channel's other end cannot be known in
+    /// general: a `Sender` moves to a thread without running any code.)
     fn is_deadlocked(&self) -> bool {
         let d = self.driver.borrow();
+        if !d.wheel.is_empty() || d.fds.has_waiters() {
+            return false;
+        }
         let remote = self.remote.borrow();
         let no_remote_handles = Arc::strong_count(&remote) == 1;
         // Pairs with the release of the last handle's drop: its wake-up, pushed before the
         // drop, is then visible below.
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
-        d.wheel.is_empty() && !d.fds.has_waiters() && no_remote_handles && !remote.has_pending()
+        if remote.has_pending() {
+            return false;
+        }
+        no_remote_handles || !other_threads_could_wake()
     }
 
     /// Gives up on the tasks left after a shutdown that can never finish: their coroutines
@@ -764,5 +781,16 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
         ),
         // The main task was cancelled by the shutdown, or left in a shielded wait.
         None => panic!("coro::run: the main coroutine did not finish (it was cancelled)"),
+    }
+}
+
+/// Whether a thread other than this one exists that could wake a task: any thread of the
+/// process except this one and the blocking pool's idle threads (which hold nothing). Counted
+/// from `/proc/self/stat`; only asked when the loop is about to wait for ever.
+#[cold]
+fn other_threads_could_wake() -> bool {
+    match sys::thread_count() {
+        Some(n) => n > 1 + crate::blocking::idle_threads(),
+        None => true,
     }
 }

@@ -297,3 +297,20 @@ unsafe extern "C" {
         child: Option<unsafe extern "C" fn()>,
     ) -> libc::c_int;
 }
+
+/// How many threads this process has (`num_threads` in `/proc/self/stat`), if it can be read.
+pub(crate) fn thread_count() -> Option<usize> {
+    let fd = syscall!(open(
+        c"/proc/self/stat".as_ptr(),
+        libc::O_RDONLY | libc::O_CLOEXEC
+    ))
+    .ok()?;
+    let mut buf = [0u8; 1024];
+    let n = read(fd, &mut buf);
+    close(fd);
+    let stat = std::str::from_utf8(&buf[..n.ok()?]).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Fields 3.. follow; num_threads is field 20, the 18th after the name.
+    rest.split_whitespace().nth(17)?.parse().ok()
+}
