@@ -49,10 +49,13 @@ pub(crate) fn in_task() -> bool {
 }
 
 /// As [`in_task`], for the hooks: false in a fork child whose runtime is still the parent's
-/// copy, which the hooks leave alone (they then call libc as is; see `Scheduler::inherited`).
+/// copy, which the hooks leave alone (they then call libc as is; see `Scheduler::inherited`),
+/// and false while the loop's driver is busy, which only a signal handler that interrupted the
+/// runtime's own code can see: its hooked calls act as libc's.
 #[inline]
 pub(crate) fn hooks_may_wait() -> bool {
-    SCHED.is_set() && SCHED.with(|s| !s.inherited() && s.in_task())
+    SCHED.is_set()
+        && SCHED.with(|s| !s.inherited() && s.driver.try_borrow_mut().is_ok() && s.in_task())
 }
 
 /// Makes a parked party of this thread runnable again.

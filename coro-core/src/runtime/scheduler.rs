@@ -584,7 +584,9 @@ impl Scheduler {
                 if self.stopping.get() {
                     // Cancelled, and still parked with nothing to wake them: shielded waits
                     // that can never end. Nothing else can be done for them.
-                    self.abandon();
+                    self.abandon(
+                        "were cancelled but stay parked in shielded waits that nothing can end",
+                    );
                     return;
                 }
                 let live = self.tasks.borrow().live;
@@ -626,7 +628,7 @@ impl Scheduler {
     /// Gives up on the tasks left after a shutdown that can never finish: their coroutines
     /// are leaked (their stacks stay mapped), since unwinding them from outside could cross a
     /// foreign frame. Says so on stderr.
-    fn abandon(&self) {
+    fn abandon(&self, why: &str) {
         let left: Vec<Rc<Task>> = {
             let mut tasks = self.tasks.borrow_mut();
             let keys: Vec<_> = tasks
@@ -644,7 +646,7 @@ impl Scheduler {
         }
         let ids: Vec<String> = left.iter().map(|t| t.id.to_string()).collect();
         eprintln!(
-            "coro: {} coroutine(s) ({}) were cancelled but stay parked in shielded waits that nothing can end; their stacks are leaked",
+            "coro: {} coroutine(s) ({}) {why}; their stacks are leaked",
             left.len(),
             ids.join(", ")
         );
@@ -699,7 +701,7 @@ impl Scheduler {
     fn teardown_after_failure(&self) {
         self.current.borrow_mut().take();
         if self.tasks.borrow().live > 0 {
-            self.abandon();
+            self.abandon("cannot run to their end: the runtime itself failed");
         }
         self.ready.borrow_mut().clear();
         self.deferred.borrow_mut().clear();

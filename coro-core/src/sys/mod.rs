@@ -233,7 +233,18 @@ pub(crate) fn epoll_wait(
     timeout_ms: i32,
 ) -> io::Result<usize> {
     let max = events.len().min(i32::MAX as usize) as i32;
-    match syscall!(epoll_wait(epfd, events.as_mut_ptr(), max, timeout_ms)) {
+    // A raw system call: its error comes back in a register, where a signal handler that runs
+    // meanwhile and sets errno (one whose `write` said EAGAIN, say) cannot change it. With no
+    // signal mask, `epoll_pwait` is `epoll_wait`, on every architecture.
+    match raw_syscall!(
+        SYS_epoll_pwait,
+        epfd,
+        events.as_mut_ptr(),
+        max,
+        timeout_ms,
+        0usize,
+        8usize
+    ) {
         Ok(n) => Ok(n as usize),
         Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(0),
         Err(e) => Err(e),
