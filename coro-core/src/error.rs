@@ -21,11 +21,13 @@ pub enum Error {
         /// The coroutine whose frames occupy the shared stack.
         occupant: u64,
     },
-    /// A stack could not be mapped.
+    /// A stack could not be mapped: the kernel refused, or making it would have left the rest
+    /// of the program fewer than 1,024 of the process's `vm.max_map_count` memory mappings.
     StackAlloc {
         /// The stack size asked for, in bytes.
         size: usize,
-        /// What mmap or mprotect reported.
+        /// What mmap or mprotect reported, or why coro kept the mappings back (both of kind
+        /// `OutOfMemory`).
         source: io::Error,
     },
     /// A stack size is too small to run anything.
@@ -71,7 +73,9 @@ impl fmt::Display for Error {
             ),
             Error::StackAlloc { size, source } => {
                 write!(f, "could not map a {size}-byte coroutine stack: {source}")?;
-                if source.raw_os_error() == Some(libc::ENOMEM) {
+                // ENOMEM from the kernel, or coro's own refusal that keeps mappings for the
+                // rest of the program (see `stack::budget`): both are OutOfMemory.
+                if source.kind() == io::ErrorKind::OutOfMemory {
                     f.write_str(
                         "; every guarded stack costs two memory mappings and the kernel allows vm.max_map_count of them (65530 by default): raise it with `sysctl vm.max_map_count=N`, or run the coroutines on shared stacks (`SharedStack`), which need no mapping each (under an address-space limit, `ulimit -v`, each owned stack also takes 16 MiB of it)",
                     )?;

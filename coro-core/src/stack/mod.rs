@@ -1,6 +1,7 @@
 //! Coroutine stacks: [`OwnedStack`] (one mapping per coroutine) and [`SharedStack`] (many
 //! coroutines on one mapping, copying their live frames in and out).
 
+mod budget;
 mod owned;
 mod pool;
 mod region;

@@ -1,9 +1,10 @@
 //! [`OwnedStack`]: one guarded mapping per coroutine, recycled through a per-thread pool.
 
 use std::fmt;
+use std::io;
 use std::num::NonZeroUsize;
 
-use super::{MAX_STACK_SIZE, Stack, page_size, pool, region, round_to_pages, too_large};
+use super::{MAX_STACK_SIZE, Stack, budget, page_size, pool, region, round_to_pages, too_large};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -37,8 +38,11 @@ impl OwnedStack {
     /// A stack of at least `size` usable bytes (rounded up to whole pages, at least 4 KiB).
     ///
     /// Fails with [`Error::StackTooLarge`] past [`OwnedStack::MAX_SIZE`], and with
-    /// [`Error::StackAlloc`] when the kernel refuses the mapping; past `vm.max_map_count`
-    /// mappings the error says so and points at [`SharedStack`](super::SharedStack).
+    /// [`Error::StackAlloc`] when the kernel refuses the mapping, or when mapping it would
+    /// leave the rest of the program fewer than 1,024 of the `vm.max_map_count` memory
+    /// mappings the kernel allows a process (every stack takes two; the rest stay for the
+    /// allocator, threads and the runtime, so that the program goes on after the refusal). That
+    /// error says so and points at [`SharedStack`](super::SharedStack).
     ///
     /// ```
     /// use coro::{Error, OwnedStack};
@@ -77,7 +81,10 @@ impl OwnedStack {
     /// the span staying inaccessible as its guard.
     pub(crate) fn map(size: usize) -> Result<OwnedStack> {
         let span = region::span_len(size, page_size()).ok_or_else(|| too_large(size))?;
-        let top = region::reserve(span).map_err(|source| Error::StackAlloc { size, source })?;
+        // The stack's two mappings come out of the budget first, which keeps some for the rest
+        // of the program (see `budget`); the pool's unmap gives them back.
+        budget::acquire().map_err(|source| Error::StackAlloc { size, source })?;
+        let top = region::reserve(span).map_err(|source| not_mapped(size, source))?;
         // SAFETY: `top - size .. top` lies inside the span we just reserved, which nothing else
         // knows about.
         let opened = unsafe {
@@ -90,7 +97,7 @@ impl OwnedStack {
         if let Err(source) = opened {
             // SAFETY: the span we reserved above, which nothing else knows about.
             unsafe { region::release(top, span) };
-            return Err(Error::StackAlloc { size, source });
+            return Err(not_mapped(size, source));
         }
         let top = NonZeroUsize::new(top).expect("the kernel maps nothing at address 0");
         Ok(OwnedStack { top, size })
@@ -125,6 +132,16 @@ unsafe impl Stack for OwnedStack {
     fn guard(&self) -> usize {
         self.top.get() - self.span()
     }
+}
+
+/// The error for a stack the kernel would not map, whose mappings go back to the budget.
+#[cold]
+fn not_mapped(size: usize, source: io::Error) -> Error {
+    budget::release();
+    if source.kind() == io::ErrorKind::OutOfMemory {
+        budget::kernel_refused();
+    }
+    Error::StackAlloc { size, source }
 }
 
 /// The span of a stack of `size` usable bytes, a size [`OwnedStack::new`] accepted (at most

@@ -18,6 +18,7 @@ impl Mapping {
     pub(super) fn unmap(self) {
         // SAFETY: every Mapping comes from an OwnedStack that owned this span and gave it up.
         unsafe { super::region::release(self.top, super::owned::span_of(self.size)) };
+        super::budget::release();
     }
 }
 
