@@ -4,7 +4,8 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use crate::runtime::park::{self, Interest, Parked};
+use crate::runtime::fd_wait::{self, Interest};
+use crate::runtime::park::{self, Parked};
 use crate::sys;
 
 /// There is data to read (`POLLIN`).
@@ -125,7 +126,7 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
                 }
             }
         }
-        match park::wait_any(&watch, deadline) {
+        match fd_wait::wait_any(&watch, deadline) {
             Ok(_) => {}
             // An fd epoll refuses (closed, or not pollable): let poll(2) report it.
             Err(e) if e.raw_os_error() == Some(libc::EBADF) => {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use libc::c_int;
 
-use crate::runtime::park::{self, Interest};
+use crate::runtime::fd_wait::{self, Interest};
+use crate::runtime::park;
 
 /// The direction a hook waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,29 +41,29 @@ pub(crate) fn in_task() -> bool {
 /// Waits until `fd` is ready for `dir` (Ok(true)) or `deadline` passes (Ok(false)). Err when
 /// the loop cannot watch the fd (EBADF once it is closed).
 pub(crate) fn wait_fd(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-    park::wait_fd(fd, dir.interest(), deadline)
+    fd_wait::wait_fd(fd, dir.interest(), deadline)
 }
 
 /// Waits until any of `fds` is ready or `deadline` passes (Ok(false)).
 pub(crate) fn wait_any(fds: &[(RawFd, Dir)], deadline: Option<Instant>) -> io::Result<bool> {
     let fds: Vec<(RawFd, Interest)> = fds.iter().map(|&(fd, d)| (fd, d.interest())).collect();
-    park::wait_any(&fds, deadline)
+    fd_wait::wait_any(&fds, deadline)
 }
 
 /// Whether the readiness cache says `fd` may be ready for `dir` (true when unknown).
 #[inline]
 pub(crate) fn is_ready(fd: RawFd, dir: Dir) -> bool {
-    park::is_ready(fd, dir.interest())
+    fd_wait::is_ready(fd, dir.interest())
 }
 
 /// The caller's syscall saw EAGAIN: forget the cached readiness.
 pub(crate) fn clear_ready(fd: RawFd, dir: Dir) {
-    park::clear_ready(fd, dir.interest())
+    fd_wait::clear_ready(fd, dir.interest())
 }
 
 /// Deregisters `fd` and wakes every waiter on it.
 pub(crate) fn close_fd(fd: RawFd) {
-    park::close_fd(fd)
+    fd_wait::close_fd(fd)
 }
 
 /// Sleeps the current task; an interrupt ends the sleep early with its errno.
@@ -103,7 +104,7 @@ pub(crate) fn current_id() -> Option<u64> {
 /// After an `accept` that failed with `errno`: if it was for want of fds or memory, lets the
 /// other coroutines run once (they may close fds) before the hook returns. Keeps errno.
 pub(crate) fn after_accept_failure(errno: c_int) {
-    if park::is_resource_shortage(errno) {
+    if fd_wait::is_resource_shortage(errno) {
         park::yield_quietly();
     }
 }

@@ -12,7 +12,8 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::runtime::park::{self, Interest};
+use crate::runtime::fd_wait::{self, Interest};
+use crate::runtime::park;
 use crate::sys;
 
 /// An owned non-blocking socket fd of this thread's runtime. Dropping it deregisters the fd
@@ -36,7 +37,7 @@ impl Socket {
         let fd = fd.into_raw_fd();
         // The fd number may have been used before by an fd that was closed behind the
         // runtime's back (not through `close_fd` or the `close` hook): drop any stale cache.
-        park::forget_fd(fd);
+        fd_wait::forget_fd(fd);
         Socket {
             fd,
             _not_send: PhantomData,
@@ -53,7 +54,7 @@ impl Socket {
     pub(crate) fn into_std(self) -> io::Result<OwnedFd> {
         let fd = self.fd;
         std::mem::forget(self);
-        park::close_fd(fd);
+        fd_wait::close_fd(fd);
         // SAFETY: we owned `fd` and have forgotten ourselves, so ownership moves to the OwnedFd.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         sys::set_nonblocking(fd, false)?;
@@ -84,16 +85,16 @@ impl Socket {
         park::check_interrupt()?;
         let mut deadline = None;
         loop {
-            if park::is_ready(fd, interest) {
+            if fd_wait::is_ready(fd, interest) {
                 match op(fd) {
                     Ok(v) => {
                         if drained(&v) {
-                            park::clear_ready(fd, interest);
+                            fd_wait::clear_ready(fd, interest);
                         }
                         return Ok(v);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        park::clear_ready(fd, interest)
+                        fd_wait::clear_ready(fd, interest)
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
@@ -108,7 +109,7 @@ impl Socket {
 
     /// Marks the fd writable in the readiness cache (a fresh connected or accepted stream).
     pub(crate) fn register_connected(&self) {
-        park::register_writable(self.fd);
+        fd_wait::register_writable(self.fd);
     }
 
     /// `shutdown(2)`.
@@ -124,7 +125,7 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        park::close_fd(self.fd);
+        fd_wait::close_fd(self.fd);
         sys::close(self.fd);
     }
 }
@@ -146,7 +147,7 @@ impl AsFd for Socket {
 /// other coroutines run once before the error is returned, so that an accept loop that retries
 /// at once cannot keep the coroutines that would close fds from running.
 pub(crate) fn after_accept_failure(e: &io::Error) {
-    if e.raw_os_error().is_some_and(park::is_resource_shortage) {
+    if e.raw_os_error().is_some_and(fd_wait::is_resource_shortage) {
         park::yield_quietly();
     }
 }
@@ -161,7 +162,7 @@ pub(crate) fn timed_out() -> io::Error {
 #[inline]
 pub(crate) fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
     let ready = if park::in_task() {
-        park::wait_fd(fd, interest, deadline)?
+        fd_wait::wait_fd(fd, interest, deadline)?
     } else {
         let events = if interest == Interest::READABLE {
             libc::POLLIN
@@ -277,7 +278,7 @@ macro_rules! stream_io {
             }
             let len = buf.len();
             self.sock.io(
-                crate::runtime::park::Interest::READABLE,
+                crate::runtime::fd_wait::Interest::READABLE,
                 self.read_timeout.get(),
                 |fd| crate::sys::socket::recv_from(fd, buf, 0, None),
                 // A short read drained the socket; edge-triggered epoll reports the next data.
@@ -294,7 +295,7 @@ macro_rules! stream_io {
                 return Ok(0);
             }
             self.sock.io(
-                crate::runtime::park::Interest::READABLE,
+                crate::runtime::fd_wait::Interest::READABLE,
                 self.read_timeout.get(),
                 |fd| crate::sys::readv(fd, bufs),
                 |&n| n > 0 && n < len,
@@ -307,7 +308,7 @@ macro_rules! stream_io {
             }
             let len = buf.len();
             self.sock.io(
-                crate::runtime::park::Interest::WRITABLE,
+                crate::runtime::fd_wait::Interest::WRITABLE,
                 self.write_timeout.get(),
                 |fd| crate::sys::socket::send(fd, buf),
                 // A short write filled the send buffer.
@@ -321,7 +322,7 @@ macro_rules! stream_io {
                 return Ok(0);
             }
             self.sock.io(
-                crate::runtime::park::Interest::WRITABLE,
+                crate::runtime::fd_wait::Interest::WRITABLE,
                 self.write_timeout.get(),
                 |fd| crate::sys::socket::send_vectored(fd, bufs),
                 |&n| n < len,

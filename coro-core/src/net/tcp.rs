@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use crate::runtime::park::Interest;
+use crate::runtime::fd_wait::Interest;
 use crate::sys::socket::{self as sock, RawAddr};
 
 use super::socket::{Socket, Timeout, impl_read_write, stream_io, timeout_methods, wait};

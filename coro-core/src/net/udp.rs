@@ -4,7 +4,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 
-use crate::runtime::park::Interest;
+use crate::runtime::fd_wait::Interest;
 use crate::sys::socket::{self as sock, RawAddr};
 
 use super::socket::{Socket, Timeout, timeout_methods};

@@ -7,7 +7,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use crate::runtime::park::Interest;
+use crate::runtime::fd_wait::Interest;
 use crate::sys::socket::{self as sock, RawAddr, with_std};
 
 use super::socket::{Socket, Timeout, impl_read_write, stream_io, timeout_methods};

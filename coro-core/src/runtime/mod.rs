@@ -1,19 +1,38 @@
-//! The runtime: the per-thread scheduler, its event loop, and the contract that `sync`, `net`
-//! and `hooks` build on (see `runtime/park.rs`).
+//! The runtime: one scheduler per thread, the driver it blocks on, and the contract that
+//! `sync/`, `net/`, `hooks/` and `time` build on.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `api.rs` | the public free functions: `run`, `try_run`, `spawn`, `current`, `yield_now` |
+//! | `builder.rs` | `Builder`: the options of one coroutine (name, stack, shared stack) |
+//! | `multi.rs` | `Runtime`, `RuntimeBuilder`: one scheduler per thread on several threads |
+//! | `join.rs` | `JoinHandle`: waiting for a coroutine, cancelling it |
+//! | `run.rs` | `run_main`: a runtime's life, from the first task to the teardown |
+//! | `scheduler.rs` | `Scheduler`: the ready queue and the loop |
+//! | `task.rs`, `tasks.rs` | a task as the scheduler sees it; the table of live tasks |
+//! | `park.rs` | parking and unparking, the contract the layers above use |
+//! | `fd_wait.rs` | waiting for fds: the readiness cache and registrations |
+//! | `cancel.rs` | a task's cancel and deadline scopes, and how an interrupt reaches a wait |
+//! | `fork.rs` | a scheduler inherited by a fork child |
+//! | `driver/` | what the loop blocks on: epoll, registrations, the timing wheel, remote wake-ups |
 
+mod api;
 mod builder;
 pub(crate) mod cancel;
-pub(crate) mod epoll;
+pub(crate) mod driver;
+pub(crate) mod fd_wait;
+mod fork;
 mod join;
 mod multi;
 pub(crate) mod park;
-pub(crate) mod registration;
-mod remote;
+mod run;
 pub(crate) mod scheduler;
 pub(crate) mod task;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
-pub use builder::{Builder, CoroutineInfo, current, run, spawn, try_run, yield_now};
+pub use api::{CoroutineInfo, current, run, spawn, try_run, yield_now};
+pub use builder::Builder;
 pub use join::JoinHandle;
 pub use multi::{Runtime, RuntimeBuilder};

@@ -1,29 +1,154 @@
-//! The runtime's internal contract for `sync/`, `net/` and `hooks/`: park and unpark the
-//! running party (a task of this thread's scheduler, or a plain thread), and wait for fds.
+//! Parking: the runtime's internal contract for `sync/`, `net/`, `hooks/` and `time`. The
+//! running party (a task of this thread's scheduler, or a plain thread) parks until something
+//! unparks it, a deadline passes, or (for a task) an interrupt ends the wait.
 //!
 //! Every function works both inside a task and on a plain thread, so a primitive built on it
-//! works in both. `park` may return spuriously: callers re-check their condition in a loop.
+//! works in both. A park may return spuriously: callers re-check their condition in a loop.
+//! Two flavours: [`park`]/[`park_deadline`] for coro's own waits, where an interrupt unwinds
+//! (see `runtime/cancel.rs`), and [`park_wait`] for waits that report it as an error.
 
 use std::io;
-use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
-
+use super::cancel;
 pub(crate) use super::cancel::Interrupt;
-pub(crate) use super::registration::Interest;
-use super::registration::Prepared;
-use super::remote::Remote;
-pub(crate) use super::scheduler::Parked;
-use super::scheduler::{Driver, SCHED, Scheduler};
+use super::driver::remote::Remote;
+use super::scheduler::{SCHED, Scheduler};
 use super::task::{State, Task};
+
+/// What a park came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// Unparked (perhaps spuriously): the caller re-checks what it waits for.
+    Woken,
+    /// The wait's own deadline passed.
+    TimedOut,
+    /// A cancel or the expiry of a deadline scope ended the wait.
+    Interrupted(Interrupt),
+}
+
+impl Scheduler {
+    /// Suspends the running task `t` until it is unparked, `deadline` passes, or (when
+    /// `interruptible`) an interrupt ends the wait: a cancel, or the expiry of the deadline
+    /// scope in force, whose timer is armed with the wait's own. Returns at once if a wake-up is
+    /// pending or an interrupt already is. May return `Woken` spuriously: callers re-check
+    /// their condition. Never unwinds.
+    pub(crate) fn park_wait(
+        &self,
+        t: &Rc<Task>,
+        deadline: Option<Instant>,
+        interruptible: bool,
+    ) -> Parked {
+        let scope = if interruptible && t.cancel.armed() {
+            if let Some(i) = t.cancel.pending(Instant::now) {
+                return Parked::Interrupted(i);
+            }
+            t.cancel.deadline()
+        } else {
+            None
+        };
+        if t.notified.replace(false) {
+            return Parked::Woken;
+        }
+        // The timer: the earlier of the wait's own deadline and the scope's.
+        let timer = match (deadline, scope) {
+            (None, None) => None,
+            (Some(d), None) => Some((d, None)),
+            (Some(d), Some((at, _))) if d <= at => Some((d, None)),
+            (_, Some((at, id))) => Some((at, Some(id))),
+        };
+        let fired = match timer {
+            None => {
+                t.state.set(State::Parked);
+                suspend(t);
+                None
+            }
+            Some((at, owner)) => {
+                let now = Instant::now();
+                if now >= at {
+                    return match owner {
+                        Some(id) => Parked::Interrupted(t.cancel.deliver(id)),
+                        None => Parked::TimedOut,
+                    };
+                }
+                let key = self.driver.borrow_mut().add_timer(at, now, t.clone());
+                t.state.set(State::Parked);
+                suspend(t);
+                // If the timer is gone it fired: its deadline has passed.
+                self.driver
+                    .borrow_mut()
+                    .wheel
+                    .remove(key)
+                    .is_none()
+                    .then_some(owner)
+            }
+        };
+        if interruptible && t.cancel.is_cancelled() {
+            return Parked::Interrupted(Interrupt::Cancelled);
+        }
+        match fired {
+            None => Parked::Woken,
+            Some(None) => Parked::TimedOut,
+            Some(Some(id)) => Parked::Interrupted(t.cancel.deliver(id)),
+        }
+    }
+
+    /// A park for coro's own waits: as [`park_wait`](Self::park_wait), but an interrupt
+    /// unwinds (see `runtime/cancel.rs`). Returns false if `deadline` passed first.
+    ///
+    /// While an unwind is in flight on the thread the interrupt cannot start another: the wait
+    /// then goes on as if shielded, and [`redeliver`](Self::redeliver) wakes it again later.
+    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
+        match self.park_wait(t, deadline, true) {
+            Parked::Woken => true,
+            Parked::TimedOut => false,
+            Parked::Interrupted(i) => {
+                if cancel::can_raise() {
+                    cancel::raise(i);
+                }
+                self.deferred.borrow_mut().push(t.clone());
+                !matches!(self.park_wait(t, deadline, false), Parked::TimedOut)
+            }
+        }
+    }
+
+    /// Wakes the tasks whose interrupts were deferred, once no unwind is in flight on the
+    /// thread (this runs on the loop's own stack, where `panicking()` counts the unwinds of
+    /// every suspended coroutine): their waits then raise.
+    pub(super) fn redeliver(&self) {
+        if self.deferred.borrow().is_empty() || std::thread::panicking() {
+            return;
+        }
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for t in &deferred {
+            self.unpark(t);
+        }
+    }
+
+    /// Puts the running task at the back of the ready queue and switches away.
+    pub(crate) fn yield_now(&self, t: &Rc<Task>) {
+        t.state.set(State::Yielded);
+        self.ready.borrow_mut().push_back(t.clone());
+        suspend(t);
+    }
+}
+
+/// Switches from the running task back to the loop.
+fn suspend(t: &Task) {
+    let y = t.yielder.get();
+    debug_assert!(!y.is_null(), "a task suspended before its body started");
+    // SAFETY: `yielder` was set by the task's body when it started and points into the
+    // coroutine's heap block, alive while the coroutine is; the caller runs inside this task
+    // (checked through `current_id`), so suspending it is what the yielder is for.
+    unsafe { (*y).suspend(()) };
+}
 
 /// The running task of this thread's scheduler, if the innermost coroutine is one.
 #[inline]
-fn current_task() -> Option<Rc<Task>> {
+pub(super) fn current_task() -> Option<Rc<Task>> {
     if !SCHED.is_set() {
         return None;
     }
@@ -213,171 +338,12 @@ pub(crate) fn current_remote_unparker() -> RemoteUnparker {
     }
 }
 
-fn not_in_task() -> io::Error {
-    io::Error::other(Error::NotInCoroutine)
-}
-
-/// The error of a wait that found the event loop busy: a signal handler interrupted the
-/// runtime's own code and made a hooked call, which then waits as libc would.
-#[cold]
-fn busy() -> io::Error {
-    io::Error::from_raw_os_error(libc::EBUSY)
-}
-
-/// Suspends the running task until `fd` is ready for `interest` (edge-triggered epoll, each fd
-/// registered once, readiness cached). `Ok(true)`: ready, or an error or hang-up is pending
-/// (retry the syscall, it tells); `Ok(false)`: the deadline passed; `Err`: not in a task, the
-/// fd cannot be watched (`EBADF`, also when the fd is closed while waiting), or an interrupt
-/// (`ECANCELED` for a cancel, `ETIMEDOUT` for a deadline scope). Never unwinds.
-pub(crate) fn wait_fd(
-    fd: RawFd,
-    interest: Interest,
-    deadline: Option<Instant>,
-) -> io::Result<bool> {
-    let Some(t) = current_task() else {
-        return Err(not_in_task());
-    };
-    SCHED.with(|s| {
-        let generation = {
-            let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
-            let d = &mut *d;
-            match d.fds.prepare(&d.poller, fd)? {
-                Prepared::AlwaysReady => return Ok(true),
-                Prepared::Registered(g) => g,
-            }
-        };
-        loop {
-            {
-                let mut d = s.driver.borrow_mut();
-                if d.fds.generation(fd) != Some(generation) {
-                    return Err(io::Error::from_raw_os_error(libc::EBADF));
-                }
-                if d.fds.is_ready(fd, interest) {
-                    return Ok(true);
-                }
-                d.fds.add_waiter(fd, interest, t.clone());
-            }
-            let parked = s.park_wait(&t, deadline, true);
-            let mut d = s.driver.borrow_mut();
-            d.fds.remove_waiter(fd, &t);
-            match parked {
-                Parked::Interrupted(i) => return Err(i.io_error()),
-                Parked::TimedOut
-                    if d.fds.generation(fd) == Some(generation)
-                        && !d.fds.is_ready(fd, interest) =>
-                {
-                    return Ok(false);
-                }
-                _ => {}
-            }
-        }
-    })
-}
-
 /// Lets the other ready tasks run once, without raising a pending interrupt (for the hooks and
 /// the error paths of `coro::net`); nothing outside a task.
 pub(crate) fn yield_quietly() {
     if let Some(t) = current_task() {
         SCHED.with(|s| s.yield_now(&t));
     }
-}
-
-/// Whether an `accept` failed for want of a resource that other coroutines may give back (file
-/// descriptors, kernel memory): the caller yields before it returns the error, so that a loop
-/// that retries at once lets the coroutines that would close fds run (instead of spinning).
-pub(crate) fn is_resource_shortage(errno: i32) -> bool {
-    matches!(
-        errno,
-        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
-    )
-}
-
-/// Waits (outside the runtime's own bookkeeping) until any of `fds` is ready for its interest
-/// or the deadline passes; returns false on timeout, an `ECANCELED`/`ETIMEDOUT` error on an
-/// interrupt. The cached readiness of these fds is cleared first: the caller has just seen
-/// (with a real `poll`) that none is ready. Used by `poll`, whose fds may be any (not only the
-/// sockets the hooks made), so each registration is checked before the wait: one closed
-/// behind the table's back and reused would otherwise never be reported.
-pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> io::Result<bool> {
-    let Some(t) = current_task() else {
-        return Err(not_in_task());
-    };
-    SCHED.with(|s| {
-        {
-            let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
-            let d = &mut *d;
-            for &(fd, interest) in fds {
-                if let Prepared::AlwaysReady = d.fds.revalidate(&d.poller, fd)? {
-                    return Ok(true);
-                }
-                d.fds.clear(&d.poller, fd, interest);
-                d.fds.add_waiter(fd, interest, t.clone());
-            }
-        }
-        let parked = s.park_wait(&t, deadline, true);
-        let mut d = s.driver.borrow_mut();
-        for &(fd, _) in fds {
-            d.fds.remove_waiter(fd, &t);
-        }
-        match parked {
-            Parked::Interrupted(i) => Err(i.io_error()),
-            Parked::TimedOut => Ok(false),
-            Parked::Woken => Ok(true),
-        }
-    })
-}
-
-/// Runs `f` on this thread's driver, if there is a runtime and its driver is free: it is
-/// busy only when a signal handler interrupted the runtime's own code, and the caller then
-/// acts as if there were no runtime (a hook calls libc as is).
-#[inline]
-fn with_driver<R>(f: impl FnOnce(&Scheduler, &mut Driver) -> R) -> Option<R> {
-    if !SCHED.is_set() {
-        return None;
-    }
-    SCHED.with(|s| {
-        if s.inherited() {
-            s.after_fork();
-        }
-        let mut d = s.driver.try_borrow_mut().ok()?;
-        Some(f(s, &mut d))
-    })
-}
-
-/// Whether an I/O call on `fd` should be tried now: the cache says ready, the fd is not known
-/// yet, or there is no runtime (the call then blocks or says `EAGAIN`).
-#[inline]
-pub(crate) fn is_ready(fd: RawFd, interest: Interest) -> bool {
-    with_driver(|_, d| d.fds.is_ready(fd, interest)).unwrap_or(true)
-}
-
-/// Forgets cached readiness of `fd` for `interest`: the caller's syscall returned `EAGAIN` (or
-/// a short read or write drained a stream).
-pub(crate) fn clear_ready(fd: RawFd, interest: Interest) {
-    with_driver(|_, d| d.fds.clear(&d.poller, fd, interest));
-}
-
-/// Registers a freshly connected or accepted socket as writable, so its first write need not
-/// wait for epoll to say so.
-pub(crate) fn register_writable(fd: RawFd) {
-    with_driver(|_, d| d.fds.set_writable(&d.poller, fd));
-}
-
-/// Deregisters `fd` (it is about to be closed) and wakes every task waiting on it; their
-/// retried syscall (or `wait_fd`) then sees `EBADF`.
-pub(crate) fn close_fd(fd: RawFd) {
-    with_driver(|s, d| d.fds.close(&d.poller, fd, |t| s.unpark(&t)));
-}
-
-/// Drops stale cached state of `fd` (a new fd just got this number). Costs a table lookup,
-/// plus an `epoll_ctl` only if a previous fd with this number was never deregistered.
-#[inline]
-pub(crate) fn forget_fd(fd: RawFd) {
-    with_driver(|s, d| {
-        if d.fds.is_known(fd) {
-            d.fds.close(&d.poller, fd, |t| s.unpark(&t));
-        }
-    });
 }
 
 /// Sleeps for `d`: inside a task, a timer and a park (other tasks run); outside,

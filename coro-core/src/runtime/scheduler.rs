@@ -1,9 +1,9 @@
-//! The per-thread scheduler: a FIFO ready queue of tasks, and the driver (epoll + timing wheel +
-//! cross-thread wake-ups) that refills it.
+//! The per-thread scheduler: a FIFO ready queue of tasks, the table of live tasks, and the
+//! loop that runs the ready ones and asks the driver (`runtime/driver/`) for more.
 //!
 //! One scheduler per thread, reached through `scoped-tls` while [`crate::run`] runs. Each task is
 //! a `Coroutine<(), (), ()>` resumed from the loop below; a task gives the thread back by parking
-//! ([`Scheduler::park`]) or yielding. The loop runs every task that is ready, then asks epoll
+//! (`runtime/park.rs`) or yielding. The loop runs every task that is ready, then asks epoll
 //! for events — without blocking if tasks are still ready, else for as long as the nearest timer
 //! allows (forever when there is none), so an idle runtime burns no CPU.
 
@@ -12,32 +12,19 @@ use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use crate::coroutine::{Coroutine, CoroutineResult, Yielder};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::stack::SharedStack;
 use crate::sys;
-use crate::time::wheel::Wheel;
 
 use super::builder::Builder;
-use super::cancel::{self, Cancelled, Interrupt};
-use super::epoll::Poller;
+use super::cancel::{self, Cancelled};
+use super::driver::Driver;
+use super::driver::remote::Remote;
 use super::join::{Completion, JoinHandle, JoinInner};
-use super::registration::{FdTable, WAKE_TOKEN};
-use super::remote::Remote;
 use super::task::{State, Task};
-
-/// What a park came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Parked {
-    /// Unparked (perhaps spuriously): the caller re-checks what it waits for.
-    Woken,
-    /// The wait's own deadline passed.
-    TimedOut,
-    /// A cancel or the expiry of a deadline scope ended the wait.
-    Interrupted(Interrupt),
-}
+use super::tasks::TaskSlab;
 
 scoped_tls::scoped_thread_local!(pub(crate) static SCHED: Scheduler);
 
@@ -47,88 +34,25 @@ const EVENT_INTERVAL: usize = 61;
 /// Shared stacks kept per stack size; `shared` tasks are spread over them round-robin.
 const SHARED_STACKS: usize = 4;
 
-/// What blocks: epoll, the fd readiness table and the timers.
-#[derive(Debug)]
-pub(crate) struct Driver {
-    pub(crate) poller: Poller,
-    pub(crate) fds: FdTable,
-    /// Timers of parked tasks, in milliseconds since `start`.
-    pub(crate) wheel: Wheel<Rc<Task>>,
-    start: Instant,
-}
-
-impl Driver {
-    /// The wheel tick of a deadline, rounded up so a timer never fires early.
-    pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let d = deadline.saturating_duration_since(self.start);
-        d.as_nanos().div_ceil(1_000_000) as u64
-    }
-
-    /// The wheel tick of `now`, rounded down.
-    fn now_tick(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(self.start).as_millis() as u64
-    }
-}
-
-/// The tasks that are alive, by slab key (the key travels to other threads for wake-ups).
-#[derive(Debug, Default)]
-struct TaskSlab {
-    slots: Vec<(u32, Option<Rc<Task>>)>,
-    free: Vec<u32>,
-    live: usize,
-}
-
-impl TaskSlab {
-    fn insert(&mut self, task: Rc<Task>) -> (u32, u32) {
-        self.live += 1;
-        if let Some(i) = self.free.pop() {
-            let slot = &mut self.slots[i as usize];
-            slot.0 = slot.0.wrapping_add(1);
-            slot.1 = Some(task);
-            (i, slot.0)
-        } else {
-            let i = self.slots.len() as u32;
-            self.slots.push((0, Some(task)));
-            (i, 0)
-        }
-    }
-
-    fn get(&self, (i, generation): (u32, u32)) -> Option<&Rc<Task>> {
-        match self.slots.get(i as usize) {
-            Some((g, Some(t))) if *g == generation => Some(t),
-            _ => None,
-        }
-    }
-
-    fn remove(&mut self, (i, generation): (u32, u32)) -> Option<Rc<Task>> {
-        let slot = self.slots.get_mut(i as usize)?;
-        if slot.0 != generation || slot.1.is_none() {
-            return None;
-        }
-        self.free.push(i);
-        self.live -= 1;
-        slot.1.take()
-    }
-}
-
 /// A thread's scheduler.
 pub(crate) struct Scheduler {
-    ready: RefCell<VecDeque<Rc<Task>>>,
-    tasks: RefCell<TaskSlab>,
+    pub(super) ready: RefCell<VecDeque<Rc<Task>>>,
+    pub(super) tasks: RefCell<TaskSlab>,
     current: RefCell<Option<Rc<Task>>>,
     pub(crate) driver: RefCell<Driver>,
     /// The wake-up queue and eventfd other threads use; replaced in a fork child.
-    remote: RefCell<Arc<Remote>>,
+    pub(super) remote: RefCell<Arc<Remote>>,
     /// The fork generation (`sys::fork_generation`) this scheduler belongs to: a different one
-    /// means the process is a fork child and this scheduler a copy of its parent's.
-    fork_generation: Cell<u32>,
-    /// Set in a fork child once it has made this scheduler its own (see `after_fork`).
-    forked: Cell<bool>,
+    /// means the process is a fork child and this scheduler a copy of its parent's (see
+    /// `runtime/fork.rs`).
+    pub(super) fork_generation: Cell<u32>,
+    /// Set in a fork child once it has made this scheduler its own.
+    pub(super) forked: Cell<bool>,
     shared: RefCell<Vec<(usize, Vec<SharedStack>, usize)>>,
     remote_keys: RefCell<Vec<(u32, u32)>>,
     /// Cancelled tasks whose wait could not start an unwind because one was already in flight
     /// on the thread (see `runtime/cancel.rs`): woken again once none is.
-    deferred: RefCell<Vec<Rc<Task>>>,
+    pub(super) deferred: RefCell<Vec<Rc<Task>>>,
     /// Set when the runtime is shutting down (the main task panicked, or a deadlock was
     /// found): every task is cancelled, and so is every task spawned from now on.
     stopping: Cell<bool>,
@@ -140,7 +64,7 @@ impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler")
             .field("ready", &self.ready.borrow().len())
-            .field("live", &self.tasks.borrow().live)
+            .field("live", &self.tasks.borrow().live())
             .finish()
     }
 }
@@ -149,17 +73,12 @@ impl Scheduler {
     /// A scheduler with its epoll instance and wake-up eventfd.
     pub(crate) fn new() -> Result<Scheduler> {
         sys::watch_forks();
-        let (poller, remote) = Self::new_loop()?;
+        let (driver, remote) = Driver::new()?;
         Ok(Scheduler {
             ready: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(TaskSlab::default()),
             current: RefCell::new(None),
-            driver: RefCell::new(Driver {
-                poller,
-                fds: FdTable::default(),
-                wheel: Wheel::new(),
-                start: Instant::now(),
-            }),
+            driver: RefCell::new(driver),
             remote: RefCell::new(remote),
             fork_generation: Cell::new(sys::fork_generation()),
             forked: Cell::new(false),
@@ -171,81 +90,10 @@ impl Scheduler {
         })
     }
 
-    /// A new epoll instance with a new wake-up eventfd in it.
-    fn new_loop() -> Result<(Poller, Arc<Remote>)> {
-        let poller = Poller::new()?;
-        let remote = Remote::new()?;
-        poller.add(remote.fd(), WAKE_TOKEN)?;
-        Ok((poller, remote))
-    }
-
     /// The wake-up handle other threads use to reach this scheduler.
     pub(crate) fn remote(&self) -> Arc<Remote> {
         self.after_fork();
         self.remote.borrow().clone()
-    }
-
-    /// Whether this scheduler is a copy of the parent's, in a fork child that has not made it
-    /// its own yet. The hooks then act as plain libc calls: they must never touch the
-    /// parent's epoll instance, and between `fork` and `exec` they must not allocate.
-    #[inline]
-    pub(crate) fn inherited(&self) -> bool {
-        self.fork_generation.get() != sys::fork_generation()
-    }
-
-    /// In a fork child, at the first use of the runtime's own API: makes this copy of the
-    /// parent's scheduler the child's own. The epoll instance and the eventfd are the
-    /// parent's (shared kernel objects: waiting on that epoll would steal the parent's events),
-    /// so the child gets new ones and forgets every registration and timer. Of the coroutines,
-    /// only the one that forked exists in the child, as only the forking thread does: the
-    /// others are forgotten, never run and never dropped (their destructors are the parent's
-    /// to run).
-    #[inline]
-    pub(crate) fn after_fork(&self) {
-        if self.inherited() {
-            self.make_own();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn make_own(&self) {
-        self.fork_generation.set(sys::fork_generation());
-        self.forked.set(true);
-        let (poller, remote) = match Self::new_loop() {
-            Ok(l) => l,
-            Err(e) => panic!(
-                "coro: this process was forked from a running coro runtime and could not make an event loop of its own: {e}"
-            ),
-        };
-        *self.remote.borrow_mut() = remote;
-        {
-            let mut d = self.driver.borrow_mut();
-            d.poller = poller;
-            d.fds = FdTable::default();
-            d.wheel = Wheel::new();
-        }
-        let keep = self.current_task();
-        let gone: Vec<Rc<Task>> = {
-            let mut tasks = self.tasks.borrow_mut();
-            let keys: Vec<_> = tasks
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, t))| {
-                    t.as_ref()
-                        .is_some_and(|t| keep.as_ref().is_none_or(|k| !Rc::ptr_eq(t, k)))
-                })
-                .map(|(i, (g, _))| (i as u32, *g))
-                .collect();
-            keys.into_iter().filter_map(|k| tasks.remove(k)).collect()
-        };
-        for t in &gone {
-            t.state.set(State::Done);
-            std::mem::forget(t.co.borrow_mut().take());
-        }
-        self.ready.borrow_mut().clear();
-        self.deferred.borrow_mut().clear();
     }
 
     /// The running task, if the innermost coroutine on this thread is one of ours.
@@ -272,7 +120,7 @@ impl Scheduler {
     /// Live tasks, queued fd waits and armed timers (for tests: what a cancel must not leave).
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
         let d = self.driver.borrow();
-        (self.tasks.borrow().live, d.fds.waiters(), d.wheel.len())
+        (self.tasks.borrow().live(), d.fds.waiters(), d.wheel.len())
     }
 
     /// Creates a task running `f` and queues it.
@@ -373,114 +221,6 @@ impl Scheduler {
         }
     }
 
-    /// Suspends the running task `t` until it is unparked, `deadline` passes, or (when
-    /// `interruptible`) an interrupt ends the wait: a cancel, or the expiry of the deadline
-    /// scope in force, whose timer is armed with the wait's own. Returns at once if a wake-up is
-    /// pending or an interrupt already is. May return `Woken` spuriously: callers re-check
-    /// their condition. Never unwinds.
-    pub(crate) fn park_wait(
-        &self,
-        t: &Rc<Task>,
-        deadline: Option<Instant>,
-        interruptible: bool,
-    ) -> Parked {
-        let scope = if interruptible && t.cancel.armed() {
-            if let Some(i) = t.cancel.pending(Instant::now) {
-                return Parked::Interrupted(i);
-            }
-            t.cancel.deadline()
-        } else {
-            None
-        };
-        if t.notified.replace(false) {
-            return Parked::Woken;
-        }
-        // The timer: the earlier of the wait's own deadline and the scope's.
-        let timer = match (deadline, scope) {
-            (None, None) => None,
-            (Some(d), None) => Some((d, None)),
-            (Some(d), Some((at, _))) if d <= at => Some((d, None)),
-            (_, Some((at, id))) => Some((at, Some(id))),
-        };
-        let fired = match timer {
-            None => {
-                t.state.set(State::Parked);
-                suspend(t);
-                None
-            }
-            Some((at, owner)) => {
-                let now = Instant::now();
-                if now >= at {
-                    return match owner {
-                        Some(id) => Parked::Interrupted(t.cancel.deliver(id)),
-                        None => Parked::TimedOut,
-                    };
-                }
-                let key = {
-                    let mut d = self.driver.borrow_mut();
-                    if d.wheel.is_empty() {
-                        // The wheel is only advanced while it holds timers; bring an idle one
-                        // up to date so the new timer is filed relative to now (no early
-                        // cascade wake-ups).
-                        let tick = d.now_tick(now);
-                        d.wheel.advance(tick, |_| {});
-                    }
-                    let tick = d.deadline_tick(at);
-                    d.wheel.insert(tick, t.clone())
-                };
-                t.state.set(State::Parked);
-                suspend(t);
-                // If the timer is gone it fired: its deadline has passed.
-                self.driver
-                    .borrow_mut()
-                    .wheel
-                    .remove(key)
-                    .is_none()
-                    .then_some(owner)
-            }
-        };
-        if interruptible && t.cancel.is_cancelled() {
-            return Parked::Interrupted(Interrupt::Cancelled);
-        }
-        match fired {
-            None => Parked::Woken,
-            Some(None) => Parked::TimedOut,
-            Some(Some(id)) => Parked::Interrupted(t.cancel.deliver(id)),
-        }
-    }
-
-    /// A park for coro's own waits: as [`park_wait`](Self::park_wait), but an interrupt
-    /// unwinds (see `runtime/cancel.rs`). Returns false if `deadline` passed first.
-    ///
-    /// While an unwind is in flight on the thread the interrupt cannot start another: the wait
-    /// then goes on as if shielded, and [`redeliver`](Self::redeliver) wakes it again later.
-    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
-        match self.park_wait(t, deadline, true) {
-            Parked::Woken => true,
-            Parked::TimedOut => false,
-            Parked::Interrupted(i) => {
-                if cancel::can_raise() {
-                    cancel::raise(i);
-                }
-                self.deferred.borrow_mut().push(t.clone());
-                !matches!(self.park_wait(t, deadline, false), Parked::TimedOut)
-            }
-        }
-    }
-
-    /// Wakes the tasks whose interrupts were deferred, once no unwind is in flight on the
-    /// thread (this runs on the loop's own stack, where `panicking()` counts the unwinds of
-    /// every suspended coroutine): their waits then raise.
-    fn redeliver(&self) {
-        if self.deferred.borrow().is_empty() || std::thread::panicking() {
-            return;
-        }
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        for t in &deferred {
-            self.unpark(t);
-        }
-    }
-
     /// Cancels `t`: marks it and wakes it if it waits. Its next wait (or the one it is in)
     /// sees the cancel; a task that has not started never runs its body.
     pub(crate) fn cancel(&self, t: &Rc<Task>) {
@@ -499,20 +239,10 @@ impl Scheduler {
         if self.stopping.replace(true) {
             return;
         }
-        let live: Vec<Rc<Task>> = {
-            let tasks = self.tasks.borrow();
-            tasks.slots.iter().filter_map(|(_, t)| t.clone()).collect()
-        };
+        let live = self.tasks.borrow().all();
         for t in &live {
             self.cancel(t);
         }
-    }
-
-    /// Puts the running task at the back of the ready queue and switches away.
-    pub(crate) fn yield_now(&self, t: &Rc<Task>) {
-        t.state.set(State::Yielded);
-        self.ready.borrow_mut().push_back(t.clone());
-        suspend(t);
     }
 
     fn finish(&self, t: &Rc<Task>) {
@@ -575,7 +305,7 @@ impl Scheduler {
                 }
                 ran += 1;
             }
-            if self.tasks.borrow().live == 0 {
+            if self.tasks.borrow().live() == 0 {
                 return;
             }
             self.redeliver();
@@ -589,7 +319,7 @@ impl Scheduler {
                     );
                     return;
                 }
-                let live = self.tasks.borrow().live;
+                let live = self.tasks.borrow().live();
                 *self.fatal.borrow_mut() = Some(format!(
                     "coro: deadlock: {live} coroutine(s) are parked and nothing can wake them (no timer, no fd, no handle held by another thread)"
                 ));
@@ -628,18 +358,8 @@ impl Scheduler {
     /// Gives up on the tasks left after a shutdown that can never finish: their coroutines
     /// are leaked (their stacks stay mapped), since unwinding them from outside could cross a
     /// foreign frame. Says so on stderr.
-    fn abandon(&self, why: &str) {
-        let left: Vec<Rc<Task>> = {
-            let mut tasks = self.tasks.borrow_mut();
-            let keys: Vec<_> = tasks
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, t))| t.is_some())
-                .map(|(i, (g, _))| (i as u32, *g))
-                .collect();
-            keys.into_iter().filter_map(|k| tasks.remove(k)).collect()
-        };
+    pub(super) fn abandon(&self, why: &str) {
+        let left = self.tasks.borrow_mut().take_where(|_| true);
         for t in &left {
             t.state.set(State::Done);
             std::mem::forget(t.co.borrow_mut().take());
@@ -655,37 +375,7 @@ impl Scheduler {
     /// Waits for I/O, timers and remote wake-ups (at most until the nearest timer when
     /// `block`, not at all otherwise) and queues the tasks they wake.
     fn drive(&self, block: bool) {
-        let mut guard = self.driver.borrow_mut();
-        let d = &mut *guard;
-        let timeout = if !block {
-            0
-        } else {
-            match d.wheel.next_deadline() {
-                None => -1,
-                Some(tick) => {
-                    let at = d.start + Duration::from_millis(tick);
-                    sys::timeout_ms(at.saturating_duration_since(Instant::now()))
-                }
-            }
-        };
-        let mut remote = false;
-        match d.poller.wait(timeout) {
-            Ok(events) => {
-                for (token, bits) in events {
-                    if token == WAKE_TOKEN {
-                        remote = true;
-                    } else {
-                        d.fds.on_event(token, bits, |t| self.unpark(&t));
-                    }
-                }
-            }
-            Err(e) => panic!("coro: epoll_wait failed: {e}"),
-        }
-        if !d.wheel.is_empty() {
-            let now = d.now_tick(Instant::now());
-            d.wheel.advance(now, |t| self.unpark(&t));
-        }
-        drop(guard);
+        let remote = self.driver.borrow_mut().wait(block, |t| self.unpark(&t));
         if remote {
             let mut keys = self.remote_keys.borrow_mut();
             self.remote.borrow().drain(&mut keys);
@@ -695,94 +385,14 @@ impl Scheduler {
         }
     }
 
-    /// What is left when `run_loop` ends early because the scheduler itself failed (an
-    /// internal panic): the coroutines still alive cannot be run to their end, and unwinding
-    /// them from outside could cross a foreign frame, so they are leaked.
-    fn teardown_after_failure(&self) {
+    /// The message `run` panics with when the loop ended for a reason other than `main`.
+    pub(super) fn take_fatal(&self) -> Option<String> {
+        self.fatal.borrow_mut().take()
+    }
+
+    /// Forgets who runs (for the teardown after a failure of the loop itself).
+    pub(super) fn clear_current(&self) {
         self.current.borrow_mut().take();
-        if self.tasks.borrow().live > 0 {
-            self.abandon("cannot run to their end: the runtime itself failed");
-        }
-        self.ready.borrow_mut().clear();
-        self.deferred.borrow_mut().clear();
-        let mut d = self.driver.borrow_mut();
-        d.wheel = Wheel::new();
-    }
-}
-
-/// Switches from the running task back to the loop.
-fn suspend(t: &Task) {
-    let y = t.yielder.get();
-    debug_assert!(!y.is_null(), "a task suspended before its body started");
-    // SAFETY: `yielder` was set by the task's body when it started and points into the
-    // coroutine's heap block, alive while the coroutine is; the caller runs inside this task
-    // (checked through `current_id`), so suspending it is what the yielder is for.
-    unsafe { (*y).suspend(()) };
-}
-
-/// Runs `f` as the first task of a new scheduler on this thread and drives the loop until
-/// every task has finished. See [`crate::run`].
-pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
-    if SCHED.is_set() {
-        return Err(Error::NestedRun);
-    }
-    let sched = Scheduler::new()?;
-    let mut out: Option<T> = None;
-    let slot: *mut Option<T> = &mut out;
-    let mut main_panic: Option<Box<dyn std::any::Any + Send>> = None;
-    let panic_slot: *mut Option<Box<dyn std::any::Any + Send>> = &mut main_panic;
-    let main: Box<dyn FnOnce() + '_> = Box::new(move || {
-        let v = match panic::catch_unwind(AssertUnwindSafe(f)) {
-            Ok(v) => v,
-            Err(p) => {
-                // A panic in main shuts the runtime down: the other tasks are cancelled and
-                // run until they have unwound, then `run` re-raises it (as `block_on` does:
-                // nothing waits on tasks that may never end once `main` is gone).
-                // SAFETY: as for `out` below: the slot outlives the main task.
-                unsafe { *panic_slot = Some(p) };
-                SCHED.with(|s| s.shutdown());
-                return;
-            }
-        };
-        // SAFETY: `out` outlives the main task: `run_main` does not return (or unwind past
-        // `out`) while the main task lives: the loop runs until every task has finished, and a
-        // failure of the loop itself leaks the tasks left, which then never run again.
-        unsafe { *slot = Some(v) };
-    });
-    // SAFETY: see above: the main task never runs after this call, so neither do the borrows in
-    // `f` and `out`; the lifetime is only erased for the coroutine's `'static` bound.
-    let main: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(main) };
-
-    /// Runs when the loop unwinds (an internal failure): see `teardown_after_failure`.
-    struct Teardown<'a>(&'a Scheduler);
-    impl Drop for Teardown<'_> {
-        fn drop(&mut self) {
-            self.0.teardown_after_failure();
-        }
-    }
-
-    SCHED.set(&sched, || -> Result<()> {
-        let teardown = Teardown(&sched);
-        sched.spawn(&Builder::new().name("main"), main)?;
-        sched.run_loop();
-        std::mem::forget(teardown);
-        Ok(())
-    })?;
-    if let Some(msg) = sched.fatal.borrow_mut().take() {
-        panic!("{msg}");
-    }
-    if let Some(p) = main_panic
-        && !cancel::is_interrupt(&*p)
-    {
-        panic::resume_unwind(p);
-    }
-    match out {
-        Some(v) => Ok(v),
-        None if sched.forked.get() => panic!(
-            "coro::run: this process was forked from inside the runtime, by a coroutine other than the main one: in the child only the forking coroutine exists, so `run` has no value to return; end the child with `std::process::exit` (or `exec`)"
-        ),
-        // The main task was cancelled by the shutdown, or left in a shielded wait.
-        None => panic!("coro::run: the main coroutine did not finish (it was cancelled)"),
     }
 }
 

@@ -5,7 +5,8 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::park::{self, Interest};
+use super::fd_wait::{self, Interest};
+use super::park;
 use crate::sys;
 
 #[test]
@@ -73,16 +74,16 @@ fn wait_fd_on_a_pipe_and_timeout() {
         let (r, w) = sys::pipe().unwrap();
         let (rfd, wfd) = (r.as_raw_fd(), w.as_raw_fd());
         let deadline = Instant::now() + Duration::from_millis(20);
-        assert!(!park::wait_fd(rfd, Interest::READABLE, Some(deadline)).unwrap());
+        assert!(!fd_wait::wait_fd(rfd, Interest::READABLE, Some(deadline)).unwrap());
         let h = crate::spawn(move || {
             crate::sleep(Duration::from_millis(10));
             sys::write(wfd, b"hi").unwrap();
         });
-        assert!(park::wait_fd(rfd, Interest::READABLE, None).unwrap());
+        assert!(fd_wait::wait_fd(rfd, Interest::READABLE, None).unwrap());
         let mut buf = [0u8; 8];
         assert_eq!(sys::read(rfd, &mut buf).unwrap(), 2);
-        park::clear_ready(rfd, Interest::READABLE);
-        assert!(!park::is_ready(rfd, Interest::READABLE));
+        fd_wait::clear_ready(rfd, Interest::READABLE);
+        assert!(!fd_wait::is_ready(rfd, Interest::READABLE));
         h.join().unwrap();
         drop(w);
     });
@@ -93,9 +94,9 @@ fn close_fd_wakes_waiters_with_ebadf() {
     crate::run(|| {
         let (r, _w) = sys::pipe().unwrap();
         let rfd = r.as_raw_fd();
-        let h = crate::spawn(move || park::wait_fd(rfd, Interest::READABLE, None));
+        let h = crate::spawn(move || fd_wait::wait_fd(rfd, Interest::READABLE, None));
         crate::yield_now();
-        park::close_fd(rfd);
+        fd_wait::close_fd(rfd);
         drop(r);
         let err = h.join().unwrap().unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EBADF));
@@ -104,7 +105,7 @@ fn close_fd_wakes_waiters_with_ebadf() {
 
 #[test]
 fn wait_fd_outside_a_task_is_an_error() {
-    assert!(park::wait_fd(0, Interest::READABLE, None).is_err());
+    assert!(fd_wait::wait_fd(0, Interest::READABLE, None).is_err());
 }
 
 #[test]
@@ -135,7 +136,7 @@ fn a_reused_fd_number_is_not_taken_for_the_closed_one() {
         // Register a pipe, then close it behind the runtime's back (no close_fd).
         let (r, w) = sys::pipe().unwrap();
         let old = r.as_raw_fd();
-        park::clear_ready(old, Interest::READABLE);
+        fd_wait::clear_ready(old, Interest::READABLE);
         drop((r, w));
         // The next socket very likely gets the same number; it must still work.
         let (a, b) = crate::net::UnixStream::pair().unwrap();

@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::runtime::park;
 
-pub(crate) mod wheel;
-
 /// Suspends the running coroutine for at least `d` while others run (a timer on the event
 /// loop; the thread sleeps in `epoll_wait` if nothing else is ready). Outside a coroutine it is
 /// [`std::thread::sleep`].

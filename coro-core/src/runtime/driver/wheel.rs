@@ -93,6 +93,11 @@ impl<T> Wheel<T> {
     }
 
     /// True when no timer is pending.
+    pub(crate) fn clear(&mut self) {
+        *self = Wheel::new();
+    }
+
+    /// Whether no timer is filed.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 
 use super::epoll::Poller;
-use super::task::Task;
+use crate::runtime::task::Task;
 
 /// Which direction of an fd a task waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,174 @@
+//! Waiting for file descriptors: the readiness cache and registrations of this thread's
+//! driver, as `net/`, `poll` and the hooks use them. A task parks until its fd is ready (see
+//! `runtime/park.rs`); the driver's epoll unparks it.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+use crate::error::Error;
+
+use super::driver::Driver;
+pub(crate) use super::driver::registration::Interest;
+use super::driver::registration::Prepared;
+use super::park::{Parked, current_task};
+use super::scheduler::{SCHED, Scheduler};
+
+fn not_in_task() -> io::Error {
+    io::Error::other(Error::NotInCoroutine)
+}
+
+/// The error of a wait that found the event loop busy: a signal handler interrupted the
+/// runtime's own code and made a hooked call, which then waits as libc would.
+#[cold]
+fn busy() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBUSY)
+}
+
+/// Suspends the running task until `fd` is ready for `interest` (edge-triggered epoll, each fd
+/// registered once, readiness cached). `Ok(true)`: ready, or an error or hang-up is pending
+/// (retry the syscall, it tells); `Ok(false)`: the deadline passed; `Err`: not in a task, the
+/// fd cannot be watched (`EBADF`, also when the fd is closed while waiting), or an interrupt
+/// (`ECANCELED` for a cancel, `ETIMEDOUT` for a deadline scope). Never unwinds.
+pub(crate) fn wait_fd(
+    fd: RawFd,
+    interest: Interest,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    let Some(t) = current_task() else {
+        return Err(not_in_task());
+    };
+    SCHED.with(|s| {
+        let generation = {
+            let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
+            let d = &mut *d;
+            match d.fds.prepare(&d.poller, fd)? {
+                Prepared::AlwaysReady => return Ok(true),
+                Prepared::Registered(g) => g,
+            }
+        };
+        loop {
+            {
+                let mut d = s.driver.borrow_mut();
+                if d.fds.generation(fd) != Some(generation) {
+                    return Err(io::Error::from_raw_os_error(libc::EBADF));
+                }
+                if d.fds.is_ready(fd, interest) {
+                    return Ok(true);
+                }
+                d.fds.add_waiter(fd, interest, t.clone());
+            }
+            let parked = s.park_wait(&t, deadline, true);
+            let mut d = s.driver.borrow_mut();
+            d.fds.remove_waiter(fd, &t);
+            match parked {
+                Parked::Interrupted(i) => return Err(i.io_error()),
+                Parked::TimedOut
+                    if d.fds.generation(fd) == Some(generation)
+                        && !d.fds.is_ready(fd, interest) =>
+                {
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+/// Waits (outside the runtime's own bookkeeping) until any of `fds` is ready for its interest
+/// or the deadline passes; returns false on timeout, an `ECANCELED`/`ETIMEDOUT` error on an
+/// interrupt. The cached readiness of these fds is cleared first: the caller has just seen
+/// (with a real `poll`) that none is ready. Used by `poll`, whose fds may be any (not only the
+/// sockets the hooks made), so each registration is checked before the wait: one closed
+/// behind the table's back and reused would otherwise never be reported.
+pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> io::Result<bool> {
+    let Some(t) = current_task() else {
+        return Err(not_in_task());
+    };
+    SCHED.with(|s| {
+        {
+            let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
+            let d = &mut *d;
+            for &(fd, interest) in fds {
+                if let Prepared::AlwaysReady = d.fds.revalidate(&d.poller, fd)? {
+                    return Ok(true);
+                }
+                d.fds.clear(&d.poller, fd, interest);
+                d.fds.add_waiter(fd, interest, t.clone());
+            }
+        }
+        let parked = s.park_wait(&t, deadline, true);
+        let mut d = s.driver.borrow_mut();
+        for &(fd, _) in fds {
+            d.fds.remove_waiter(fd, &t);
+        }
+        match parked {
+            Parked::Interrupted(i) => Err(i.io_error()),
+            Parked::TimedOut => Ok(false),
+            Parked::Woken => Ok(true),
+        }
+    })
+}
+
+/// Runs `f` on this thread's driver, if there is a runtime and its driver is free: it is
+/// busy only when a signal handler interrupted the runtime's own code, and the caller then
+/// acts as if there were no runtime (a hook calls libc as is).
+#[inline]
+fn with_driver<R>(f: impl FnOnce(&Scheduler, &mut Driver) -> R) -> Option<R> {
+    if !SCHED.is_set() {
+        return None;
+    }
+    SCHED.with(|s| {
+        if s.inherited() {
+            s.after_fork();
+        }
+        let mut d = s.driver.try_borrow_mut().ok()?;
+        Some(f(s, &mut d))
+    })
+}
+
+/// Whether an I/O call on `fd` should be tried now: the cache says ready, the fd is not known
+/// yet, or there is no runtime (the call then blocks or says `EAGAIN`).
+#[inline]
+pub(crate) fn is_ready(fd: RawFd, interest: Interest) -> bool {
+    with_driver(|_, d| d.fds.is_ready(fd, interest)).unwrap_or(true)
+}
+
+/// Forgets cached readiness of `fd` for `interest`: the caller's syscall returned `EAGAIN` (or
+/// a short read or write drained a stream).
+pub(crate) fn clear_ready(fd: RawFd, interest: Interest) {
+    with_driver(|_, d| d.fds.clear(&d.poller, fd, interest));
+}
+
+/// Registers a freshly connected or accepted socket as writable, so its first write need not
+/// wait for epoll to say so.
+pub(crate) fn register_writable(fd: RawFd) {
+    with_driver(|_, d| d.fds.set_writable(&d.poller, fd));
+}
+
+/// Deregisters `fd` (it is about to be closed) and wakes every task waiting on it; their
+/// retried syscall (or `wait_fd`) then sees `EBADF`.
+pub(crate) fn close_fd(fd: RawFd) {
+    with_driver(|s, d| d.fds.close(&d.poller, fd, |t| s.unpark(&t)));
+}
+
+/// Drops stale cached state of `fd` (a new fd just got this number). Costs a table lookup,
+/// plus an `epoll_ctl` only if a previous fd with this number was never deregistered.
+#[inline]
+pub(crate) fn forget_fd(fd: RawFd) {
+    with_driver(|s, d| {
+        if d.fds.is_known(fd) {
+            d.fds.close(&d.poller, fd, |t| s.unpark(&t));
+        }
+    });
+}
+
+/// Whether an `accept` failed for want of a resource that other coroutines may give back (file
+/// descriptors, kernel memory): the caller yields before it returns the error, so that a loop
+/// that retries at once lets the coroutines that would close fds run (instead of spinning).
+pub(crate) fn is_resource_shortage(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+    )
+}

@@ -1,0 +1,90 @@
+//! [`run_main`]: the life of a runtime, from the first task to the teardown.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::error::{Error, Result};
+
+use super::builder::Builder;
+use super::cancel;
+use super::scheduler::{SCHED, Scheduler};
+
+impl Scheduler {
+    /// What is left when `run_loop` ends early because the scheduler itself failed (an
+    /// internal panic): the coroutines still alive cannot be run to their end, and unwinding
+    /// them from outside could cross a foreign frame, so they are leaked.
+    fn teardown_after_failure(&self) {
+        self.clear_current();
+        if self.tasks.borrow().live() > 0 {
+            self.abandon("cannot run to their end: the runtime itself failed");
+        }
+        self.ready.borrow_mut().clear();
+        self.deferred.borrow_mut().clear();
+        self.driver.borrow_mut().wheel.clear();
+    }
+}
+
+/// Runs `f` as the first task of a new scheduler on this thread and drives the loop until
+/// every task has finished. See [`crate::run`].
+pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
+    if SCHED.is_set() {
+        return Err(Error::NestedRun);
+    }
+    let sched = Scheduler::new()?;
+    let mut out: Option<T> = None;
+    let slot: *mut Option<T> = &mut out;
+    let mut main_panic: Option<Box<dyn std::any::Any + Send>> = None;
+    let panic_slot: *mut Option<Box<dyn std::any::Any + Send>> = &mut main_panic;
+    let main: Box<dyn FnOnce() + '_> = Box::new(move || {
+        let v = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => v,
+            Err(p) => {
+                // A panic in main shuts the runtime down: the other tasks are cancelled and
+                // run until they have unwound, then `run` re-raises it (as `block_on` does:
+                // nothing waits on tasks that may never end once `main` is gone).
+                // SAFETY: as for `out` below: the slot outlives the main task.
+                unsafe { *panic_slot = Some(p) };
+                SCHED.with(|s| s.shutdown());
+                return;
+            }
+        };
+        // SAFETY: `out` outlives the main task: `run_main` does not return (or unwind past
+        // `out`) while the main task lives: the loop runs until every task has finished, and a
+        // failure of the loop itself leaks the tasks left, which then never run again.
+        unsafe { *slot = Some(v) };
+    });
+    // SAFETY: see above: the main task never runs after this call, so neither do the borrows in
+    // `f` and `out`; the lifetime is only erased for the coroutine's `'static` bound.
+    let main: Box<dyn FnOnce() + 'static> = unsafe { std::mem::transmute(main) };
+
+    /// Runs when the loop unwinds (an internal failure): see `teardown_after_failure`.
+    struct Teardown<'a>(&'a Scheduler);
+    impl Drop for Teardown<'_> {
+        fn drop(&mut self) {
+            self.0.teardown_after_failure();
+        }
+    }
+
+    SCHED.set(&sched, || -> Result<()> {
+        let teardown = Teardown(&sched);
+        sched.spawn(&Builder::new().name("main"), main)?;
+        sched.run_loop();
+        std::mem::forget(teardown);
+        Ok(())
+    })?;
+    if let Some(msg) = sched.take_fatal() {
+        panic!("{msg}");
+    }
+    if let Some(p) = main_panic
+        && !cancel::is_interrupt(&*p)
+    {
+        panic::resume_unwind(p);
+    }
+    match out {
+        Some(v) => Ok(v),
+        None if sched.forked() => panic!(
+            "coro::run: this process was forked from inside the runtime, by a coroutine other than the main one: in the child only the forking coroutine exists, so `run` has no value to return; end the child with `std::process::exit` (or `exec`)"
+        ),
+        // The main task was cancelled by the shutdown, or left in a shielded wait.
+        None => panic!("coro::run: the main coroutine did not finish (it was cancelled)"),
+    }
+}
