@@ -200,7 +200,7 @@ impl Core {
     /// (it is running, or waiting in the resume chain).
     #[inline(never)]
     fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
-        let top = stack.base();
+        let (top, limit) = (stack.base(), stack.limit());
         let occupant = stack.occupant();
         if !occupant.is_null() {
             // SAFETY: the occupant is null when the shared stack is made (`SharedStack::new`)
@@ -221,7 +221,7 @@ impl Core {
                 // SAFETY: `limit .. top` is the shared stack, mapped, and holds the occupant's
                 // frames from `sp` up (`save_frame` checks that `sp` lies in it), which nothing
                 // runs on while it is suspended; `top` is region-aligned.
-                unsafe { occupant_save.save_frame(top, stack.limit(), sp) };
+                unsafe { occupant_save.save_frame(top, limit, sp) };
             }
             stack.set_occupant(ptr::null());
         }
@@ -239,7 +239,7 @@ impl Core {
             }
             // SAFETY: our frames were saved below `top` and go back to the same addresses,
             // which the eviction above made free, inside the stack `limit .. top`.
-            _ => unsafe { save.restore_frame(top, stack.limit()) },
+            _ => unsafe { save.restore_frame(top, limit) },
         }
         stack.set_occupant(self);
         true

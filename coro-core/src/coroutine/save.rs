@@ -59,12 +59,16 @@ impl SaveBuf {
     pub(crate) unsafe fn save_frame(&self, top: usize, limit: usize, sp: usize) {
         // Checked in release builds too: a suspended coroutine has at least the trampoline's
         // return address and the three words its switch pushed below the bootstrap words, and
-        // anything else means its saved stack pointer is not on this stack. Two compares, next
-        // to a copy of a few hundred bytes.
-        if sp < limit || sp > top - 32 || !sp.is_multiple_of(8) {
+        // anything else means its saved stack pointer is not on this stack. One compare for
+        // all three conditions: `off`, how far `sp` lies below `top - 32`, must be at most
+        // `top - 32 - limit` (a `sp` above `top - 32` wraps around to a huge `off`), and a
+        // multiple of 8 (as `sp` is then: `top` is 32-aligned); rotating it right by 3 bits
+        // moves any of its low 3 bits to the top, which makes it larger than any bound.
+        debug_assert!(top.is_multiple_of(32) && limit < top - 32);
+        let off = (top - 32).wrapping_sub(sp);
+        if off.rotate_right(3) > (top - 32 - limit) >> 3 {
             bad_frame(top, limit, sp);
         }
-        debug_assert!(top.is_multiple_of(32));
         let end = top - FRAMES_END;
         let len = end - sp;
         let need = len + 8;

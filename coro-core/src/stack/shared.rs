@@ -51,6 +51,9 @@ pub(crate) struct SharedInner {
     /// running on each stack for `current()` and the overflow handler, is also the one record
     /// of the stack's occupant (the coroutine whose live frames are on it, or null).
     occupant: &'static AtomicPtr<()>,
+    /// Whether the stack's span is one region (any stack up to 16 MiB less a page), whose one
+    /// slot is `occupant`: a switch of occupant is then one store, with no span to compute.
+    one_region: bool,
 }
 
 impl SharedStack {
@@ -69,8 +72,13 @@ impl SharedStack {
             region::slot(stack.base() - 1).expect("stacks are mapped inside the region table");
         // A stack from the pool still names the last coroutine that ran on it.
         stack.set_owner(ptr::null());
+        let one_region = stack.base() - stack.guard() <= region::REGION;
         Ok(SharedStack {
-            inner: Rc::new(SharedInner { stack, occupant }),
+            inner: Rc::new(SharedInner {
+                stack,
+                occupant,
+                one_region,
+            }),
         })
     }
 
@@ -102,7 +110,12 @@ impl SharedInner {
     /// Records `core` (or null) as the occupant, in every region of the stack.
     #[inline]
     pub(crate) fn set_occupant(&self, core: *const Core) {
-        self.stack.set_owner(core.cast());
+        if self.one_region {
+            self.occupant
+                .store(core.cast_mut().cast(), Ordering::Relaxed);
+        } else {
+            self.stack.set_owner(core.cast());
+        }
     }
 }
 
