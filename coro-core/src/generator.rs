@@ -29,11 +29,11 @@ use crate::{Coroutine, CoroutineResult, Yielder};
 /// ```
 pub struct Generator<T: 'static, R: 'static = ()> {
     co: Coroutine<(), T, R>,
-    state: State<R>,
+    state: Progress<R>,
 }
 
 /// Where a generator is.
-enum State<R> {
+enum Progress<R> {
     /// The body may still yield.
     Running,
     /// The body returned this value, not yet taken.
@@ -55,7 +55,7 @@ impl<T: 'static, R: 'static> Generator<T, R> {
     {
         Generator {
             co: Coroutine::new(move |y: &Yielder<(), T>, ()| body(y)),
-            state: State::Running,
+            state: Progress::Running,
         }
     }
 
@@ -72,7 +72,7 @@ impl<T: 'static, R: 'static> Generator<T, R> {
         let co = Coroutine::with_stack_size(size, move |y: &Yielder<(), T>, ()| body(y))?;
         Ok(Generator {
             co,
-            state: State::Running,
+            state: Progress::Running,
         })
     }
 
@@ -85,18 +85,18 @@ impl<T: 'static, R: 'static> Generator<T, R> {
     ///
     /// A panic in the body comes out here, with its payload; the generator is then finished.
     pub fn resume(&mut self) -> Option<CoroutineResult<T, ()>> {
-        if !matches!(self.state, State::Running) {
+        if !matches!(self.state, Progress::Running) {
             return None;
         }
         // A panic unwinding out of `resume` leaves the generator finished.
-        self.state = State::Done;
+        self.state = Progress::Done;
         match self.co.resume(()) {
             Ok(CoroutineResult::Yield(value)) => {
-                self.state = State::Running;
+                self.state = Progress::Running;
                 Some(CoroutineResult::Yield(value))
             }
             Ok(CoroutineResult::Return(ret)) => {
-                self.state = State::Returned(ret);
+                self.state = Progress::Returned(ret);
                 Some(CoroutineResult::Return(()))
             }
             Err(_) => None,
@@ -105,19 +105,19 @@ impl<T: 'static, R: 'static> Generator<T, R> {
 
     /// Whether the body has ended (returned or panicked).
     pub fn is_finished(&self) -> bool {
-        !matches!(self.state, State::Running)
+        !matches!(self.state, Progress::Running)
     }
 
     /// Takes the body's return value, once the body has returned; `None` before that, after a
     /// panic, or when it was already taken.
     pub fn return_value(&mut self) -> Option<R> {
-        match std::mem::replace(&mut self.state, State::Done) {
-            State::Returned(ret) => Some(ret),
-            State::Running => {
-                self.state = State::Running;
+        match std::mem::replace(&mut self.state, Progress::Done) {
+            Progress::Returned(ret) => Some(ret),
+            Progress::Running => {
+                self.state = Progress::Running;
                 None
             }
-            State::Done => None,
+            Progress::Done => None,
         }
     }
 
@@ -151,9 +151,9 @@ impl<T: 'static, R: 'static> FusedIterator for Generator<T, R> {}
 impl<T: 'static, R: 'static> fmt::Debug for Generator<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            State::Running => "running",
-            State::Returned(_) => "returned",
-            State::Done => "done",
+            Progress::Running => "running",
+            Progress::Returned(_) => "returned",
+            Progress::Done => "done",
         };
         f.debug_struct("Generator")
             .field("id", &self.co.id())

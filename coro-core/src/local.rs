@@ -270,13 +270,13 @@ impl<T: 'static> LocalKey<RefCell<T>> {
 }
 
 /// One slot of a [`LocalSet`]: a boxed value (null when empty) and the function that drops it.
-struct Slot {
+struct LocalSlot {
     value: *mut (),
     drop: unsafe fn(*mut ()),
 }
 
-impl Slot {
-    const EMPTY: Slot = Slot {
+impl LocalSlot {
+    const EMPTY: LocalSlot = LocalSlot {
         value: ptr::null_mut(),
         drop: drop_nothing,
     };
@@ -286,7 +286,7 @@ impl Slot {
 ///
 /// # Safety
 ///
-/// Always safe; `unsafe` only to match [`Slot::drop`].
+/// Always safe; `unsafe` only to match [`LocalSlot::drop`].
 unsafe fn drop_nothing(_: *mut ()) {}
 
 /// Drops a `Box<T>` made by [`LocalSet::init`].
@@ -305,7 +305,7 @@ unsafe fn drop_box<T>(value: *mut ()) {
 /// (an initializer or a destructor), so an initializer that uses other keys, which may grow the
 /// vector, is sound.
 pub(crate) struct LocalSet {
-    slots: UnsafeCell<Vec<Slot>>,
+    slots: UnsafeCell<Vec<LocalSlot>>,
 }
 
 impl LocalSet {
@@ -341,7 +341,7 @@ impl LocalSet {
             // SAFETY: the caller's contract; this borrow ends before any user code runs.
             let slots = unsafe { &mut *self.slots.get() };
             if slots.len() <= index {
-                slots.resize_with(index + 1, || Slot::EMPTY);
+                slots.resize_with(index + 1, || LocalSlot::EMPTY);
             }
             let slot = &mut slots[index];
             if slot.value.is_null() {
@@ -372,7 +372,7 @@ impl LocalSet {
                     break;
                 }
                 let slot = &mut slots[index];
-                std::mem::replace(slot, Slot::EMPTY)
+                std::mem::replace(slot, LocalSlot::EMPTY)
             };
             if !taken.value.is_null() {
                 // SAFETY: the slot owned this value and was emptied, so it is dropped once,

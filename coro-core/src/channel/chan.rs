@@ -222,7 +222,7 @@ impl<T, W: Node> Chan<T, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::waiters::{LocalNode, State};
+    use crate::sync::waiters::{LocalNode, NodeState};
     use std::rc::Rc;
 
     type C = Chan<u32, Rc<LocalNode>>;
@@ -251,7 +251,7 @@ mod tests {
         c.wait_recv(b.clone());
         let woken = c.try_send(1).unwrap().unwrap();
         assert!(Rc::ptr_eq(&woken, &a));
-        assert_eq!(b.state(), State::Waiting);
+        assert_eq!(b.state(), NodeState::Waiting);
     }
 
     #[test]
@@ -266,7 +266,7 @@ mod tests {
         let (v, wake) = c.try_recv().ok().unwrap();
         assert_eq!(v, 1);
         assert!(Rc::ptr_eq(wake.0.as_ref().unwrap(), &s1));
-        assert_eq!(s1.state(), State::Notified);
+        assert_eq!(s1.state(), NodeState::Notified);
         assert!(
             c.try_send(9).unwrap_err().is_full(),
             "a newcomer cannot take the reserved slot"
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(c.len(), 2);
         let (v, _) = c.try_recv().ok().unwrap();
         assert_eq!(v, 2);
-        assert_eq!(s2.state(), State::Notified);
+        assert_eq!(s2.state(), NodeState::Notified);
         c.send_reserved(4).unwrap();
         let got: Vec<u32> = std::iter::from_fn(|| c.try_recv().ok().map(|(v, _)| v)).collect();
         assert_eq!(got, [3, 4]);
@@ -304,8 +304,8 @@ mod tests {
         c.wait_recv(b.clone());
         assert!(c.drop_sender().is_empty());
         assert_eq!(c.drop_sender().len(), 2);
-        assert_eq!(a.state(), State::Notified);
-        assert_eq!(b.state(), State::Notified);
+        assert_eq!(a.state(), NodeState::Notified);
+        assert_eq!(b.state(), NodeState::Notified);
     }
 
     #[test]
@@ -329,7 +329,7 @@ mod tests {
         c.wait_send(s1.clone());
         c.wait_send(s2.clone());
         let _ = c.try_recv().ok().unwrap();
-        assert_eq!(s1.state(), State::Notified);
+        assert_eq!(s1.state(), NodeState::Notified);
         let (waiting, next) = c.cancel_send(&s1, true);
         assert!(!waiting);
         assert!(Rc::ptr_eq(&next.unwrap(), &s2));

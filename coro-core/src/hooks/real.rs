@@ -7,7 +7,7 @@
 //! event loop, eventfds, coro::net) must go through this module**, never through `libc::` for a
 //! hooked name.
 //!
-//! Each symbol has one [`Slot`]: an `AtomicPtr` filled on first use (or by a constructor in
+//! Each symbol has one [`RealFn`]: an `AtomicPtr` filled on first use (or by a constructor in
 //! `.init_array` before `main`, so that a signal handler never has to resolve anything), then
 //! read with one relaxed load. `dlsym` may itself call `malloc`, and an interposed allocator may
 //! call `read` or `close` while it starts; a hook reached while a resolution is in flight does
@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 /// a raw-syscall stand-in for the window in which it cannot be resolved.
 #[cfg(feature = "hooks")]
 #[derive(Debug)]
-pub(crate) struct Slot {
+pub(crate) struct RealFn {
     ptr: AtomicPtr<c_void>,
     name: &'static CStr,
     fallback: *mut c_void,
@@ -37,16 +37,16 @@ pub(crate) struct Slot {
 
 // SAFETY: `fallback` is the address of a function (immutable code); `ptr` is atomic.
 #[cfg(feature = "hooks")]
-unsafe impl Sync for Slot {}
+unsafe impl Sync for RealFn {}
 
 /// Set while some thread is inside `dlsym`: hooks reached meanwhile use the fallbacks.
 #[cfg(feature = "hooks")]
 static RESOLVING: AtomicBool = AtomicBool::new(false);
 
 #[cfg(feature = "hooks")]
-impl Slot {
-    const fn new(name: &'static CStr, fallback: *mut c_void) -> Slot {
-        Slot {
+impl RealFn {
+    const fn new(name: &'static CStr, fallback: *mut c_void) -> RealFn {
+        RealFn {
             ptr: AtomicPtr::new(std::ptr::null_mut()),
             name,
             fallback,
@@ -81,7 +81,7 @@ impl Slot {
     }
 }
 
-/// Defines, per symbol, a `Slot`, its raw-syscall fallback, and a `pub(crate) unsafe fn` with
+/// Defines, per symbol, a `RealFn`, its raw-syscall fallback, and a `pub(crate) unsafe fn` with
 /// libc's signature that calls the real function (or plain `libc::name` without the feature).
 macro_rules! real_fns {
     ($(
@@ -89,14 +89,14 @@ macro_rules! real_fns {
     )*) => {
         $(
             #[cfg(feature = "hooks")]
-            static $slot: Slot = {
+            static $slot: RealFn = {
                 /// The raw-syscall stand-in used while the symbol cannot be resolved.
                 unsafe extern "C" fn fallback($($arg: $ty),*) -> $ret {
                     // SAFETY: the caller passes what libc's function would accept; the
                     // syscall has the same contract.
                     unsafe { $fallback }
                 }
-                Slot::new(
+                RealFn::new(
                     // SAFETY: the name has no interior NUL.
                     unsafe { CStr::from_bytes_with_nul_unchecked(concat!(stringify!($name), "\0").as_bytes()) },
                     fallback as *mut c_void,
@@ -133,7 +133,7 @@ macro_rules! real_fns {
 
         /// Every slot, for the eager resolution before `main`.
         #[cfg(feature = "hooks")]
-        static ALL: &[&Slot] = &[$(&$slot),*];
+        static ALL: &[&RealFn] = &[$(&$slot),*];
     };
 }
 
@@ -270,8 +270,8 @@ mod variadic {
         unsafe { sys!(SYS_ioctl, fd, req, arg) }
     }
 
-    pub(super) static FCNTL: Slot = Slot::new(c"fcntl", fcntl_fallback as *mut c_void);
-    pub(super) static IOCTL: Slot = Slot::new(c"ioctl", ioctl_fallback as *mut c_void);
+    pub(super) static FCNTL: RealFn = RealFn::new(c"fcntl", fcntl_fallback as *mut c_void);
+    pub(super) static IOCTL: RealFn = RealFn::new(c"ioctl", ioctl_fallback as *mut c_void);
 }
 
 /// libc's `fcntl`, never the hook; `arg` is the optional third argument (0 when unused).

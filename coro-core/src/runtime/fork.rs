@@ -18,7 +18,7 @@ use std::rc::Rc;
 use crate::sys;
 
 use super::scheduler::Scheduler;
-use super::task::State;
+use super::task::TaskState;
 
 impl Scheduler {
     /// Whether this scheduler is a copy of the parent's, in a fork child that has not made it
@@ -55,7 +55,7 @@ impl Scheduler {
             .borrow_mut()
             .take_where(|t| keep.as_ref().is_none_or(|k| !Rc::ptr_eq(t, k)));
         for t in &gone {
-            t.state.set(State::Done);
+            t.state.set(TaskState::Done);
             std::mem::forget(t.co.borrow_mut().take());
         }
         self.ready.borrow_mut().clear();

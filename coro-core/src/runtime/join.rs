@@ -9,7 +9,7 @@ use std::thread;
 use super::cancel::Cancelled;
 use super::park::{self, Unparker};
 use super::scheduler::SCHED;
-use super::task::{State, Task};
+use super::task::{Task, TaskState};
 
 /// The result slot a task's body fills and its handle reads.
 pub(crate) struct JoinInner<T> {
@@ -78,7 +78,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the coroutine has finished (returned, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.inner.done.get() || self.task.state.get() == State::Done
+        self.inner.done.get() || self.task.state.get() == TaskState::Done
     }
 
     /// Waits for the coroutine to finish and returns its value, or the payload of its panic as

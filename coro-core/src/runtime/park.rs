@@ -17,7 +17,7 @@ use super::cancel;
 pub(crate) use super::cancel::Interrupt;
 use super::driver::remote::Remote;
 use super::scheduler::{SCHED, Scheduler};
-use super::task::{State, Task};
+use super::task::{Task, TaskState};
 
 /// What a park came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ impl Scheduler {
         };
         let fired = match timer {
             None => {
-                t.state.set(State::Parked);
+                t.state.set(TaskState::Parked);
                 suspend(t);
                 None
             }
@@ -75,7 +75,7 @@ impl Scheduler {
                     };
                 }
                 let key = self.driver.borrow_mut().add_timer(at, now, t.clone());
-                t.state.set(State::Parked);
+                t.state.set(TaskState::Parked);
                 suspend(t);
                 // If the timer is gone it fired: its deadline has passed.
                 self.driver
@@ -130,7 +130,7 @@ impl Scheduler {
 
     /// Puts the running task at the back of the ready queue and switches away.
     pub(crate) fn yield_now(&self, t: &Rc<Task>) {
-        t.state.set(State::Yielded);
+        t.state.set(TaskState::Yielded);
         self.ready.borrow_mut().push_back(t.clone());
         suspend(t);
     }
@@ -197,7 +197,7 @@ impl Unparker {
     pub(crate) fn unpark(&self) {
         match self {
             Unparker::Task(t) => {
-                if t.state.get() != State::Done && SCHED.is_set() {
+                if t.state.get() != TaskState::Done && SCHED.is_set() {
                     SCHED.with(|s| s.unpark(t));
                 }
             }

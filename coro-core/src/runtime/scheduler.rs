@@ -23,7 +23,7 @@ use super::cancel::{self, Cancelled};
 use super::driver::Driver;
 use super::driver::remote::Remote;
 use super::join::{Completion, JoinHandle, JoinInner};
-use super::task::{State, Task};
+use super::task::{Task, TaskState};
 use super::tasks::TaskSlab;
 
 scoped_tls::scoped_thread_local!(pub(crate) static SCHED: Scheduler);
@@ -204,12 +204,12 @@ impl Scheduler {
     #[inline]
     pub(crate) fn unpark(&self, t: &Rc<Task>) {
         match t.state.get() {
-            State::Parked => {
-                t.state.set(State::Queued);
+            TaskState::Parked => {
+                t.state.set(TaskState::Queued);
                 self.ready.borrow_mut().push_back(t.clone());
             }
-            State::Running | State::Yielded => t.notified.set(true),
-            State::Queued | State::Done => {}
+            TaskState::Running | TaskState::Yielded => t.notified.set(true),
+            TaskState::Queued | TaskState::Done => {}
         }
     }
 
@@ -224,8 +224,8 @@ impl Scheduler {
     /// Cancels `t`: marks it and wakes it if it waits. Its next wait (or the one it is in)
     /// sees the cancel; a task that has not started never runs its body.
     pub(crate) fn cancel(&self, t: &Rc<Task>) {
-        if t.state.get() != State::Done && t.cancel.cancel() {
-            if t.state.get() == State::Running {
+        if t.state.get() != TaskState::Done && t.cancel.cancel() {
+            if t.state.get() == TaskState::Running {
                 // It cancels itself: its next call sees it.
                 cancel::set_running_armed(t.cancel.armed());
             }
@@ -246,7 +246,7 @@ impl Scheduler {
     }
 
     fn finish(&self, t: &Rc<Task>) {
-        t.state.set(State::Done);
+        t.state.set(TaskState::Done);
         self.tasks.borrow_mut().remove(t.key.get());
         let co = t.co.borrow_mut().take();
         drop(co);
@@ -256,10 +256,10 @@ impl Scheduler {
         // In a fork child, the copies of the parent's coroutines never run (see `after_fork`).
         self.after_fork();
         match t.state.get() {
-            State::Queued | State::Yielded => {}
+            TaskState::Queued | TaskState::Yielded => {}
             _ => return,
         }
-        t.state.set(State::Running);
+        t.state.set(TaskState::Running);
         *self.current.borrow_mut() = Some(t.clone());
         cancel::set_running_armed(t.cancel.armed());
         let res = match t.co.borrow_mut().as_mut() {
@@ -270,9 +270,9 @@ impl Scheduler {
         self.current.borrow_mut().take();
         match res {
             Ok(CoroutineResult::Yield(())) => {
-                if t.state.get() == State::Running {
+                if t.state.get() == TaskState::Running {
                     // Suspended through its yielder directly: treat it as a yield.
-                    t.state.set(State::Yielded);
+                    t.state.set(TaskState::Yielded);
                     self.ready.borrow_mut().push_back(t);
                 }
             }
@@ -361,7 +361,7 @@ impl Scheduler {
     pub(super) fn abandon(&self, why: &str) {
         let left = self.tasks.borrow_mut().take_where(|_| true);
         for t in &left {
-            t.state.set(State::Done);
+            t.state.set(TaskState::Done);
             std::mem::forget(t.co.borrow_mut().take());
         }
         let ids: Vec<String> = left.iter().map(|t| t.id.to_string()).collect();

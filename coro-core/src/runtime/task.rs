@@ -9,7 +9,7 @@ use super::cancel::CancelState;
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum State {
+pub(crate) enum TaskState {
     /// In the ready queue because something unparked it.
     Queued,
     /// In the ready queue because it yielded.
@@ -34,7 +34,7 @@ pub(crate) struct Task {
     pub(crate) co: RefCell<Option<Coroutine<(), (), ()>>>,
     /// The body's yielder, set when the body starts; valid while the coroutine lives.
     pub(crate) yielder: Cell<*const Yielder<(), ()>>,
-    pub(crate) state: Cell<State>,
+    pub(crate) state: Cell<TaskState>,
     /// An unpark arrived while the task was running or queued by a yield: its next park
     /// returns at once (as `std::thread::park`'s token).
     pub(crate) notified: Cell<bool>,
@@ -51,7 +51,7 @@ impl Task {
             key: Cell::new((u32::MAX, 0)),
             co: RefCell::new(Some(co)),
             yielder: Cell::new(std::ptr::null()),
-            state: Cell::new(State::Queued),
+            state: Cell::new(TaskState::Queued),
             notified: Cell::new(false),
             cancel: CancelState::default(),
         }

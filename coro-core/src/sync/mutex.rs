@@ -184,7 +184,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::waiters::{LocalNode, Node, State};
+    use crate::sync::waiters::{LocalNode, Node, NodeState};
 
     #[test]
     fn try_lock_excludes() {
@@ -207,11 +207,11 @@ mod tests {
         m.waiters.push_node(a.clone());
         m.waiters.push_node(b.clone());
         drop(g);
-        assert_eq!(a.state(), State::Notified, "a owns the lock now");
+        assert_eq!(a.state(), NodeState::Notified, "a owns the lock now");
         assert!(m.is_locked(), "the lock was handed over, not freed");
         assert!(m.try_lock().is_none(), "a newcomer cannot overtake b");
         m.unlock(); // a's guard dropped
-        assert_eq!(b.state(), State::Notified);
+        assert_eq!(b.state(), NodeState::Notified);
         m.unlock(); // b's guard dropped
         assert!(!m.is_locked());
     }

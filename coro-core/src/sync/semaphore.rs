@@ -154,7 +154,7 @@ impl Drop for SemaphorePermit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::waiters::{LocalNode, Node, State};
+    use crate::sync::waiters::{LocalNode, Node, NodeState};
 
     #[test]
     fn try_acquire_counts_down() {
@@ -176,10 +176,10 @@ mod tests {
         s.release();
         assert_eq!(
             a.state(),
-            State::Notified,
+            NodeState::Notified,
             "the first waiter owns the permit"
         );
-        assert_eq!(b.state(), State::Waiting);
+        assert_eq!(b.state(), NodeState::Waiting);
         assert_eq!(
             s.available_permits(),
             0,
@@ -187,7 +187,7 @@ mod tests {
         );
         assert!(!s.try_acquire(), "a newcomer cannot overtake b");
         s.release();
-        assert_eq!(b.state(), State::Notified);
+        assert_eq!(b.state(), NodeState::Notified);
         s.release();
         assert_eq!(s.available_permits(), 1);
     }

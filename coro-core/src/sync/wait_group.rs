@@ -108,7 +108,7 @@ impl WaitGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::waiters::{LocalNode, Node, State};
+    use crate::sync::waiters::{LocalNode, Node, NodeState};
 
     #[test]
     fn done_to_zero_wakes_all_waiters() {
@@ -119,9 +119,9 @@ mod tests {
             wg.waiters.push_node(n.clone());
         }
         wg.done();
-        assert!(nodes.iter().all(|n| n.state() == State::Waiting));
+        assert!(nodes.iter().all(|n| n.state() == NodeState::Waiting));
         wg.done();
-        assert!(nodes.iter().all(|n| n.state() == State::Notified));
+        assert!(nodes.iter().all(|n| n.state() == NodeState::Notified));
         assert!(wg.wait_timeout(Duration::ZERO));
     }
 

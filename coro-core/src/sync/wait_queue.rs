@@ -91,7 +91,10 @@ impl WaitQueue {
             }
             waiting
         };
-        if deadline.is_none() && node.state() == waiters::State::Waiting && !waiters::can_block() {
+        if deadline.is_none()
+            && node.state() == waiters::NodeState::Waiting
+            && !waiters::can_block()
+        {
             self.waiters.borrow_mut().cancel(node);
             waiters::cannot_block(what);
         }
@@ -102,7 +105,7 @@ impl WaitQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::waiters::State;
+    use crate::sync::waiters::NodeState;
 
     #[test]
     fn notify_one_wakes_in_order() {
@@ -111,8 +114,8 @@ mod tests {
         let b = q.push();
         assert_eq!(q.len(), 2);
         assert!(q.notify_one());
-        assert_eq!(a.state(), State::Notified);
-        assert_eq!(b.state(), State::Waiting);
+        assert_eq!(a.state(), NodeState::Notified);
+        assert_eq!(b.state(), NodeState::Waiting);
         assert!(q.notify_one());
         assert!(!q.notify_one());
     }
@@ -122,7 +125,7 @@ mod tests {
         let q = WaitQueue::new();
         let nodes: Vec<_> = (0..10).map(|_| q.push()).collect();
         assert_eq!(q.notify_all(), 10);
-        assert!(nodes.iter().all(|n| n.state() == State::Notified));
+        assert!(nodes.iter().all(|n| n.state() == NodeState::Notified));
         assert_eq!(q.notify_all(), 0);
     }
 
@@ -135,7 +138,7 @@ mod tests {
         }));
         let msg = *r.unwrap_err().downcast::<String>().unwrap();
         assert!(msg.contains("test wait would block forever"), "{msg}");
-        assert_eq!(n.state(), State::Cancelled);
+        assert_eq!(n.state(), NodeState::Cancelled);
         assert!(!q.has_waiting());
     }
 }

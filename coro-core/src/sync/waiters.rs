@@ -2,20 +2,20 @@
 //!
 //! A waiting party (a coroutine, or a plain thread) is represented by a *node* on the heap
 //! (`Rc` for the thread-local primitives, `Arc` for the cross-thread channel) that holds its
-//! [`State`] and the handle that wakes it. Nothing here ever points into a coroutine's stack, so
+//! [`NodeState`] and the handle that wakes it. Nothing here ever points into a coroutine's stack, so
 //! coroutines on shared (copy) stacks may wait: their frames can move while they are parked.
 //!
 //! The protocol, the same everywhere:
 //!
 //! 1. under the primitive's lock (a `RefCell` borrow or a `std::sync::Mutex`), the waiter checks
-//!    its condition and, if it must wait, pushes a fresh node in state [`State::Waiting`];
-//! 2. it releases the lock and parks ([`park_on`]) until its node is [`State::Notified`]
+//!    its condition and, if it must wait, pushes a fresh node in state [`NodeState::Waiting`];
+//! 2. it releases the lock and parks ([`park_on`]) until its node is [`NodeState::Notified`]
 //!    (parking may return spuriously, so it loops);
 //! 3. a notifier pops the *first* waiting node under the lock ([`Waiters::pop_waiting`]),
 //!    marks it notified (for a mutex or a semaphore this hands over ownership) and unparks it
 //!    after releasing the lock;
 //! 4. a waiter that gives up (timeout, or its coroutine is dropped and unwinds) cancels its node
-//!    under the lock. A node still waiting becomes [`State::Cancelled`] and is skipped later; a
+//!    under the lock. A node still waiting becomes [`NodeState::Cancelled`] and is skipped later; a
 //!    node already notified must pass on what it was handed, so nothing is lost.
 //!
 //! This logic involves no context switch: the unit tests below run it on one plain thread.
@@ -32,7 +32,7 @@ use super::park::{self, RemoteUnparker, Unparker};
 /// Where a waiter stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub(crate) enum State {
+pub(crate) enum NodeState {
     /// In a queue, parked or about to park.
     Waiting = 0,
     /// Popped by a notifier; what was handed to it (a lock, a permit, a slot) is its own.
@@ -41,12 +41,12 @@ pub(crate) enum State {
     Cancelled = 2,
 }
 
-impl State {
-    fn from_u8(v: u8) -> State {
+impl NodeState {
+    fn from_u8(v: u8) -> NodeState {
         match v {
-            0 => State::Waiting,
-            1 => State::Notified,
-            _ => State::Cancelled,
+            0 => NodeState::Waiting,
+            1 => NodeState::Notified,
+            _ => NodeState::Cancelled,
         }
     }
 }
@@ -54,9 +54,9 @@ impl State {
 /// A handle to a heap-allocated wait node.
 pub(crate) trait Node: Clone {
     /// The node's current state.
-    fn state(&self) -> State;
+    fn state(&self) -> NodeState;
     /// Changes the node's state (only under the owning primitive's lock).
-    fn set_state(&self, state: State);
+    fn set_state(&self, state: NodeState);
     /// Makes the waiting party runnable.
     fn unpark(&self);
 }
@@ -64,15 +64,15 @@ pub(crate) trait Node: Clone {
 /// A wait node for a party of this thread (thread-local primitives and channels).
 #[derive(Debug)]
 pub(crate) struct LocalNode {
-    state: Cell<State>,
+    state: Cell<NodeState>,
     unparker: Unparker,
 }
 
 impl LocalNode {
-    /// A node in state [`State::Waiting`] that wakes `unparker`.
+    /// A node in state [`NodeState::Waiting`] that wakes `unparker`.
     pub(crate) fn new(unparker: Unparker) -> Rc<LocalNode> {
         Rc::new(LocalNode {
-            state: Cell::new(State::Waiting),
+            state: Cell::new(NodeState::Waiting),
             unparker,
         })
     }
@@ -84,10 +84,10 @@ impl LocalNode {
 }
 
 impl Node for Rc<LocalNode> {
-    fn state(&self) -> State {
+    fn state(&self) -> NodeState {
         self.state.get()
     }
-    fn set_state(&self, state: State) {
+    fn set_state(&self, state: NodeState) {
         self.state.set(state);
     }
     fn unpark(&self) {
@@ -106,17 +106,17 @@ impl RemoteNode {
     /// A node for the calling coroutine (or thread), wakeable from any thread.
     pub(crate) fn current() -> Arc<RemoteNode> {
         Arc::new(RemoteNode {
-            state: AtomicU8::new(State::Waiting as u8),
+            state: AtomicU8::new(NodeState::Waiting as u8),
             unparker: park::current_remote_unparker(),
         })
     }
 }
 
 impl Node for Arc<RemoteNode> {
-    fn state(&self) -> State {
-        State::from_u8(self.state.load(Ordering::Acquire))
+    fn state(&self) -> NodeState {
+        NodeState::from_u8(self.state.load(Ordering::Acquire))
     }
-    fn set_state(&self, state: State) {
+    fn set_state(&self, state: NodeState) {
         self.state.store(state as u8, Ordering::Release);
     }
     fn unpark(&self) {
@@ -153,7 +153,7 @@ impl<W: Node> Waiters<W> {
 
     /// Appends a waiting node.
     pub(crate) fn push(&mut self, node: W) {
-        debug_assert_eq!(node.state(), State::Waiting);
+        debug_assert_eq!(node.state(), NodeState::Waiting);
         self.queue.push_back(node);
     }
 
@@ -172,8 +172,8 @@ impl<W: Node> Waiters<W> {
     pub(crate) fn pop_waiting(&mut self) -> Option<W> {
         while let Some(node) = self.queue.pop_front() {
             match node.state() {
-                State::Waiting => {
-                    node.set_state(State::Notified);
+                NodeState::Waiting => {
+                    node.set_state(NodeState::Notified);
                     return Some(node);
                 }
                 _ => self.cancelled -= 1,
@@ -186,9 +186,9 @@ impl<W: Node> Waiters<W> {
     pub(crate) fn take_all(&mut self) -> VecDeque<W> {
         let mut all = std::mem::take(&mut self.queue);
         self.cancelled = 0;
-        all.retain(|n| n.state() == State::Waiting);
+        all.retain(|n| n.state() == NodeState::Waiting);
         for n in &all {
-            n.set_state(State::Notified);
+            n.set_state(NodeState::Notified);
         }
         all
     }
@@ -197,17 +197,17 @@ impl<W: Node> Waiters<W> {
     /// notified (the caller must then pass on what the notification handed it).
     pub(crate) fn cancel(&mut self, node: &W) -> bool {
         match node.state() {
-            State::Waiting => {
-                node.set_state(State::Cancelled);
+            NodeState::Waiting => {
+                node.set_state(NodeState::Cancelled);
                 self.cancelled += 1;
                 if self.cancelled > COMPACT_AFTER && self.cancelled * 2 > self.queue.len() {
-                    self.queue.retain(|n| n.state() == State::Waiting);
+                    self.queue.retain(|n| n.state() == NodeState::Waiting);
                     self.cancelled = 0;
                 }
                 true
             }
-            State::Notified => false,
-            State::Cancelled => true,
+            NodeState::Notified => false,
+            NodeState::Cancelled => true,
         }
     }
 }
@@ -247,10 +247,10 @@ pub(crate) fn park_on<W: Node>(
     }
     let guard = Abandon(cancel);
     let notified = loop {
-        if node.state() == State::Notified {
+        if node.state() == NodeState::Notified {
             break true;
         }
-        if !park::park_deadline(deadline) && node.state() != State::Notified {
+        if !park::park_deadline(deadline) && node.state() != NodeState::Notified {
             break !cancel(false);
         }
     };
@@ -275,11 +275,11 @@ mod tests {
         q.push(c.clone());
         assert_eq!(q.len(), 3);
         assert!(q.cancel(&b));
-        assert_eq!(b.state(), State::Cancelled);
+        assert_eq!(b.state(), NodeState::Cancelled);
         assert_eq!(q.len(), 2);
         let first = q.pop_waiting().expect("a waits");
         assert!(Rc::ptr_eq(&first, &a));
-        assert_eq!(a.state(), State::Notified);
+        assert_eq!(a.state(), NodeState::Notified);
         let second = q.pop_waiting().expect("c waits");
         assert!(Rc::ptr_eq(&second, &c));
         assert!(q.pop_waiting().is_none());
@@ -293,7 +293,7 @@ mod tests {
         q.push(a.clone());
         q.pop_waiting();
         assert!(!q.cancel(&a), "a notified node cannot be cancelled");
-        assert_eq!(a.state(), State::Notified);
+        assert_eq!(a.state(), NodeState::Notified);
     }
 
     #[test]
@@ -310,7 +310,7 @@ mod tests {
         assert!(Rc::ptr_eq(&all[0], &nodes[0]));
         assert!(Rc::ptr_eq(&all[1], &nodes[2]));
         assert!(Rc::ptr_eq(&all[2], &nodes[4]));
-        assert!(all.iter().all(|n| n.state() == State::Notified));
+        assert!(all.iter().all(|n| n.state() == NodeState::Notified));
         assert_eq!(q.len(), 0);
     }
 
@@ -341,7 +341,7 @@ mod tests {
         let deadline = Instant::now() + std::time::Duration::from_millis(5);
         let got = park_on(&n, Some(deadline), &|_| q.borrow_mut().cancel(&n));
         assert!(!got);
-        assert_eq!(n.state(), State::Cancelled);
+        assert_eq!(n.state(), NodeState::Cancelled);
         assert!(Instant::now() >= deadline);
     }
 

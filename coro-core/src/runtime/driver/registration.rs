@@ -68,7 +68,7 @@ struct Waiter {
 
 /// The cache slot of one fd.
 #[derive(Debug, Default)]
-struct Slot {
+struct FdSlot {
     /// Registered with this scheduler's epoll.
     registered: bool,
     /// epoll refused the fd (a regular file): it is always ready.
@@ -84,7 +84,7 @@ struct Slot {
     more: Vec<Waiter>,
 }
 
-impl Slot {
+impl FdSlot {
     fn waiter_count(&self) -> usize {
         self.first.is_some() as usize + self.more.len()
     }
@@ -102,17 +102,17 @@ pub(crate) enum Prepared {
 /// The per-scheduler table of fd slots.
 #[derive(Debug, Default)]
 pub(crate) struct FdTable {
-    slots: Vec<Slot>,
+    slots: Vec<FdSlot>,
     /// How many waiters are queued over all slots (for deadlock detection).
     waiting: usize,
 }
 
 impl FdTable {
-    fn slot(&mut self, fd: RawFd) -> &mut Slot {
+    fn slot(&mut self, fd: RawFd) -> &mut FdSlot {
         let i = fd as usize;
         if i >= self.slots.len() {
             let len = (i + 1).next_power_of_two().max(64);
-            self.slots.resize_with(len, Slot::default);
+            self.slots.resize_with(len, FdSlot::default);
         }
         &mut self.slots[i]
     }
