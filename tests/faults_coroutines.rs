@@ -15,10 +15,19 @@ use std::time::Duration;
 
 use coro::{Coroutine, Error, OwnedStack, SharedStack, Stack, Yielder};
 
-/// Runs this test binary again, running only `test` with `CORO_FAULT_CHILD` set.
+/// Runs this test binary again, running only `test` with `CORO_FAULT_CHILD` set (through the
+/// emulator in `CROSS_TEST_RUNNER` under `cross-test`).
 fn run_child(test: &str) -> Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+    let mut cmd = match std::env::var("CROSS_TEST_RUNNER") {
+        Ok(runner) if !runner.is_empty() => {
+            let mut parts = runner.split_whitespace();
+            let mut c = Command::new(parts.next().unwrap());
+            c.args(parts).arg(std::env::current_exe().unwrap());
+            c
+        }
+        _ => Command::new(std::env::current_exe().unwrap()),
+    };
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env("CORO_FAULT_CHILD", "1")
         .output()
         .unwrap()
