@@ -104,10 +104,18 @@ fn files_and_pipes() {
         assert_eq!(&buf, b"xy");
         assert_eq!(libc::close(fds[0]), 0);
         assert_eq!(libc::close(fds[1]), 0);
-        // A closed fd: EBADF, with errno set as libc sets it.
-        assert_eq!(libc::read(fds[0], buf.as_mut_ptr().cast(), 2), -1);
+        // An fd that is not open: EBADF, with errno set as libc sets it. (Not the number just
+        // closed, which a test on another thread may have been given meanwhile: the fd limit,
+        // which no open fd can reach.)
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl), 0);
+        let never_open = rl.rlim_cur.min(i32::MAX as libc::rlim_t) as i32;
+        assert_eq!(libc::read(never_open, buf.as_mut_ptr().cast(), 2), -1);
         assert_eq!(*libc::__errno_location(), libc::EBADF);
-        assert_eq!(libc::close(fds[0]), -1);
+        assert_eq!(libc::close(never_open), -1);
         assert_eq!(*libc::__errno_location(), libc::EBADF);
     }
 }

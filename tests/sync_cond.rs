@@ -84,11 +84,9 @@ fn wait_timeout_reports_signal_or_timeout() {
         let (c, r) = (Rc::clone(&cond), Rc::clone(&result));
         let h = coro::spawn(move || r.set(Some(c.wait_timeout(Duration::from_secs(10)))));
         yield_until(100, || cond.waiting() == 1);
-        let start = Instant::now();
         cond.signal();
         h.join().unwrap();
-        assert_eq!(result.get(), Some(true));
-        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(result.get(), Some(true), "signalled, not timed out");
 
         let (c, r) = (Rc::clone(&cond), Rc::clone(&result));
         let h = coro::spawn(move || r.set(Some(c.wait_timeout(Duration::from_millis(10)))));

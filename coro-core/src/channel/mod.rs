@@ -20,7 +20,7 @@
 //!
 //! A local sender cannot be sent to another thread (use [`sync`] for that):
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! let (tx, _rx) = coro::channel::unbounded::<u8>();
 //! std::thread::spawn(move || tx.send(1));
 //! ```

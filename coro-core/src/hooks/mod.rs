@@ -16,19 +16,26 @@
 //!   runs on the blocking pool. The user's `O_NONBLOCK` and socket timeouts keep their meaning.
 //!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//! use std::time::Duration;
 //!
-//! let start = Instant::now();
 //! coro::run(|| {
-//!     // Plain std code: each sleep suspends only its own coroutine.
+//!     // Plain std code: each sleep suspends only its own coroutine, so all 100 sleep at once.
+//!     let asleep = Rc::new(Cell::new(0));
 //!     let sleepers: Vec<_> = (0..100)
-//!         .map(|_| coro::spawn(|| std::thread::sleep(Duration::from_millis(50))))
+//!         .map(|_| {
+//!             let asleep = asleep.clone();
+//!             coro::spawn(move || {
+//!                 asleep.set(asleep.get() + 1);
+//!                 std::thread::sleep(Duration::from_millis(50));
+//!                 asleep.get()
+//!             })
+//!         })
 //!         .collect();
-//!     for s in sleepers {
-//!         s.join().unwrap();
-//!     }
+//!     let woke_with: Vec<_> = sleepers.into_iter().map(|s| s.join().unwrap()).collect();
+//!     assert_eq!(woke_with[0], 100); // the first to wake saw every one asleep
 //! });
-//! assert!(start.elapsed() < Duration::from_secs(2)); // not 100 x 50 ms
 //! ```
 //!
 //! See the book chapter "Hooks: porting blocking code" for the details.

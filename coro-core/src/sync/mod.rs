@@ -15,12 +15,12 @@
 //!
 //! They cannot be sent to another thread:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! fn assert_send<T: Send>(_: T) {}
 //! assert_send(coro::sync::Mutex::new(0));
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! fn assert_sync<T: Sync>(_: &T) {}
 //! assert_sync(&coro::sync::Semaphore::new(1));
 //! ```

@@ -31,6 +31,8 @@ pub(crate) struct Driver {
     /// Timers of parked tasks, in milliseconds since `start`.
     pub(crate) wheel: Wheel<Rc<Task>>,
     start: Instant,
+    /// How many times the loop has waited here (it waits once per idle period, never spins).
+    pub(crate) waits: u64,
 }
 
 impl Driver {
@@ -42,6 +44,7 @@ impl Driver {
             fds: FdTable::default(),
             wheel: Wheel::new(),
             start: Instant::now(),
+            waits: 0,
         };
         Ok((driver, remote))
     }
@@ -96,6 +99,7 @@ impl Driver {
     /// otherwise) and hands every task that an event or a timer wakes to `wake`. Returns true
     /// if another thread rang the wake-up eventfd (the caller then drains the queue).
     pub(crate) fn wait(&mut self, block: bool, mut wake: impl FnMut(Rc<Task>)) -> bool {
+        self.waits += 1;
         let timeout = if !block {
             0
         } else {
