@@ -5,7 +5,13 @@ mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!(
-    "coro supports x86_64 (System V) only for now; aarch64 is planned in arch/aarch64.rs"
+    "coro supports x86_64 (System V) and aarch64 (AAPCS64) only for now; riscv64 is planned; \
+     each architecture's switch lives in its own file in coro-asm/src/arch/"
 );
