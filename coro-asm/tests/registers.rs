@@ -78,6 +78,12 @@ const REG_NAMES: &[&str] = &[
     "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "d8", "d9", "d10",
     "d11", "d12", "d13", "d14", "d15",
 ];
+#[cfg(target_arch = "riscv64")]
+const REG_NAMES: &[&str] = &[
+    "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "fs0", "fs1", "fs2",
+    "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
+];
+
 const NREGS: usize = REG_NAMES.len();
 
 /// What [`coro_test_call_with_regs`] writes: each register after the call, then the stack
@@ -225,6 +231,142 @@ std::arch::global_asm!(
     "ldp x19, x20, [sp, #16]",
     "ldp x29, x30, [sp], #176",
     "ret", // x0 = what f returned
+);
+
+// a0 = f, a1 = arg, a2 = seed, a3 = out; out offsets: s0 0 .. s11 88, fs0 96 .. fs11 184,
+// sp 192 and 200. Frame: ra 0, s0-s11 8-96, fs0-fs11 104-192, out 200.
+// Module-level asm is assembled without the target's extensions in some builds (release, here),
+// so the D instructions are switched on for this routine by hand.
+#[cfg(target_arch = "riscv64")]
+std::arch::global_asm!(
+    ".option push",
+    ".option arch, +d",
+    ".text",
+    ".balign 16",
+    ".globl coro_test_call_with_regs",
+    ".hidden coro_test_call_with_regs",
+    "coro_test_call_with_regs:",
+    "addi sp, sp, -224", // the real callee-saved registers, restored at the end
+    "sd ra, 0(sp)",
+    "sd s0, 8(sp)",
+    "sd s1, 16(sp)",
+    "sd s2, 24(sp)",
+    "sd s3, 32(sp)",
+    "sd s4, 40(sp)",
+    "sd s5, 48(sp)",
+    "sd s6, 56(sp)",
+    "sd s7, 64(sp)",
+    "sd s8, 72(sp)",
+    "sd s9, 80(sp)",
+    "sd s10, 88(sp)",
+    "sd s11, 96(sp)",
+    "fsd fs0, 104(sp)",
+    "fsd fs1, 112(sp)",
+    "fsd fs2, 120(sp)",
+    "fsd fs3, 128(sp)",
+    "fsd fs4, 136(sp)",
+    "fsd fs5, 144(sp)",
+    "fsd fs6, 152(sp)",
+    "fsd fs7, 160(sp)",
+    "fsd fs8, 168(sp)",
+    "fsd fs9, 176(sp)",
+    "fsd fs10, 184(sp)",
+    "fsd fs11, 192(sp)",
+    "sd a3, 200(sp)", // out
+    "sd sp, 192(a3)", // out[NREGS] = sp before the call
+    "mv t1, a0",      // t1 = f
+    "mv a0, a1",      // a0 = arg
+    "addi s0, a2, 0", // the test values: seed + i
+    "addi s1, a2, 1",
+    "addi s2, a2, 2",
+    "addi s3, a2, 3",
+    "addi s4, a2, 4",
+    "addi s5, a2, 5",
+    "addi s6, a2, 6",
+    "addi s7, a2, 7",
+    "addi s8, a2, 8",
+    "addi s9, a2, 9",
+    "addi s10, a2, 10",
+    "addi s11, a2, 11",
+    "addi t0, a2, 12",
+    "fmv.d.x fs0, t0",
+    "addi t0, a2, 13",
+    "fmv.d.x fs1, t0",
+    "addi t0, a2, 14",
+    "fmv.d.x fs2, t0",
+    "addi t0, a2, 15",
+    "fmv.d.x fs3, t0",
+    "addi t0, a2, 16",
+    "fmv.d.x fs4, t0",
+    "addi t0, a2, 17",
+    "fmv.d.x fs5, t0",
+    "addi t0, a2, 18",
+    "fmv.d.x fs6, t0",
+    "addi t0, a2, 19",
+    "fmv.d.x fs7, t0",
+    "addi t0, a2, 20",
+    "fmv.d.x fs8, t0",
+    "addi t0, a2, 21",
+    "fmv.d.x fs9, t0",
+    "addi t0, a2, 22",
+    "fmv.d.x fs10, t0",
+    "addi t0, a2, 23",
+    "fmv.d.x fs11, t0",
+    "jalr t1",        // f(arg): a switch happens in there
+    "ld t0, 200(sp)", // t0 = out
+    "sd s0, 0(t0)",   // what each register holds now
+    "sd s1, 8(t0)",
+    "sd s2, 16(t0)",
+    "sd s3, 24(t0)",
+    "sd s4, 32(t0)",
+    "sd s5, 40(t0)",
+    "sd s6, 48(t0)",
+    "sd s7, 56(t0)",
+    "sd s8, 64(t0)",
+    "sd s9, 72(t0)",
+    "sd s10, 80(t0)",
+    "sd s11, 88(t0)",
+    "fsd fs0, 96(t0)",
+    "fsd fs1, 104(t0)",
+    "fsd fs2, 112(t0)",
+    "fsd fs3, 120(t0)",
+    "fsd fs4, 128(t0)",
+    "fsd fs5, 136(t0)",
+    "fsd fs6, 144(t0)",
+    "fsd fs7, 152(t0)",
+    "fsd fs8, 160(t0)",
+    "fsd fs9, 168(t0)",
+    "fsd fs10, 176(t0)",
+    "fsd fs11, 184(t0)",
+    "sd sp, 200(t0)", // out[NREGS + 1] = sp after the call
+    "ld ra, 0(sp)",   // the real registers back
+    "ld s0, 8(sp)",
+    "ld s1, 16(sp)",
+    "ld s2, 24(sp)",
+    "ld s3, 32(sp)",
+    "ld s4, 40(sp)",
+    "ld s5, 48(sp)",
+    "ld s6, 56(sp)",
+    "ld s7, 64(sp)",
+    "ld s8, 72(sp)",
+    "ld s9, 80(sp)",
+    "ld s10, 88(sp)",
+    "ld s11, 96(sp)",
+    "fld fs0, 104(sp)",
+    "fld fs1, 112(sp)",
+    "fld fs2, 120(sp)",
+    "fld fs3, 128(sp)",
+    "fld fs4, 136(sp)",
+    "fld fs5, 144(sp)",
+    "fld fs6, 152(sp)",
+    "fld fs7, 160(sp)",
+    "fld fs8, 168(sp)",
+    "fld fs9, 176(sp)",
+    "fld fs10, 184(sp)",
+    "fld fs11, 192(sp)",
+    "addi sp, sp, 224",
+    "ret", // a0 = what f returned
+    ".option pop",
 );
 
 /// Calls `f(arg)` with every callee-saved register holding `seed + i` and returns what `f`
@@ -733,6 +875,29 @@ mod fpu_env {
         pub(super) fn write(env: u64) {
             // SAFETY: writes FPCR; the values the tests use enable no trap.
             unsafe { asm!("msr fpcr, {}", in(reg) env, options(nomem, nostack, preserves_flags)) };
+        }
+    }
+
+    /// fcsr: the rounding mode `frm` (bits 7:5).
+    #[cfg(target_arch = "riscv64")]
+    mod env {
+        use super::asm;
+
+        pub(super) const MASK: u64 = 0xe0;
+        /// RDN, RTZ; RUP, RMM.
+        pub(super) const PARENT: [u64; 2] = [2 << 5, 1 << 5];
+        pub(super) const CHILD: [u64; 2] = [3 << 5, 4 << 5];
+
+        pub(super) fn read() -> u64 {
+            let fcsr: u64;
+            // SAFETY: reads fcsr.
+            unsafe { asm!("frcsr {}", out(reg) fcsr, options(nomem, nostack, preserves_flags)) };
+            fcsr
+        }
+
+        pub(super) fn write(env: u64) {
+            // SAFETY: writes fcsr (rounding mode and flags; RISC-V has no FP traps).
+            unsafe { asm!("fscsr {}", in(reg) env, options(nomem, nostack, preserves_flags)) };
         }
     }
 
