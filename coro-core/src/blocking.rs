@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
-use crate::runtime::park::{self, Interrupt, Parked};
+use crate::runtime::park;
+#[cfg(feature = "hooks")]
+use crate::runtime::park::{Interrupt, Parked};
 
 /// Threads in the pool unless [`set_pool_size`] says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 4;
@@ -175,6 +177,7 @@ fn take<T>(slot: &Slot<T>) -> Option<thread::Result<T>> {
     slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
+#[cfg(feature = "hooks")]
 /// As [`spawn_blocking`] for the hooks, which must not unwind: an interrupt (a cancel, or an
 /// expired deadline scope) ends the wait with `Err`; the job still runs to its end on the
 /// pool, and its result is dropped there. A panic in `f` is returned as `Ok(Err(payload))`.

@@ -7,9 +7,10 @@
 use libc::{c_int, c_ulong, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 use super::fd::{self, FdState, Timeout};
-use super::rt::{self, Dir};
-use super::wait;
+use super::wait::{self, Dir};
 use super::{active, errno, real, set_errno};
+use crate::runtime::fd_wait;
+use crate::runtime::park;
 
 /// Builds, into `out`, the part of `iov` that starts `skip` bytes in.
 fn iov_from(iov: &[iovec], mut skip: usize, out: &mut Vec<iovec>) {
@@ -401,8 +402,8 @@ unsafe fn sendmsg_from(
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn close(fd: c_int) -> c_int {
     fd::on_close(fd);
-    if rt::in_task() {
-        rt::close_fd(fd);
+    if park::hooks_may_wait() {
+        fd_wait::close_fd(fd);
     }
     // SAFETY: forwarded from the caller.
     unsafe { real::close(fd) }

@@ -49,8 +49,6 @@ mod io;
 #[cfg(feature = "hooks")]
 mod poll;
 #[cfg(feature = "hooks")]
-mod rt;
-#[cfg(feature = "hooks")]
 mod sleep;
 #[cfg(feature = "hooks")]
 mod socket;
@@ -96,7 +94,7 @@ static DISABLED_GUARD: crate::local::LocalKey<RefCell<Option<ReenableAtEnd>>> =
 #[cfg(feature = "hooks")]
 #[inline(always)]
 pub(crate) fn active() -> bool {
-    rt::in_task() && enabled_here()
+    crate::runtime::park::hooks_may_wait() && enabled_here()
 }
 
 #[cfg(feature = "hooks")]
@@ -108,7 +106,7 @@ fn enabled_here() -> bool {
             let Ok(d) = d.try_borrow() else {
                 return false;
             };
-            d.is_empty() || rt::current_id().is_none_or(|id| !d.contains(&id))
+            d.is_empty() || crate::coroutine::current_id().is_none_or(|id| !d.contains(&id))
         })
         .unwrap_or(false)
 }
@@ -118,7 +116,7 @@ fn enabled_here() -> bool {
 /// Outside a coroutine this does nothing: hooks never act there.
 pub fn enable() {
     #[cfg(feature = "hooks")]
-    if let Some(id) = rt::current_id() {
+    if let Some(id) = crate::coroutine::current_id() {
         let guard = DISABLED_GUARD.try_with(|g| g.borrow_mut().take());
         drop(guard);
         let _ = DISABLED.try_with(|d| d.borrow_mut().retain(|&x| x != id));
@@ -143,7 +141,7 @@ pub fn enable() {
 /// ```
 pub fn disable() {
     #[cfg(feature = "hooks")]
-    if let Some(id) = rt::current_id() {
+    if let Some(id) = crate::coroutine::current_id() {
         let _ = DISABLED.try_with(|d| {
             let mut d = d.borrow_mut();
             if !d.contains(&id) {

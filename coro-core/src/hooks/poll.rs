@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use libc::{c_int, fd_set, nfds_t, pollfd, timeval};
 
 use super::fd;
-use super::rt::{self, Dir};
+use super::wait::{self, Dir};
 use super::{active, errno, real, set_errno};
+use crate::runtime::fd_wait;
 
 /// Re-poll interval when some fd of a poll cannot be watched by the loop.
 const MULTI_FD_TICK: Duration = Duration::from_millis(1);
@@ -31,7 +32,7 @@ fn fresh_registration(fd: c_int) {
         && st.flags() & fd::FdState::KNOWN != 0
         && st.first_wait_here()
     {
-        rt::close_fd(fd);
+        fd_wait::close_fd(fd);
     }
 }
 
@@ -42,7 +43,7 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
     let deadline =
         (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     loop {
-        if let Some(e) = rt::interrupted() {
+        if let Some(e) = wait::interrupted() {
             set_errno(e);
             return -1;
         }
@@ -59,10 +60,10 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                 let dir = dir_of(one.events);
                 fresh_registration(one.fd);
                 // `wait_any` forgets the cached readiness and checks the registration first.
-                match rt::wait_any(&[(one.fd, dir)], deadline) {
+                match fd_wait::wait_any(&[(one.fd, dir.interest())], deadline) {
                     Ok(_) => {}
                     // An interrupt: the loop's next turn fails the call.
-                    Err(e) if rt::is_interrupt(&e) => {}
+                    Err(e) if wait::is_interrupt(&e) => {}
                     // The loop cannot watch this fd: block in libc's poll.
                     Err(_) => {
                         let ms = deadline.map_or(-1, |d| {
@@ -79,24 +80,24 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                     d.saturating_duration_since(Instant::now())
                 });
                 // An interrupt: the loop's next turn fails the call.
-                let _ = rt::sleep(left);
+                let _ = wait::sleep(left);
             }
             _ => {
                 fds.iter().for_each(|p| fresh_registration(p.fd));
                 let list: Vec<_> = fds
                     .iter()
                     .filter(|p| p.fd >= 0)
-                    .map(|p| (p.fd, dir_of(p.events)))
+                    .map(|p| (p.fd, dir_of(p.events).interest()))
                     .collect();
-                match rt::wait_any(&list, deadline) {
+                match fd_wait::wait_any(&list, deadline) {
                     Ok(_) => {}
-                    Err(e) if rt::is_interrupt(&e) => {}
+                    Err(e) if wait::is_interrupt(&e) => {}
                     Err(_) => {
                         // Some fd cannot be watched: re-poll on a short timer instead.
                         let left = deadline.map_or(MULTI_FD_TICK, |d| {
                             d.saturating_duration_since(Instant::now())
                         });
-                        let _ = rt::sleep(left.min(MULTI_FD_TICK));
+                        let _ = wait::sleep(left.min(MULTI_FD_TICK));
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use libc::{c_int, c_uint, clockid_t, timespec};
 
-use super::rt;
+use super::wait;
 use super::{active, real, set_errno};
 
 /// A valid relative `timespec` as a Duration; None for a negative or malformed one.
@@ -36,7 +36,7 @@ pub(crate) unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timesp
     // An interrupt ends the sleep early, as if its time had passed: callers such as std's
     // `thread::sleep` accept no error but EINTR, which they would retry. The next hooked call
     // that waits fails with it.
-    let _ = rt::sleep(d);
+    let _ = wait::sleep(d);
     if !rem.is_null() {
         // SAFETY: a non-null `rem` points to a writable timespec.
         unsafe {
@@ -88,7 +88,7 @@ pub(crate) unsafe extern "C" fn clock_nanosleep(
     } else {
         duration(&req).unwrap_or_default()
     };
-    let _ = rt::sleep(d); // an interrupt ends it early, as in `nanosleep`
+    let _ = wait::sleep(d); // an interrupt ends it early, as in `nanosleep`
 
     if !rem.is_null() && flags & libc::TIMER_ABSTIME == 0 {
         // SAFETY: a non-null `rem` points to a writable timespec.
@@ -113,7 +113,7 @@ pub(crate) unsafe extern "C" fn usleep(usec: libc::useconds_t) -> c_int {
         // SAFETY: usleep has no preconditions.
         return unsafe { real::usleep(usec) };
     }
-    let _ = rt::sleep(Duration::from_micros(u64::from(usec))); // as in `nanosleep`
+    let _ = wait::sleep(Duration::from_micros(u64::from(usec))); // as in `nanosleep`
     0
 }
 
@@ -128,6 +128,6 @@ pub(crate) unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
         // SAFETY: sleep has no preconditions.
         return unsafe { real::sleep(secs) };
     }
-    let _ = rt::sleep(Duration::from_secs(u64::from(secs))); // as in `nanosleep`
+    let _ = wait::sleep(Duration::from_secs(u64::from(secs))); // as in `nanosleep`
     0
 }

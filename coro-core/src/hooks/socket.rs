@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use libc::{addrinfo, c_char, c_int, c_void, sockaddr, socklen_t, timeval};
 
 use super::fd::{self, Timeout};
-use super::rt::{self, Dir};
-use super::wait;
+use super::wait::{self, Dir};
 use super::{active, errno, real, set_errno};
+use crate::runtime::fd_wait;
 
 /// Hooked `socket(2)`: records the new socket (and whether it was made `SOCK_NONBLOCK`).
 ///
@@ -113,7 +113,7 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
         // SAFETY: forwarded from the caller.
         return unsafe { real::connect(fd, addr, len) };
     };
-    if let Some(e) = rt::interrupted() {
+    if let Some(e) = wait::interrupted() {
         set_errno(e);
         return -1;
     }
@@ -132,14 +132,14 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
         .timeout(Timeout::Send)
         .and_then(|d| Instant::now().checked_add(d));
     if st.first_wait_here() {
-        rt::close_fd(fd);
+        fd_wait::close_fd(fd);
     }
     loop {
-        let waited = match rt::wait_fd(fd, Dir::Write, deadline) {
+        let waited = match fd_wait::wait_fd(fd, Dir::Write.interest(), deadline) {
             Ok(true) if st.generation() != generation => Err(libc::EBADF),
             Ok(true) => Ok(()),
             Ok(false) => Err(libc::EINPROGRESS),
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) || rt::is_interrupt(&e) => {
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) || wait::is_interrupt(&e) => {
                 Err(e.raw_os_error().unwrap_or(libc::EBADF))
             }
             Err(_) => match wait::poll_one(fd, Dir::Write, deadline) {
@@ -152,7 +152,7 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
             Ok(()) => return 0,
             Err(libc::EINPROGRESS) if deadline.is_none_or(|d| Instant::now() < d) => {
                 // Not finished yet (a stale readiness): wait for the next edge.
-                rt::clear_ready(fd, Dir::Write);
+                fd_wait::clear_ready(fd, Dir::Write.interest());
                 continue;
             }
             Err(e) => e,
@@ -212,7 +212,7 @@ unsafe fn accept_common(
         let r = wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op);
         if r == -1 {
             let e = errno();
-            rt::after_accept_failure(e);
+            wait::after_accept_failure(e);
             set_errno(e);
         }
         r
@@ -332,11 +332,11 @@ pub(crate) unsafe extern "C" fn getaddrinfo(
             }),
         }
     };
-    if let Some(e) = rt::interrupted() {
+    if let Some(e) = wait::interrupted() {
         set_errno(e);
         return libc::EAI_SYSTEM;
     }
-    let job = rt::run_blocking(move || {
+    let job = wait::run_blocking(move || {
         let hints = req.hints.map(|(flags, family, socktype, protocol)| {
             let mut h: addrinfo = unsafe_zeroed_addrinfo();
             h.ai_flags = flags;

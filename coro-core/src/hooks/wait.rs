@@ -1,12 +1,17 @@
-//! The two ways a hooked call waits: on the event loop inside a task, and in a real `poll`
-//! outside one (only for sockets the hooks made non-blocking behind the user's back).
+//! How a hooked call waits: on the event loop inside a task, and in a real `poll` outside one
+//! (only for sockets the hooks made non-blocking behind the user's back); the direction it
+//! waits in ([`Dir`]); and what it reports for an interrupt (a cancel, an expired deadline
+//! scope) in errno terms, since a hook returns errors and never unwinds.
 
-use std::time::Instant;
+use std::io;
+use std::time::{Duration, Instant};
 
 use libc::c_int;
 
+use crate::runtime::fd_wait::{self, Interest};
+use crate::runtime::park;
+
 use super::fd::{self, FdState, Timeout};
-use super::rt::{self, Dir};
 use super::{errno, real, set_errno};
 
 /// The fd's state if a blocking call on it must be emulated inside a task: it is a socket
@@ -46,15 +51,15 @@ fn wait_loop(
     clear: bool,
 ) -> Waited {
     if st.first_wait_here() {
-        rt::close_fd(fd);
+        fd_wait::close_fd(fd);
     } else if clear {
-        rt::clear_ready(fd, dir);
+        fd_wait::clear_ready(fd, dir.interest());
     }
-    match rt::wait_fd(fd, dir, deadline) {
+    match fd_wait::wait_fd(fd, dir.interest(), deadline) {
         Ok(true) if st.generation() != generation => Waited::Fail(libc::EBADF),
         Ok(true) => Waited::Retry,
         Ok(false) => Waited::Fail(libc::EAGAIN),
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) || rt::is_interrupt(&e) => {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) || is_interrupt(&e) => {
             Waited::Fail(e.raw_os_error().unwrap_or(libc::EBADF))
         }
         // The loop cannot watch this fd: block in a real poll instead.
@@ -83,14 +88,14 @@ pub(super) fn in_task(
     let Some(st) = prepare(fd) else {
         return op();
     };
-    if let Some(e) = rt::interrupted() {
+    if let Some(e) = interrupted() {
         set_errno(e);
         return -1;
     }
     let generation = st.generation();
     let deadline = deadline(st, kind);
     let stream_read = want > 0 && st.flags() & FdState::STREAM != 0;
-    if stream_read && !rt::is_ready(fd, dir) {
+    if stream_read && !fd_wait::is_ready(fd, dir.interest()) {
         match wait_loop(fd, st, generation, dir, deadline, false) {
             Waited::Retry => {}
             Waited::Fail(e) => {
@@ -103,7 +108,7 @@ pub(super) fn in_task(
         let r = op();
         if r != -1 {
             if stream_read && r > 0 && (r as usize) < want {
-                rt::clear_ready(fd, dir);
+                fd_wait::clear_ready(fd, dir.interest());
             }
             return r;
         }
@@ -133,7 +138,7 @@ pub(super) fn write_all_in_task(
     let Some(st) = prepare(fd) else {
         return op(0);
     };
-    if let Some(e) = rt::interrupted() {
+    if let Some(e) = interrupted() {
         set_errno(e);
         return -1;
     }
@@ -282,5 +287,64 @@ pub(super) fn poll_one(fd: c_int, dir: Dir, deadline: Option<Instant>) -> Result
         -1 => Err(errno()),
         0 => Ok(false),
         _ => Ok(true),
+    }
+}
+
+/// The direction a hook waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// Readable (or a pending connection, or hang-up).
+    Read,
+    /// Writable (or a finished connect).
+    Write,
+    /// Either.
+    Both,
+}
+
+impl Dir {
+    pub(crate) fn interest(self) -> Interest {
+        match self {
+            Dir::Read => Interest::READABLE,
+            Dir::Write => Interest::WRITABLE,
+            Dir::Both => Interest::READABLE | Interest::WRITABLE,
+        }
+    }
+}
+
+/// Sleeps the current task; an interrupt ends the sleep early with its errno.
+pub(crate) fn sleep(d: Duration) -> Result<(), c_int> {
+    park::sleep_interruptible(d).map_err(|i| i.errno())
+}
+
+/// The errno of the interrupt pending for the current task (a cancel: `ECANCELED`, an expired
+/// deadline scope: `ETIMEDOUT`), if any. A hooked call that would wait fails with it at once.
+#[inline]
+pub(crate) fn interrupted() -> Option<c_int> {
+    park::pending_interrupt().map(|i| i.errno())
+}
+
+/// Whether an error from a wait on the loop is an interrupt (the hook fails with it).
+pub(crate) fn is_interrupt(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECANCELED | libc::ETIMEDOUT))
+}
+
+/// Runs `f` on the blocking pool and waits for it (parking the task); an interrupt ends the
+/// wait with its errno (the job runs on to its end on the pool). A panic in `f` is an `EIO`:
+/// nothing may unwind out of a hook.
+pub(crate) fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, c_int> {
+    match crate::blocking::run_interruptible(f) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(_panic)) => Err(libc::EIO),
+        Err(i) => Err(i.errno()),
+    }
+}
+
+/// After an `accept` that failed with `errno`: if it was for want of fds or memory, lets the
+/// other coroutines run once (they may close fds) before the hook returns. Keeps errno.
+pub(crate) fn after_accept_failure(errno: c_int) {
+    if fd_wait::is_resource_shortage(errno) {
+        park::yield_quietly();
     }
 }

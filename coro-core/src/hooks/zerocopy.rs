@@ -38,9 +38,9 @@ use libc::{
 };
 
 use super::fd::{self, FdState, Timeout};
-use super::rt::{self, Dir};
-use super::wait;
+use super::wait::{self, Dir};
 use super::{active, errno, real, set_errno};
+use crate::runtime::fd_wait;
 
 /// The kernel's cap on the messages of one `sendmmsg`/`recvmmsg` (`UIO_MAXIOV`): a larger
 /// `vlen` is cut to it, so a blocking call never moves more.
@@ -166,17 +166,17 @@ fn wait_ends(mode: Mode, ends: &[End], deadline: Option<Instant>) -> Result<(), 
         if let Some(st) = st
             && st.first_wait_here()
         {
-            rt::close_fd(end.fd);
+            fd_wait::close_fd(end.fd);
         } else {
-            rt::clear_ready(end.fd, end.dir);
+            fd_wait::clear_ready(end.fd, end.dir.interest());
         }
         *slot = st.map(|st| (st, st.generation()));
     }
     let waited = match ends {
-        [one] => rt::wait_fd(one.fd, one.dir, deadline),
+        [one] => fd_wait::wait_fd(one.fd, one.dir.interest(), deadline),
         _ => {
-            let list: Vec<_> = ends.iter().map(|e| (e.fd, e.dir)).collect();
-            rt::wait_any(&list, deadline)
+            let list: Vec<_> = ends.iter().map(|e| (e.fd, e.dir.interest())).collect();
+            fd_wait::wait_any(&list, deadline)
         }
     };
     match waited {
@@ -188,7 +188,7 @@ fn wait_ends(mode: Mode, ends: &[End], deadline: Option<Instant>) -> Result<(), 
             if closed { Err(libc::EBADF) } else { Ok(()) }
         }
         Ok(false) => Err(libc::EAGAIN),
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) || rt::is_interrupt(&e) => {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) || wait::is_interrupt(&e) => {
             Err(e.raw_os_error().unwrap_or(libc::EBADF))
         }
         // The loop cannot watch one of the fds: block in a real poll instead.
@@ -230,7 +230,7 @@ fn poll_ends(ends: &[End], deadline: Option<Instant>) -> Result<(), c_int> {
 /// A short pause before a retry (see [`AMBIGUOUS_RETRY`]); an interrupt ends it with its errno.
 fn pause(mode: Mode) -> Result<(), c_int> {
     match mode {
-        Mode::Task => rt::sleep(AMBIGUOUS_RETRY),
+        Mode::Task => wait::sleep(AMBIGUOUS_RETRY),
         Mode::Thread => {
             // SAFETY: no fds: poll only sleeps; poll here is libc's.
             unsafe {
@@ -263,7 +263,7 @@ fn transfer(
         if ends.iter().all(|e| e.managed.is_none()) {
             return op(0, false);
         }
-        if let Some(e) = rt::interrupted() {
+        if let Some(e) = wait::interrupted() {
             set_errno(e);
             return -1;
         }
@@ -600,7 +600,7 @@ pub(crate) unsafe extern "C" fn sendmmsg(
         return unsafe { real::sendmmsg(fd, msgvec, vlen, flags) };
     };
     if mode == Mode::Task
-        && let Some(e) = rt::interrupted()
+        && let Some(e) = wait::interrupted()
     {
         set_errno(e);
         return -1;
@@ -680,7 +680,7 @@ pub(crate) unsafe extern "C" fn recvmmsg(
         start.checked_add(Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
     };
     if mode == Mode::Task
-        && let Some(e) = rt::interrupted()
+        && let Some(e) = wait::interrupted()
     {
         set_errno(e);
         return -1;

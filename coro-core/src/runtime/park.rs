@@ -173,6 +173,7 @@ pub(crate) fn in_task() -> bool {
         })
 }
 
+#[cfg(feature = "hooks")]
 /// As [`in_task`], for the hooks: false in a fork child whose runtime is still the parent's
 /// copy, which the hooks leave alone (they then call libc as is; see `Scheduler::inherited`),
 /// and false while the loop's driver is busy, which only a signal handler that interrupted the
@@ -374,6 +375,7 @@ fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
+#[cfg(feature = "hooks")]
 /// The sleep of the hooks: as [`sleep`] inside a task, but an interrupt ends it early with
 /// `Err` instead of unwinding (the hook then returns as if the time had passed).
 pub(crate) fn sleep_interruptible(d: Duration) -> Result<(), Interrupt> {
