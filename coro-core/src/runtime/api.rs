@@ -20,7 +20,7 @@ use super::scheduler::SCHED;
 ///
 /// # Panics
 ///
-/// Outside [`crate::run`] ([`Error::NoRuntime`]), or when no stack can be mapped; use
+/// Outside [`crate::run`] ([`Error::NoRuntime`](crate::Error::NoRuntime)), or when no stack can be mapped; use
 /// [`Builder::spawn`] to get these as errors.
 pub fn spawn<T, F>(f: F) -> JoinHandle<T>
 where
@@ -98,7 +98,7 @@ pub fn yield_now() {
 ///
 /// # Panics
 ///
-/// When called inside a running runtime ([`Error::NestedRun`]) or when the runtime cannot be
+/// When called inside a running runtime ([`Error::NestedRun`](crate::Error::NestedRun)) or when the runtime cannot be
 /// set up; [`try_run`] returns these as errors. Also when every coroutine is parked and
 /// nothing can ever wake one (a deadlock).
 pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
@@ -108,8 +108,8 @@ pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
     }
 }
 
-/// As [`run`], with set-up failures as errors: [`Error::NestedRun`] inside a runtime,
-/// [`Error::Io`] if epoll or the eventfd cannot be created.
+/// As [`run`], with set-up failures as errors: [`Error::NestedRun`](crate::Error::NestedRun) inside a runtime,
+/// [`Error::Io`](crate::Error::Io) if epoll or the eventfd cannot be created.
 ///
 /// ```
 /// coro::run(|| {

@@ -62,8 +62,8 @@ impl Builder {
     /// Spawns `f` as a coroutine on this thread's scheduler; it runs after the coroutines
     /// already queued.
     ///
-    /// Errors: [`Error::NoRuntime`] outside [`crate::run`]; [`Error::StackAlloc`] or
-    /// [`Error::StackTooSmall`] when the stack cannot be had.
+    /// Errors: [`Error::NoRuntime`] outside [`crate::run`]; [`Error::StackAlloc`],
+    /// [`Error::StackTooSmall`] or [`Error::StackTooLarge`] when the stack cannot be had.
     pub fn spawn<T, F>(self, f: F) -> Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'static,
