@@ -133,9 +133,14 @@ mod tests {
 
     #[test]
     fn a_message_holding_its_own_sender_can_be_dropped() {
-        struct Msg(#[allow(dead_code)] Sender<Msg>);
+        struct Msg {
+            _sender: Sender<Msg>,
+        }
         let (tx, rx) = unbounded::<Msg>();
-        tx.send(Msg(tx.clone())).unwrap();
+        tx.send(Msg {
+            _sender: tx.clone(),
+        })
+        .unwrap();
         drop(rx); // drops the queued Sender, which touches the channel: must not double-borrow
         drop(tx);
     }

@@ -14,8 +14,6 @@
 //! not recurse into `dlsym` but uses the symbol's fallback, a raw `syscall(2)` with the same
 //! meaning. With the `hooks` feature off, every function here is plain `libc::`.
 
-#![allow(clippy::missing_safety_doc)]
-
 use libc::{
     addrinfo, c_char, c_int, c_uint, c_ulong, c_void, clockid_t, fd_set, loff_t, mmsghdr, msghdr,
     nfds_t, off_t, off64_t, pollfd, size_t, sockaddr, socklen_t, ssize_t, timespec, timeval,
@@ -109,7 +107,6 @@ macro_rules! real_fns {
             ///
             /// As for the libc function of the same name.
             #[inline(always)]
-            #[allow(dead_code)]
             pub(crate) unsafe fn $name($($arg: $ty),*) -> $ret {
                 #[cfg(feature = "hooks")]
                 {
@@ -174,7 +171,6 @@ real_fns! {
     }
     SENDMSG: fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t => { sys!(SYS_sendmsg, fd, msg, flags) }
     CONNECT: fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int => { sys!(SYS_connect, fd, addr, len) }
-    ACCEPT: fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int => { sys!(SYS_accept4, fd, addr, len, 0 as c_int) }
     ACCEPT4: fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int => {
         sys!(SYS_accept4, fd, addr, len, flags)
     }
@@ -280,7 +276,6 @@ mod variadic {
 ///
 /// As for `fcntl(2)`: `arg` must be what `cmd` expects (an integer or a valid pointer).
 #[inline(always)]
-#[allow(dead_code)]
 pub(crate) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     #[cfg(feature = "hooks")]
     {
@@ -304,7 +299,6 @@ pub(crate) unsafe fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 ///
 /// As for `ioctl(2)`: `arg` must be what `req` expects.
 #[inline(always)]
-#[allow(dead_code)]
 pub(crate) unsafe fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
     #[cfg(feature = "hooks")]
     {

@@ -205,16 +205,6 @@ impl Unparker {
             Unparker::Thread(th) => th.unpark(),
         }
     }
-
-    /// Whether both wake the same party.
-    #[allow(dead_code)] // for sync/ wait queues
-    pub(crate) fn same(&self, other: &Unparker) -> bool {
-        match (self, other) {
-            (Unparker::Task(a), Unparker::Task(b)) => Rc::ptr_eq(a, b),
-            (Unparker::Thread(a), Unparker::Thread(b)) => a.id() == b.id(),
-            _ => false,
-        }
-    }
 }
 
 /// The unparker of the running party: the task, or `std::thread::current()` outside one.

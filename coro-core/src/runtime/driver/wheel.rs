@@ -87,23 +87,22 @@ impl<T> Wheel<T> {
     }
 
     /// How many timers are pending.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// True when no timer is pending.
+    /// Removes every timer.
     pub(crate) fn clear(&mut self) {
         *self = Wheel::new();
     }
 
-    /// Whether no timer is filed.
+    /// True when no timer is pending.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The tick up to which the wheel has been advanced.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
