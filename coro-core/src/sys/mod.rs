@@ -252,8 +252,16 @@ pub(crate) fn epoll_wait(
 }
 
 /// `poll(2)`, the real one; `timeout_ms` -1 blocks. Returns how many entries have revents.
+/// Made as `ppoll`, which every architecture has (aarch64 and riscv64 have no `poll`).
 pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    raw_syscall!(SYS_poll, fds.as_mut_ptr(), fds.len(), timeout_ms).map(|n| n as usize)
+    let ts = (timeout_ms >= 0).then(|| libc::timespec {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_nsec: (timeout_ms % 1000) as libc::c_long * 1_000_000,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    raw_syscall!(SYS_ppoll, fds.as_mut_ptr(), fds.len(), tsp, 0usize, 8usize).map(|n| n as usize)
 }
 
 /// Milliseconds for a poll-style timeout: rounded up so nothing wakes early, capped at `i32::MAX`.
