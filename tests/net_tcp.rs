@@ -350,3 +350,97 @@ fn emfile_child() {
         assert_eq!(&buf, b"ok");
     });
 }
+
+/// A peer that echoes everything until the end of the stream, then closes.
+fn echo_peer(listener: TcpListener) -> coro::JoinHandle<()> {
+    coro::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let (mut r, mut w) = s.into_split();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break; // dropping `w` shuts the writing side: the client sees the end
+            }
+            w.write_all(&buf[..n]).unwrap();
+        }
+    })
+}
+
+#[test]
+fn split_halves_read_and_write_at_once_in_two_coroutines() {
+    coro::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = echo_peer(listener);
+        let (mut r, mut w) = TcpStream::connect(addr).unwrap().into_split();
+        // Far more than the socket buffers hold: the writer must wait while the reader reads.
+        const LEN: usize = 16 << 20;
+        let writer = coro::spawn(move || {
+            let chunk: Vec<u8> = (0..65_536u32).map(|i| (i * 7 % 251) as u8).collect();
+            let mut sent = 0;
+            while sent < LEN {
+                w.write_all(&chunk).unwrap();
+                sent += chunk.len();
+            }
+            // `w` drops here: the peer sees the end after everything.
+        });
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            for (k, b) in buf[..n].iter().enumerate() {
+                let i = ((got + k) % 65_536) as u32;
+                assert_eq!(*b, (i * 7 % 251) as u8, "byte {}", got + k);
+            }
+            got += n;
+        }
+        assert_eq!(got, LEN);
+        writer.join().unwrap();
+        peer.join().unwrap();
+    });
+}
+
+#[test]
+fn try_clone_gives_a_second_handle_and_halves_reunite() {
+    use std::os::fd::AsRawFd;
+    coro::run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = echo_peer(listener);
+        let s = TcpStream::connect(addr).unwrap();
+        let mut clone = s.try_clone().unwrap();
+        assert_ne!(clone.as_raw_fd(), s.as_raw_fd());
+        assert_eq!(clone.peer_addr().unwrap(), s.peer_addr().unwrap());
+        // One coroutine waits to read on the original while the clone writes.
+        let reader = coro::spawn(move || {
+            let mut buf = [0u8; 5];
+            (&s).read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"hello");
+            s
+        });
+        coro::yield_now();
+        clone.write_all(b"hello").unwrap();
+        let s = reader.join().unwrap();
+        drop(clone);
+
+        // Halves of two different streams do not reunite; the halves of one do.
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (r_other, w_other) = TcpStream::connect(other.local_addr().unwrap())
+            .unwrap()
+            .into_split();
+        let (r, w) = s.into_split();
+        let Err((r, w_other)) = r.reunite(w_other) else {
+            panic!("halves of two streams reunited")
+        };
+        drop((r_other, w_other));
+        let Ok(s) = r.reunite(w) else {
+            panic!("the halves of one stream did not reunite")
+        };
+        s.shutdown(Shutdown::Write).unwrap(); // the peer sees the end, and ends
+        peer.join().unwrap();
+    });
+}

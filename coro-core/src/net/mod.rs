@@ -7,10 +7,12 @@
 //! close-on-exec, registered once (edge-triggered) with the epoll of the thread that uses it.
 
 pub(crate) mod socket;
+mod split;
 mod tcp;
 mod udp;
 mod unix;
 
+pub use split::{ReadHalf, Splittable, WriteHalf};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

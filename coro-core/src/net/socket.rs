@@ -50,6 +50,12 @@ impl Socket {
         Ok(Socket::from_owned(fd))
     }
 
+    /// A second socket for the same open file (a `dup`), non-blocking like this one: another
+    /// coroutine of this thread can wait on it while this one waits on the original.
+    pub(crate) fn try_clone(&self) -> io::Result<Socket> {
+        Ok(Socket::from_owned(sys::dup_cloexec(self.fd)?))
+    }
+
     /// Gives the fd back as a blocking std fd, deregistered from the runtime.
     pub(crate) fn into_std(self) -> io::Result<OwnedFd> {
         let fd = self.fd;

@@ -194,6 +194,24 @@ impl TcpStream {
         )
     }
 
+    /// A second handle on the same socket (a `dup` of its fd), for another coroutine of this
+    /// thread: one can read while the other writes. Timeouts are per handle.
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream::from_socket(self.sock.try_clone()?))
+    }
+
+    /// Splits the stream into a read half and a write half that two coroutines of this thread
+    /// can own, one waiting in `read` while the other writes; see [`crate::net::ReadHalf`].
+    /// Dropping the write half shuts down the writing side.
+    pub fn into_split(
+        self,
+    ) -> (
+        crate::net::ReadHalf<TcpStream>,
+        crate::net::WriteHalf<TcpStream>,
+    ) {
+        crate::net::split::split(self)
+    }
+
     /// Shuts down the read, write or both halves.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.sock.shutdown(how)
@@ -274,3 +292,9 @@ macro_rules! impl_fd {
 }
 impl_fd!(TcpListener, TcpStream);
 pub(crate) use impl_fd;
+
+impl crate::net::Splittable for TcpStream {
+    fn shutdown_half(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}

@@ -122,6 +122,24 @@ impl UnixStream {
 
     stream_io!();
 
+    /// A second handle on the same socket (a `dup` of its fd), for another coroutine of this
+    /// thread: one can read while the other writes. Timeouts are per handle.
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        Ok(UnixStream::from_socket(self.sock.try_clone()?))
+    }
+
+    /// Splits the stream into a read half and a write half that two coroutines of this thread
+    /// can own, one waiting in `read` while the other writes; see [`crate::net::ReadHalf`].
+    /// Dropping the write half shuts down the writing side.
+    pub fn into_split(
+        self,
+    ) -> (
+        crate::net::ReadHalf<UnixStream>,
+        crate::net::WriteHalf<UnixStream>,
+    ) {
+        crate::net::split::split(self)
+    }
+
     /// Shuts down the read, write or both halves.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.sock.shutdown(how)
@@ -164,3 +182,9 @@ fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 timeout_methods!(UnixStream);
 impl_read_write!(UnixStream);
 impl_fd!(UnixListener, UnixStream);
+
+impl crate::net::Splittable for UnixStream {
+    fn shutdown_half(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}

@@ -167,6 +167,11 @@ pub(crate) fn close(fd: RawFd) {
     let _ = raw_syscall!(SYS_close, fd);
 }
 
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`, the real one: a new descriptor for the same open file.
+pub(crate) fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    raw_syscall!(SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, 0).map(owned)
+}
+
 /// `fcntl(fd, F_GETFL)`, the real one.
 pub(crate) fn get_flags(fd: RawFd) -> io::Result<i32> {
     raw_syscall!(SYS_fcntl, fd, libc::F_GETFL).map(|f| f as i32)
