@@ -260,7 +260,7 @@ fn coro_test_runs_inside_a_runtime() {
     assert_eq!(add(1, 1).join().unwrap(), 2);
 }
 
-#[coro::test(threads = 2)]
+#[coro::test(replicate = 2)]
 fn coro_test_on_two_threads() -> Result<(), String> {
     let h = go! { coro::current().map(|c| c.id) };
     match h.join().unwrap() {
@@ -295,4 +295,31 @@ fn rc_self_receiver() {
         1,
         "the coroutine's reference was dropped with it"
     );
+}
+
+/// Uses `n` bytes of stack at once, so that a stack too small overflows (and aborts).
+#[inline(never)]
+fn big_local<const N: usize>() -> u64 {
+    let buf = std::hint::black_box([7u8; N]);
+    buf.iter().map(|&b| u64::from(b)).sum()
+}
+
+#[coro::test]
+fn main_has_a_big_enough_stack_for_a_1_mib_local() {
+    // main's default stack is 8 MiB (a main thread's); 1 MiB of locals is ordinary.
+    assert_eq!(big_local::<{ 1 << 20 }>(), 7 << 20);
+}
+
+#[coro::test(stack_size = 16 << 20)]
+fn main_with_a_16_mib_stack_takes_a_4_mib_local() {
+    // (A debug build may copy the array once or twice on its way: room for that.)
+    assert_eq!(big_local::<{ 4 << 20 }>(), 7 << 22);
+}
+
+#[test]
+fn the_runtime_sets_the_default_stack_of_its_coroutines() {
+    let sums = coro::Runtime::builder()
+        .stack_size(4 << 20)
+        .run(|_| coro::spawn(big_local::<{ 1 << 20 }>).join().unwrap());
+    assert_eq!(sums, vec![7 << 20]);
 }

@@ -49,6 +49,7 @@
 //! });
 //! ```
 
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -100,6 +101,34 @@ pub fn with_timeout<T, F: FnOnce() -> T>(d: Duration, f: F) -> Result<T> {
         Some(at) => scope(&t, at, f),
         // No deadline this far away can pass.
         None => Ok(f()),
+    }
+}
+
+/// As [`with_timeout`] for I/O code: the closure's own `io::Result`, flattened with the
+/// scope's outcome, so that `?` takes both. An expired deadline is an `io::Error` of kind
+/// [`TimedOut`](io::ErrorKind::TimedOut) (as the failed call inside reported it), and no
+/// runtime is an error too.
+///
+/// ```
+/// use std::io::Read;
+/// use std::time::Duration;
+///
+/// fn read_some(s: &mut std::net::TcpStream) -> std::io::Result<usize> {
+///     coro::with_io_timeout(Duration::from_millis(20), || s.read(&mut [0; 16]))
+/// }
+///
+/// coro::run(|| {
+///     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let mut quiet = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+///     let _peer = l.accept().unwrap();
+///     let err = read_some(&mut quiet).unwrap_err();
+///     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// ```
+pub fn with_io_timeout<T, F: FnOnce() -> io::Result<T>>(d: Duration, f: F) -> io::Result<T> {
+    match with_timeout(d, f) {
+        Ok(r) => r,
+        Err(e) => Err(e.into()),
     }
 }
 

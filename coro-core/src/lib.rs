@@ -22,15 +22,15 @@ pub(crate) mod sys;
 pub mod time;
 
 pub use blocking::spawn_blocking;
-pub use cancel::{Cancelled, shield, with_deadline, with_timeout};
+pub use cancel::{Cancelled, shield, with_deadline, with_io_timeout, with_timeout};
 pub use coroutine::{Coroutine, CoroutineResult, Yielder, current_id};
 pub use error::{Error, Result};
 pub use generator::Generator;
 pub use local::{AccessError, LocalKey};
 pub use poll::{PollFd, poll};
 pub use runtime::{
-    Builder, CoroutineInfo, JoinHandle, Runtime, RuntimeBuilder, current, run, spawn, try_run,
-    yield_now,
+    Builder, CoroutineInfo, JoinHandle, MAIN_STACK_SIZE, Runtime, RuntimeBuilder, current, run,
+    spawn, try_run, yield_now,
 };
 pub use stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
 pub use time::{sleep, sleep_until, timeout};

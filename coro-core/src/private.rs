@@ -42,23 +42,17 @@ where
     crate::runtime::spawn(f)
 }
 
-/// `#[coro::coroutine(stack_size = N)]` and `go!(stack_size = N; ..)`.
+/// `#[coro::coroutine(stack_size = N, name = "..")]` and `go!(stack_size = N, name = ..; ..)`.
 ///
 /// # Panics
 ///
 /// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
-pub fn spawn_with<T, F>(stack_size: Option<usize>, f: F) -> JoinHandle<T>
+pub fn spawn_with<T, F>(stack_size: Option<usize>, name: Option<&str>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    let mut builder = Builder::new();
-    if let Some(size) = stack_size {
-        builder = builder.stack_size(size);
-    }
-    builder
-        .spawn(f)
-        .unwrap_or_else(|e| panic!("coro::spawn: {e}"))
+    spawn_builder(builder(Builder::new(), stack_size, name), f)
 }
 
 /// `#[coro::coroutine(unsafe(shared))]` and `go!(unsafe(shared); ..)`: on a shared stack.
@@ -70,19 +64,43 @@ where
 /// # Panics
 ///
 /// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
-pub unsafe fn spawn_shared<T, F>(stack_size: Option<usize>, f: F) -> JoinHandle<T>
+pub unsafe fn spawn_shared<T, F>(
+    stack_size: Option<usize>,
+    name: Option<&str>,
+    f: F,
+) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
     // SAFETY: the caller's contract is `Builder::shared`'s.
-    let mut builder = unsafe { Builder::new().shared(true) };
-    if let Some(size) = stack_size {
-        builder = builder.stack_size(size);
-    }
+    let shared = unsafe { Builder::new().shared(true) };
+    spawn_builder(builder(shared, stack_size, name), f)
+}
+
+/// `go!(builder = b; ..)`: spawns with the user's builder.
+///
+/// # Panics
+///
+/// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
+pub fn spawn_builder<T, F>(builder: Builder, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
     builder
         .spawn(f)
         .unwrap_or_else(|e| panic!("coro::spawn: {e}"))
+}
+
+fn builder(mut b: Builder, stack_size: Option<usize>, name: Option<&str>) -> Builder {
+    if let Some(size) = stack_size {
+        b = b.stack_size(size);
+    }
+    if let Some(name) = name {
+        b = b.name(name);
+    }
+    b
 }
 
 /// For tests: the live coroutines, the queued fd waits and the armed timers of this thread's
@@ -92,25 +110,39 @@ pub fn runtime_counts() -> Option<(usize, usize, usize)> {
     SCHED.is_set().then(|| SCHED.with(|s| s.counts()))
 }
 
-/// `#[coro::main]` and `#[coro::test]`: [`crate::run`].
-pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
-    crate::runtime::run(f)
+/// `#[coro::main]` and `#[coro::test]`: [`crate::run`], with `main` on a stack of
+/// `stack_size` bytes when given.
+pub fn run_with<T, F: FnOnce() -> T>(stack_size: Option<usize>, f: F) -> T {
+    match stack_size {
+        None => crate::runtime::run(f),
+        Some(size) => crate::runtime::run_with_main_stack(size, f),
+    }
 }
 
-/// `#[coro::main(threads = N)]`: `f` as the first coroutine of `n` runtimes, one per thread,
+/// `#[coro::main(replicate = N)]`: `f` as the first coroutine of `n` runtimes, one per thread,
 /// and their results folded into one.
-pub fn run_threads<T, F>(n: usize, f: F) -> T
+pub fn run_threads<T, F>(n: usize, stack_size: Option<usize>, f: F) -> T
 where
     F: Fn() -> T + Sync,
     T: MainOutput + Send,
 {
-    T::combine(Runtime::builder().threads(n).run(|_| f()))
+    let mut b = Runtime::builder().threads(n);
+    if let Some(size) = stack_size {
+        b = b.main_stack_size(size);
+    }
+    T::combine(b.run(|_| f()))
 }
 
-/// What a `#[coro::main(threads = N)]` function may return: the results of its threads fold
+/// Called by `#[coro::main(threads = N)]`, so that the compiler warns with the new name.
+#[deprecated(
+    note = "`#[coro::main(threads = N)]` is now `#[coro::main(replicate = N)]`: it runs the body once on each of N threads (each with its own runtime), not once with N workers"
+)]
+pub fn threads_is_now_replicate() {}
+
+/// What a `#[coro::main(replicate = N)]` function may return: the results of its threads fold
 /// into one.
 #[diagnostic::on_unimplemented(
-    message = "a `#[coro::main(threads = N)]` function returns `()` or a `Result`, not `{Self}`",
+    message = "a `#[coro::main(replicate = N)]` function returns `()` or a `Result`, not `{Self}`",
     label = "the threads' results cannot be combined into one `{Self}`"
 )]
 pub trait MainOutput: Sized {

@@ -15,7 +15,7 @@ use crate::options::{Accepts, Options, call_site_ident};
 
 const ACCEPTS: Accepts = Accepts {
     name: "`#[coro::coroutine]`",
-    keys: &["stack_size", "shared", "yield", "crate"],
+    keys: &["stack_size", "shared", "name", "yield", "crate"],
 };
 
 /// Parses, validates and expands `#[coro::coroutine(..)] fn ..`.
@@ -96,6 +96,14 @@ fn validate(func: &ItemFn, options: &Options) -> syn::Result<()> {
         return Err(syn::Error::new_spanned(
             key,
             "a generator runs on its own stack, not on the shared stacks: remove `shared` (or use `stack_size = N`)",
+        ));
+    }
+    if options.yield_ty.is_some()
+        && let Some(name) = &options.name
+    {
+        return Err(syn::Error::new_spanned(
+            name,
+            "a generator is not spawned, so it has no name to show: remove `name`",
         ));
     }
     for param in &sig.generics.params {

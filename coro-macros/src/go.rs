@@ -1,8 +1,9 @@
 //! `go!`: spawn an inline coroutine (libco's co_closure lambdas) and get its `JoinHandle<T>`.
 //!
 //! Three forms: `go! { stmts }`, `go!(move || expr)`, and either body after options,
-//! `go!(stack_size = 16384, unsafe(shared); { stmts })`. Statements are captured by move, as in a `move`
-//! closure.
+//! `go!(stack_size = 16384, name = "worker", unsafe(shared); { stmts })` or, with a builder,
+//! `go!(builder = coro::Builder::new().stack_size(1 << 20); move || expr)`. Statements are
+//! captured by move, as in a `move` closure.
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote};
@@ -14,10 +15,10 @@ use crate::options::{Accepts, Opt, Options};
 
 const ACCEPTS: Accepts = Accepts {
     name: "`go!`",
-    keys: &["stack_size", "shared", "crate"],
+    keys: &["stack_size", "shared", "name", "builder", "crate"],
 };
 
-const KNOWN: &[&str] = &["stack_size", "shared", "crate"];
+const KNOWN: &[&str] = &["stack_size", "shared", "name", "builder", "crate"];
 
 /// The body of the coroutine to spawn.
 enum Body {

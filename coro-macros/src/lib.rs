@@ -23,7 +23,8 @@ mod options;
 use proc_macro::TokenStream;
 
 /// Makes a function spawn its body as a coroutine (`JoinHandle<R>`), or with `yield = T` a
-/// generator (`Generator<T, R>`); options `stack_size = N`, `unsafe(shared)`, `yield = T`, `crate = ".."`.
+/// generator (`Generator<T, R>`); options `stack_size = N`, `name = ".."`, `unsafe(shared)`,
+/// `yield = T`, `crate = ".."`.
 ///
 /// Write it with its path, `#[coro::coroutine]`: a bare `#[coroutine]` is ambiguous with the
 /// compiler's built-in (unstable) attribute of that name.
@@ -52,7 +53,9 @@ pub fn coroutine(args: TokenStream, item: TokenStream) -> TokenStream {
     options::emit(coroutine::expand(args.into(), item.into()))
 }
 
-/// Runs `fn main`'s body as the first coroutine of a runtime; options `threads = N`, `crate = ".."`.
+/// Runs `fn main`'s body as the first coroutine of a runtime; options `stack_size = N` (main's
+/// stack, 8 MiB by default), `replicate = N` (run the body once on each of N threads, each with
+/// its own runtime; coroutines never move between threads), `crate = ".."`.
 ///
 /// ```
 /// #[coro::main]

@@ -1,8 +1,10 @@
 //! `#[coro::main]` and `#[coro::test]`: run a function's body as the first coroutine of a
-//! runtime (`coro::run`), or of one runtime per thread with `threads = N`.
+//! runtime (`coro::run`), on a stack of `stack_size = N` bytes if given, or replicated: once
+//! on each of N threads, each with its own runtime, with `replicate = N` (`threads = N` is its
+//! old name, and warns).
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::Parser;
 use syn::{AttrStyle, ItemFn, ReturnType};
 
@@ -23,11 +25,11 @@ impl Kind {
         match self {
             Kind::Main => Accepts {
                 name: "`#[coro::main]`",
-                keys: &["threads", "crate"],
+                keys: &["replicate", "threads", "stack_size", "crate"],
             },
             Kind::Test => Accepts {
                 name: "`#[coro::test]`",
-                keys: &["threads", "crate"],
+                keys: &["replicate", "threads", "stack_size", "crate"],
             },
         }
     }
@@ -114,9 +116,23 @@ fn expand_fn(kind: Kind, func: ItemFn, options: &Options) -> TokenStream {
         ReturnType::Default => quote!(),
         ReturnType::Type(_, ty) => quote!(-> #ty),
     };
+    let stack_size = match &options.stack_size {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
     let run = match &options.threads {
-        Some((_, n)) => quote!(#krate::__private::run_threads(#n, move || #ret { #(#stmts)* })),
-        None => quote!(#krate::__private::run(move || #ret { #(#stmts)* })),
+        Some((_, n)) => {
+            quote!(#krate::__private::run_threads(#n, #stack_size, move || #ret { #(#stmts)* }))
+        }
+        None => quote!(#krate::__private::run_with(#stack_size, move || #ret { #(#stmts)* })),
+    };
+    // `threads = N` is the old name of `replicate = N`: using it calls a deprecated function,
+    // so that the compiler warns with the new name.
+    let renamed = match &options.threads {
+        Some((key, _)) if key == "threads" => {
+            quote_spanned!(key.span()=> #krate::__private::threads_is_now_replicate();)
+        }
+        _ => quote!(),
     };
     let test_attr = match kind {
         Kind::Test => quote!(#[::core::prelude::v1::test]),
@@ -127,6 +143,7 @@ fn expand_fn(kind: Kind, func: ItemFn, options: &Options) -> TokenStream {
         #(#outer)*
         #vis #sig {
             #(#inner)*
+            #renamed
             #run
         }
     }

@@ -90,8 +90,12 @@ pub(crate) struct Options {
     pub(crate) shared: Option<(Ident, bool)>,
     /// `yield = T`.
     pub(crate) yield_ty: Option<(Ident, Type)>,
-    /// `threads = N`.
+    /// `replicate = N` (or its old name `threads = N`, which warns).
     pub(crate) threads: Option<(Ident, Expr)>,
+    /// `name = "..."`: the coroutine's name.
+    pub(crate) name: Option<Expr>,
+    /// `builder = expr`: a `coro::Builder` to spawn with (go! only).
+    pub(crate) builder: Option<(Ident, Expr)>,
     /// `crate = "path"`.
     pub(crate) krate: Option<Path>,
 }
@@ -159,13 +163,45 @@ impl Options {
                         ));
                     }
                 },
-                "threads" => {
+                "threads" | "replicate" => {
+                    if options.threads.is_some() {
+                        return Err(syn::Error::new_spanned(
+                            &opt.key,
+                            "`threads` is the old name of `replicate`: keep one `replicate = N`",
+                        ));
+                    }
                     let value = threads(&opt)?;
                     options.threads = Some((opt.key, value));
                 }
+                "name" => match opt.value {
+                    Some(OptValue::Expr(expr)) => options.name = Some(expr),
+                    _ => {
+                        return Err(syn::Error::new_spanned(
+                            &opt.key,
+                            "`name` takes the coroutine's name: write `name = \"worker\"`",
+                        ));
+                    }
+                },
+                "builder" => match opt.value {
+                    Some(OptValue::Expr(expr)) => options.builder = Some((opt.key, expr)),
+                    _ => {
+                        return Err(syn::Error::new_spanned(
+                            &opt.key,
+                            "`builder` takes a `coro::Builder`: write `builder = coro::Builder::new().name(\"w\")`",
+                        ));
+                    }
+                },
                 "crate" => options.krate = Some(crate_path(&opt)?),
                 _ => return Err(unknown_option(&opt.key, accepts)),
             }
+        }
+        if let Some((key, _)) = &options.builder
+            && (options.stack_size.is_some() || options.shared.is_some() || options.name.is_some())
+        {
+            return Err(syn::Error::new_spanned(
+                key,
+                "with `builder = ..`, set the name, stack size and shared stack on the builder, not as options",
+            ));
         }
         Ok(options)
     }
@@ -179,15 +215,21 @@ impl Options {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
         };
-        if shared {
+        let name = match &self.name {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        if let Some((_, builder)) = &self.builder {
+            quote!(#krate::__private::spawn_builder(#builder, #body))
+        } else if shared {
             quote!({
                 let __coro_body = #body;
                 // SAFETY: the user wrote `unsafe(shared)`, promising the body lends no
                 // reference into its stack while it is suspended.
-                unsafe { #krate::__private::spawn_shared(#stack_size, __coro_body) }
+                unsafe { #krate::__private::spawn_shared(#stack_size, #name, __coro_body) }
             })
-        } else if self.stack_size.is_some() {
-            quote!(#krate::__private::spawn_with(#stack_size, #body))
+        } else if self.stack_size.is_some() || self.name.is_some() {
+            quote!(#krate::__private::spawn_with(#stack_size, #name, #body))
         } else {
             quote!(#krate::__private::spawn(#body))
         }
@@ -206,11 +248,15 @@ fn unknown_option(key: &Ident, accepts: &Accepts) -> syn::Error {
     let list = accepts
         .keys
         .iter()
+        // `threads` is the old name of `replicate`: not offered.
+        .filter(|k| **k != "threads")
         .map(|k| match *k {
             "stack_size" => "`stack_size = N`",
             "shared" => "`unsafe(shared)`",
             "yield" => "`yield = T`",
-            "threads" => "`threads = N`",
+            "threads" | "replicate" => "`replicate = N`",
+            "name" => "`name = \"..\"`",
+            "builder" => "`builder = coro::Builder::new()..`",
             "crate" => "`crate = \"path\"`",
             other => other,
         })
@@ -273,7 +319,7 @@ fn shared(opt: &Opt) -> syn::Result<bool> {
 }
 
 fn threads(opt: &Opt) -> syn::Result<Expr> {
-    let hint = "`threads` takes a number of threads: write `threads = 4`";
+    let hint = "`replicate` takes a number of threads: write `replicate = 4`";
     match &opt.value {
         Some(OptValue::Expr(expr)) => {
             if let Expr::Lit(ExprLit { lit, .. }) = expr {
@@ -281,7 +327,7 @@ fn threads(opt: &Opt) -> syn::Result<Expr> {
                     Lit::Int(int) if int.base10_parse::<u64>()? == 0 => {
                         return Err(syn::Error::new_spanned(
                             expr,
-                            "a runtime needs at least one thread: write `threads = 1` or more",
+                            "a runtime needs at least one thread: write `replicate = 1` or more",
                         ));
                     }
                     Lit::Int(_) => {}

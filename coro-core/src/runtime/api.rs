@@ -81,6 +81,10 @@ pub fn yield_now() {
 /// Runs `f` as the first coroutine of a new runtime on this thread, drives the event loop
 /// until every coroutine has finished, and returns `f`'s value.
 ///
+/// `f` runs on a stack of [`MAIN_STACK_SIZE`](crate::MAIN_STACK_SIZE) bytes (8 MiB, as a main
+/// thread's), the coroutines it spawns on [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE)
+/// unless they ask for another; [`Runtime::builder`](crate::Runtime::builder) sets both.
+///
 /// `f` may borrow from the caller: it cannot outlive this call. A panic in `f` stops the
 /// runtime at once: the other coroutines are cancelled (their stacks unwound, so their
 /// destructors run) instead of waited for, since some may never end (a server's accept loop),
@@ -118,5 +122,17 @@ pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
 /// });
 /// ```
 pub fn try_run<T, F: FnOnce() -> T>(f: F) -> Result<T> {
-    super::run::run_main(f)
+    super::run::run_main(&super::run::RunOptions::default(), f)
+}
+
+/// As [`run`], with `f` on a stack of `size` bytes (`#[coro::main(stack_size = N)]`).
+pub(crate) fn run_with_main_stack<T, F: FnOnce() -> T>(size: usize, f: F) -> T {
+    let options = super::run::RunOptions {
+        main_stack_size: size,
+        ..Default::default()
+    };
+    match super::run::run_main(&options, f) {
+        Ok(v) => v,
+        Err(e) => panic!("coro::run: {e}"),
+    }
 }

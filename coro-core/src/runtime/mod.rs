@@ -32,7 +32,9 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use api::run_with_main_stack;
 pub use api::{CoroutineInfo, current, run, spawn, try_run, yield_now};
 pub use builder::Builder;
 pub use join::JoinHandle;
 pub use multi::{Runtime, RuntimeBuilder};
+pub use run::MAIN_STACK_SIZE;

@@ -5,6 +5,8 @@ use std::thread;
 
 use crate::error::Result;
 
+use super::run::{RunOptions, run_main};
+
 /// Entry point for multi-threaded runs: `Runtime::builder().threads(n).run(f)`.
 ///
 /// Each of the `n` threads runs its own scheduler with `f(i)` as its first coroutine;
@@ -33,6 +35,7 @@ impl Runtime {
             threads: 1,
             blocking_threads: None,
             name: "coro-worker".into(),
+            options: RunOptions::default(),
         }
     }
 }
@@ -43,6 +46,7 @@ pub struct RuntimeBuilder {
     threads: usize,
     blocking_threads: Option<usize>,
     name: String,
+    options: RunOptions,
 }
 
 impl RuntimeBuilder {
@@ -55,6 +59,20 @@ impl RuntimeBuilder {
     /// The size of the process-wide [`spawn_blocking`](crate::spawn_blocking) pool (default 4).
     pub fn blocking_threads(mut self, n: usize) -> Self {
         self.blocking_threads = Some(n);
+        self
+    }
+
+    /// The stack size, in bytes, of every coroutine spawned without one of its own (default
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE)).
+    pub fn stack_size(mut self, size: usize) -> Self {
+        self.options.stack_size = size;
+        self
+    }
+
+    /// The stack size, in bytes, of the first coroutine on each thread, the one that runs
+    /// `f` (default [`MAIN_STACK_SIZE`](crate::MAIN_STACK_SIZE), 8 MiB).
+    pub fn main_stack_size(mut self, size: usize) -> Self {
+        self.options.main_stack_size = size;
         self
     }
 
@@ -92,15 +110,16 @@ impl RuntimeBuilder {
             crate::blocking::set_pool_size(n);
         }
         let f = &f;
+        let options = &self.options;
         thread::scope(|scope| {
             let mut handles = Vec::with_capacity(self.threads - 1);
             for i in 1..self.threads {
                 let h = thread::Builder::new()
                     .name(format!("{}-{i}", self.name))
-                    .spawn_scoped(scope, move || super::try_run(|| f(i)))?;
+                    .spawn_scoped(scope, move || run_main(options, || f(i)))?;
                 handles.push(h);
             }
-            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| super::try_run(|| f(0))));
+            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| run_main(options, || f(0))));
             let mut out = Vec::with_capacity(self.threads);
             let mut panicked = None;
             let mut error = None;

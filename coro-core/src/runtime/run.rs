@@ -1,5 +1,30 @@
 //! [`run_main`]: the life of a runtime, from the first task to the teardown.
 
+/// The stack of the first coroutine, `main`, unless a [`RuntimeBuilder`](crate::RuntimeBuilder)
+/// says otherwise: 8 MiB, the stack a Linux program's main thread gets. `main` is where ported
+/// blocking code runs first, with its large locals and deep calls; the stack is mapped lazily,
+/// so only the pages it touches cost memory, and its address space comes out of the 16 MiB
+/// region every owned stack has anyway.
+pub const MAIN_STACK_SIZE: usize = 8 << 20;
+
+/// How a runtime's coroutines get their stacks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunOptions {
+    /// The stack of the first coroutine.
+    pub(crate) main_stack_size: usize,
+    /// The stack of every coroutine spawned without a size of its own.
+    pub(crate) stack_size: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            main_stack_size: MAIN_STACK_SIZE,
+            stack_size: crate::DEFAULT_STACK_SIZE,
+        }
+    }
+}
+
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{Error, Result};
@@ -25,11 +50,11 @@ impl Scheduler {
 
 /// Runs `f` as the first task of a new scheduler on this thread and drives the loop until
 /// every task has finished. See [`crate::run`].
-pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
+pub(crate) fn run_main<T, F: FnOnce() -> T>(options: &RunOptions, f: F) -> Result<T> {
     if SCHED.is_set() {
         return Err(Error::NestedRun);
     }
-    let sched = Scheduler::new()?;
+    let sched = Scheduler::new(options.stack_size)?;
     let mut out: Option<T> = None;
     let slot: *mut Option<T> = &mut out;
     let mut main_panic: Option<Box<dyn std::any::Any + Send>> = None;
@@ -66,7 +91,12 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(f: F) -> Result<T> {
 
     SCHED.set(&sched, || -> Result<()> {
         let teardown = Teardown(&sched);
-        sched.spawn(&Builder::new().name("main"), main)?;
+        sched.spawn(
+            &Builder::new()
+                .name("main")
+                .stack_size(options.main_stack_size),
+            main,
+        )?;
         sched.run_loop();
         std::mem::forget(teardown);
         Ok(())

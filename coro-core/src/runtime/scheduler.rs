@@ -58,6 +58,8 @@ pub(crate) struct Scheduler {
     stopping: Cell<bool>,
     /// Why the runtime shut down, when it was not the main task's panic: `run` panics with it.
     fatal: RefCell<Option<String>>,
+    /// The stack size of a coroutine spawned without one.
+    stack_size: usize,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -71,7 +73,7 @@ impl std::fmt::Debug for Scheduler {
 
 impl Scheduler {
     /// A scheduler with its epoll instance and wake-up eventfd.
-    pub(crate) fn new() -> Result<Scheduler> {
+    pub(crate) fn new(stack_size: usize) -> Result<Scheduler> {
         sys::watch_forks();
         let (driver, remote) = Driver::new()?;
         Ok(Scheduler {
@@ -87,6 +89,7 @@ impl Scheduler {
             deferred: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             fatal: RefCell::new(None),
+            stack_size,
         })
     }
 
@@ -159,17 +162,15 @@ impl Scheduler {
                 (Err(p), _) => done.0.set(Err(p)),
             }
         };
+        let size = opts.stack_size.unwrap_or(self.stack_size);
         let co = if opts.shared {
-            let stack = self.shared_stack(opts.stack_size.unwrap_or(crate::DEFAULT_STACK_SIZE))?;
+            let stack = self.shared_stack(size)?;
             // SAFETY: whoever set `shared` promised, through the unsafe `Builder::shared`, that
             // `f` lends no reference into its stack while suspended; the wrapper around it
             // keeps only its own locals, which nothing else sees.
             unsafe { Coroutine::with_shared_stack(&stack, body) }
         } else {
-            match opts.stack_size {
-                Some(size) => Coroutine::with_stack_size(size, body)?,
-                None => Coroutine::try_new(body)?,
-            }
+            Coroutine::with_stack_size(size, body)?
         };
         let task = Rc::new(Task::new(co, opts.name.clone()));
         if self.stopping.get() {

@@ -1,4 +1,4 @@
-#[coro::main(threads = 2)]
+#[coro::main(replicate = 2)]
 fn serve() -> u32 {
     0
 }

@@ -1,2 +1,2 @@
-#[coro::main(threads = 0)]
+#[coro::main(replicate = 0)]
 fn main() {}

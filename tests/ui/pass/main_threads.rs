@@ -1,10 +1,10 @@
-//! `#[coro::main(threads = N)]`: the body runs as the first coroutine on each thread.
+//! `#[coro::main(replicate = N)]`: the body runs as the first coroutine on each thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
-#[coro::main(threads = 2)]
+#[coro::main(replicate = 2)]
 fn main() {
     if RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
         let h = coro::go! { 1 };
