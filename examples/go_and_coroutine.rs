@@ -22,6 +22,7 @@ pub(crate) fn run(quick: bool) {
         blocks();
         options(if quick { 1_000 } else { 100_000 });
         panics();
+        assert_eq!(scoped(), (5, vec![3, 3, 5]));
     });
     println!("done");
 }
@@ -138,3 +139,20 @@ fn panics() {
     assert!(msg.contains("out of bounds"));
     println!("  joined: Err({msg:?})");
 }
+
+// ANCHOR: scoped
+/// Coroutines that borrow from the caller's stack: `coro::scope` ends every one of them before
+/// it returns, so they need not be `'static` (no `Rc` clones, no `move` of what they read).
+fn scoped() -> (usize, Vec<usize>) {
+    let words = ["one", "two", "three"];
+    let mut lengths = vec![0; words.len()];
+    let longest = coro::scope(|s| {
+        for (word, len) in words.iter().zip(lengths.iter_mut()) {
+            s.spawn(move || *len = word.len()); // each borrows one slot of `lengths`
+        }
+        let joined = s.spawn(|| words.concat().len()); // borrows `words`
+        joined.join().unwrap()
+    });
+    (longest / 2, lengths)
+}
+// ANCHOR_END: scoped

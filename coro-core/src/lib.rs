@@ -29,8 +29,8 @@ pub use generator::Generator;
 pub use local::{AccessError, LocalKey};
 pub use poll::{PollFd, poll};
 pub use runtime::{
-    Builder, CoroutineInfo, JoinHandle, MAIN_STACK_SIZE, Runtime, RuntimeBuilder, current, run,
-    spawn, try_run, yield_now,
+    Builder, CoroutineInfo, JoinHandle, MAIN_STACK_SIZE, Runtime, RuntimeBuilder, Scope,
+    ScopedJoinHandle, current, run, scope, spawn, try_run, yield_now,
 };
 pub use stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
 pub use time::{sleep, sleep_until, timeout};

@@ -109,6 +109,20 @@ impl<T> JoinHandle<T> {
         self.take()
     }
 
+    /// Parks the caller once until the coroutine finishes (or a spurious wake-up): for loops
+    /// that re-check `is_finished`. A wait of coro's own (an interrupt unwinds from it).
+    pub(crate) fn wait_once(&self) {
+        if !self.is_finished() {
+            *self.inner.waiter.borrow_mut() = Some(park::current_unparker());
+            park::park();
+        }
+    }
+
+    /// The task, for the scheduler's cancel.
+    pub(crate) fn task_rc(&self) -> Rc<Task> {
+        Rc::clone(&self.task)
+    }
+
     /// Registers `u` to be woken when the coroutine finishes.
     pub(crate) fn set_waiter(&self, u: Unparker) {
         *self.inner.waiter.borrow_mut() = Some(u);

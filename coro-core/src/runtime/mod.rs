@@ -7,6 +7,7 @@
 //! | `builder.rs` | `Builder`: the options of one coroutine (name, stack, shared stack) |
 //! | `multi.rs` | `Runtime`, `RuntimeBuilder`: one scheduler per thread on several threads |
 //! | `join.rs` | `JoinHandle`: waiting for a coroutine, cancelling it |
+//! | `scope.rs` | `scope`: coroutines that borrow from their spawner's stack |
 //! | `run.rs` | `run_main`: a runtime's life, from the first task to the teardown |
 //! | `scheduler.rs` | `Scheduler`: the ready queue and the loop |
 //! | `task.rs`, `tasks.rs` | a task as the scheduler sees it; the table of live tasks |
@@ -27,6 +28,7 @@ mod multi;
 pub(crate) mod park;
 mod run;
 pub(crate) mod scheduler;
+mod scope;
 pub(crate) mod task;
 mod tasks;
 #[cfg(test)]
@@ -38,3 +40,4 @@ pub use builder::Builder;
 pub use join::JoinHandle;
 pub use multi::{Runtime, RuntimeBuilder};
 pub use run::MAIN_STACK_SIZE;
+pub use scope::{Scope, ScopedJoinHandle, scope};

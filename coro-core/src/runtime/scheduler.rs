@@ -172,7 +172,7 @@ impl Scheduler {
         } else {
             Coroutine::with_stack_size(size, body)?
         };
-        let task = Rc::new(Task::new(co, opts.name.clone()));
+        let task = Rc::new(Task::new(co, opts.name.clone(), opts.shared));
         if self.stopping.get() {
             task.cancel.cancel();
         }

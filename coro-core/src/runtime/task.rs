@@ -40,11 +40,13 @@ pub(crate) struct Task {
     pub(crate) notified: Cell<bool>,
     /// Whether it was cancelled, and the deadline scopes it is in.
     pub(crate) cancel: CancelState,
+    /// Whether it runs on a shared stack (its frames move while it waits).
+    pub(crate) shared: bool,
 }
 
 impl Task {
     /// A task record around a coroutine that has not started.
-    pub(crate) fn new(co: Coroutine<(), (), ()>, name: Option<Box<str>>) -> Task {
+    pub(crate) fn new(co: Coroutine<(), (), ()>, name: Option<Box<str>>, shared: bool) -> Task {
         Task {
             id: co.id(),
             name,
@@ -54,6 +56,7 @@ impl Task {
             state: Cell::new(TaskState::Queued),
             notified: Cell::new(false),
             cancel: CancelState::default(),
+            shared,
         }
     }
 }
