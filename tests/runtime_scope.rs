@@ -11,7 +11,7 @@ const LONG: Duration = Duration::from_secs(3600);
 fn children_borrow_the_callers_locals_mutably_and_disjointly() {
     coro::run(|| {
         let input: Vec<u64> = (1..=1000).collect();
-        let mut sums = vec![0u64; 10];
+        let mut sums = [0u64; 10];
         coro::scope(|s| {
             for (chunk, sum) in input.chunks(100).zip(sums.iter_mut()) {
                 s.spawn(move || {
