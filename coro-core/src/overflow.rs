@@ -9,7 +9,7 @@ use std::ptr;
 use std::sync::Once;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::coroutine::Core;
+use crate::coroutine::Control;
 
 /// The handlers that were installed before ours, for SIGSEGV and SIGBUS.
 static PREVIOUS: [AtomicPtr<libc::sigaction>; 2] = [
@@ -92,13 +92,13 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // alternate signal stack, so our own does not).
     // SAFETY: for SA_SIGINFO handlers the third argument is the interrupted ucontext.
     let sp = unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RSP as usize] };
-    let core: *const Core = crate::stack::region_owner(sp as usize).cast();
+    let core: *const Control = crate::stack::region_owner(sp as usize).cast();
     if !core.is_null() {
         // SAFETY: code runs on a coroutine stack only while that coroutine runs, and a coroutine
         // names itself the owner of its stack's region before it first runs (or takes a shared
-        // stack over): the owner of the interrupted stack pointer's region is the live Core of
+        // stack over): the owner of the interrupted stack pointer's region is the live Control of
         // the coroutine that was running.
-        let bounds = unsafe { Core::stack_bounds(core) };
+        let bounds = unsafe { Control::stack_bounds(core) };
         if let Some((guard, limit, size)) = bounds
             && addr >= guard
             && addr < limit

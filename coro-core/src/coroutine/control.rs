@@ -1,4 +1,5 @@
-//! [`Core`]: the type-erased control block every coroutine has, and the switch into it.
+//! [`Control`]: the type-erased part of every coroutine's control block (its saved context,
+//! state, id and stack), and the switch into it.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
@@ -14,13 +15,13 @@ use crate::stack::{OwnedStack, SharedInner, Stack};
 /// Where a coroutine is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
-pub(crate) enum State {
+pub(crate) enum CoroutineState {
     /// Made, never resumed.
     Fresh,
     /// Stopped in `Yielder::suspend`, waiting to be resumed.
     Suspended,
     /// Running, or waiting in the resume chain for a coroutine it resumed. Only a shared-stack
-    /// coroutine, or one on its first run, is marked so: see `Core::switch_in`.
+    /// coroutine, or one on its first run, is marked so: see `Control::switch_in`.
     Running,
     /// Returned, panicked, or unwound by a drop.
     Finished,
@@ -53,18 +54,18 @@ pub(crate) enum StackSlot {
 /// of its owned stack), so its address is
 /// the coroutine's identity for the asm (`data`) and for its shared stack (`occupant`).
 #[repr(C)]
-pub(crate) struct Core {
+pub(crate) struct Control {
     /// The saved stack pointer (the child's while it is suspended, the parent's while it
     /// runs). While the coroutine is fresh on a shared stack and has no frame yet, it holds the
     /// entry function instead, until the coroutine first takes the stack over.
     pub(crate) ctx: UnsafeCell<Context>,
-    pub(crate) state: Cell<State>,
+    pub(crate) state: Cell<CoroutineState>,
     /// What the result slot of the coroutine's block holds (see `Body` in the parent module);
     /// kept here, in the padding after `state`, so that the slot needs no tag of its own.
     pub(crate) ended: Cell<Ended>,
     /// The id, in 48 bits (see [`MAX_ID`]), so that it fills the rest of the word with `state`
     /// and `ended`: its low 16 bits here, the rest in `id_hi` (two stores to make, where six
-    /// bytes were six). Read with [`Core::id`].
+    /// bytes were six). Read with [`Control::id`].
     id_lo: u16,
     /// Bits 16 to 47 of the id.
     id_hi: u32,
@@ -116,7 +117,7 @@ fn reserve_ids() -> (u64, u64) {
     (next, next + ID_BLOCK)
 }
 
-impl Core {
+impl Control {
     /// The coroutine's id, unique in the process and never 0.
     #[inline]
     pub(crate) fn id(&self) -> u64 {
@@ -124,11 +125,11 @@ impl Core {
     }
 
     #[inline]
-    pub(crate) fn new(stack: StackSlot) -> Core {
+    pub(crate) fn new(stack: StackSlot) -> Control {
         let id = next_id();
-        Core {
+        Control {
             ctx: UnsafeCell::new(Context::new()),
-            state: Cell::new(State::Fresh),
+            state: Cell::new(CoroutineState::Fresh),
             ended: Cell::new(Ended::Nothing),
             id_lo: id as u16,
             id_hi: (id >> 16) as u32,
@@ -144,25 +145,25 @@ impl Core {
     /// # Safety
     ///
     /// The coroutine must be fresh or suspended, with its frames in place on its stack (see
-    /// [`Core::prepare`]), and `self` must not move or be freed until this returns.
+    /// [`Control::prepare`]), and `self` must not move or be freed until this returns.
     #[inline(always)]
     pub(crate) unsafe fn switch_in(&self, arg: usize) -> usize {
         // Only a shared stack's occupant check looks at a coroutine while it runs, so an owned
         // stack's coroutine that was suspended stays marked so while it runs: its handle is
         // borrowed by `resume` meanwhile, and two stores per switch are saved.
-        let mark =
-            matches!(self.stack, StackSlot::Shared { .. }) || self.state.get() == State::Fresh;
+        let mark = matches!(self.stack, StackSlot::Shared { .. })
+            || self.state.get() == CoroutineState::Fresh;
         if mark {
-            self.state.set(State::Running);
+            self.state.set(CoroutineState::Running);
         }
         // Nothing records that the child runs now: `current()` finds it by the stack pointer.
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
         let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
         if got == EXITED {
-            self.state.set(State::Finished);
+            self.state.set(CoroutineState::Finished);
         } else if mark {
-            self.state.set(State::Suspended);
+            self.state.set(CoroutineState::Suspended);
         }
         got
     }
@@ -204,10 +205,10 @@ impl Core {
         let occupant = stack.occupant();
         if !occupant.is_null() {
             // SAFETY: the occupant is null when the shared stack is made (`SharedStack::new`)
-            // and a coroutine clears it (in `release_stack`) before its Core is freed, so a
-            // non-null occupant points at a live Core.
+            // and a coroutine clears it (in `release_stack`) before its control block is freed, so a
+            // non-null occupant points at a live control block.
             let occupant = unsafe { &*occupant };
-            if occupant.state.get() != State::Suspended {
+            if occupant.state.get() != CoroutineState::Suspended {
                 return false;
             }
             // SAFETY: the occupant is suspended, so its context holds its stack pointer and its
@@ -228,13 +229,13 @@ impl Core {
         // SAFETY: the context is ours; nothing runs on it while we are fresh or suspended.
         let ctx = unsafe { &mut *self.ctx.get() };
         match self.state.get() {
-            State::Fresh => {
+            CoroutineState::Fresh => {
                 // SAFETY: `sp` holds the entry function while the coroutine is fresh (set by
                 // `Coroutine::with_shared_stack`); the stack is free now, so the bootstrap frame
                 // may be written at its top; `self` is the start of the (heap) block the entry expects.
                 ctx.sp = unsafe {
                     let entry: coro_asm::EntryFn = std::mem::transmute(ctx.sp);
-                    coro_asm::init_stack(top as *mut u8, entry, self as *const Core as *mut u8)
+                    coro_asm::init_stack(top as *mut u8, entry, self as *const Control as *mut u8)
                 };
             }
             // SAFETY: our frames were saved below `top` and go back to the same addresses,
@@ -266,11 +267,11 @@ impl Core {
     ///
     /// # Safety
     ///
-    /// `core` must point at a live Core whose coroutine is running on this thread.
-    pub(crate) unsafe fn stack_bounds(core: *const Core) -> Option<(usize, usize, usize)> {
-        // SAFETY: the caller guarantees `core` is live; only plain loads follow.
-        let core = unsafe { &*core };
-        match &core.stack {
+    /// `control` must point at a live control block whose coroutine is running on this thread.
+    pub(crate) unsafe fn stack_bounds(control: *const Control) -> Option<(usize, usize, usize)> {
+        // SAFETY: the caller guarantees `control` is live; only plain loads follow.
+        let control = unsafe { &*control };
+        match &control.stack {
             StackSlot::Owned(cell) => {
                 // SAFETY: the running coroutine's stack slot is not being written while we look.
                 let stack = unsafe { (*cell.as_ptr()).as_ref() };
@@ -287,7 +288,7 @@ impl Core {
 /// caller runs on (see `stack::region`). Nested coroutines need no bookkeeping: each runs on its
 /// own stack, and when it switches out, the stack pointer is back on its resumer's.
 #[inline]
-pub(crate) fn current() -> *const Core {
+pub(crate) fn current() -> *const Control {
     crate::stack::region_owner(coro_asm::stack_pointer()).cast()
 }
 
@@ -301,24 +302,24 @@ pub(crate) fn current() -> *const Core {
 /// assert!(matches!(co.resume(()), Ok(CoroutineResult::Return(Some(i))) if i == id));
 /// ```
 pub fn current_id() -> Option<u64> {
-    let core = current();
+    let control = current();
     // SAFETY: the owner of the stack we run on is the running coroutine, alive while it runs.
-    (!core.is_null()).then(|| unsafe { (*core).id() })
+    (!control.is_null()).then(|| unsafe { (*control).id() })
 }
 
 /// The coroutine-local slot of the innermost running coroutine; `None` outside coroutines. The
 /// reference is valid while that coroutine runs; do not keep it across a switch.
 #[inline]
 pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
-    let core = current();
+    let control = current();
     // SAFETY: as in `current_id`; the 'static lifetime is a lie the callers are told about above.
-    (!core.is_null()).then(|| unsafe { &(*core).locals })
+    (!control.is_null()).then(|| unsafe { &(*control).locals })
 }
 
 // A shared-stack coroutine's control block is most of what a suspended one costs besides its
 // frames (see the book's "Stacks" chapter): keep the stack slot at three words (the owned
 // stack's non-zero top lends the enum its tag).
 const _: () = assert!(size_of::<StackSlot>() == 24);
-// And the Core at six words: the context, state, outcome tag and 48-bit id in one word, the
+// And the Control at six words: the context, state, outcome tag and 48-bit id in one word, the
 // locals pointer, the stack slot.
-const _: () = assert!(size_of::<Core>() == 48);
+const _: () = assert!(size_of::<Control>() == 48);

@@ -1,6 +1,6 @@
 //! [`Coroutine`]: an asymmetric, typed, stackful coroutine, and its [`Yielder`].
 
-mod core;
+mod control;
 mod save;
 
 use std::alloc::Layout;
@@ -12,11 +12,11 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 
-pub(crate) use self::core::Core;
-pub use self::core::current_id;
-use self::core::{CANCEL, EXITED, Ended, StackSlot};
+pub(crate) use self::control::Control;
+pub use self::control::current_id;
+use self::control::{CANCEL, EXITED, Ended, StackSlot};
 #[allow(unused_imports)] // current_locals: used by co_local storage
-pub(crate) use self::core::{State, current, current_locals};
+pub(crate) use self::control::{CoroutineState, current, current_locals};
 use self::save::SaveBuf;
 use crate::error::{Error, Result};
 use crate::stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
@@ -52,12 +52,12 @@ impl<Y, R> CoroutineResult<Y, R> {
 /// stack runs. It never escapes the coroutine.
 struct ForcedUnwind;
 
-/// The part of a coroutine's control block the [`Yielder`] sees: the `Core`. Inputs and
+/// The part of a coroutine's control block the [`Yielder`] sees: the `Control`. Inputs and
 /// yielded values do not live here: each crosses the switch as a pointer to the sender's
 /// variable, passed in the switch's register, and the receiver moves it out at once.
 #[repr(C)]
 struct Head<I, Y> {
-    core: Core,
+    control: Control,
     _values: PhantomData<fn(Y) -> I>,
 }
 
@@ -66,7 +66,7 @@ struct Head<I, Y> {
 #[repr(C)]
 struct Body<I, Y, R> {
     head: Head<I, Y>,
-    /// What the body ended with; which field is live, if any, is `Core::ended`. An
+    /// What the body ended with; which field is live, if any, is `Control::ended`. An
     /// `Option<thread::Result<R>>` would take a word more for its own tag, and a suspended
     /// shared-stack coroutine is little more than its block and its frames.
     result: UnsafeCell<MaybeUninit<Outcome<R>>>,
@@ -86,7 +86,7 @@ impl<I, Y, R> Body<I, Y, R> {
     ///
     /// The body must not be running (the slot is written only by the body's own stack).
     unsafe fn take_result(&self) -> Option<std::thread::Result<R>> {
-        let ended = self.head.core.ended.replace(Ended::Nothing);
+        let ended = self.head.control.ended.replace(Ended::Nothing);
         let slot = self.result.get().cast::<Outcome<R>>();
         // SAFETY: `ended` says which field `store_result` or `run` wrote (the slot is read only
         // then); the tag is now `Nothing`, so the value is moved out once.
@@ -127,7 +127,7 @@ impl<I, Y, R> Body<I, Y, R> {
         };
         // SAFETY: as above.
         unsafe { (*self.result.get()).write(outcome) };
-        self.head.core.ended.set(ended);
+        self.head.control.ended.set(ended);
     }
 }
 
@@ -179,19 +179,19 @@ impl<I, Y> Yielder<I, Y> {
     /// that closure runs on the stack of a runtime task, which the switch cannot leave.)
     #[inline]
     pub fn suspend(&self, value: Y) -> I {
-        let core = &self.head.core;
+        let control = &self.head.control;
         // The one check on the hot path: the region table names the coroutine whose frames are
         // on the stack we run on (see `stack::region`), and that must be this one. Suspending
         // from any other stack would save that stack's pointer as this coroutine's, leave a
         // runtime set on the thread, or make a shared stack copy a span that is not its own.
-        if crate::stack::region_owner(coro_asm::stack_pointer()) != ptr::from_ref(core).cast() {
-            wrong_stack(core);
+        if crate::stack::region_owner(coro_asm::stack_pointer()) != ptr::from_ref(control).cast() {
+            wrong_stack(control);
         }
         let value = ManuallyDrop::new(value);
         // SAFETY: we are the running coroutine of this context (checked just above: we run on
         // its stack, and code runs there only while `resume` has switched into it). The
         // resumer moves `value` out (ptr::read) before anything else runs.
-        let arg = unsafe { coro_asm::suspend(self.head.core.ctx.get(), value_ptr(&value)) };
+        let arg = unsafe { coro_asm::suspend(self.head.control.ctx.get(), value_ptr(&value)) };
         if arg == CANCEL {
             panic::resume_unwind(Box::new(ForcedUnwind));
         }
@@ -202,14 +202,14 @@ impl<I, Y> Yielder<I, Y> {
 
     /// The id of this coroutine.
     pub fn id(&self) -> u64 {
-        self.head.core.id()
+        self.head.control.id()
     }
 }
 
 /// The panic of a [`Yielder::suspend`] called off its coroutine's stack.
 #[cold]
 #[inline(never)]
-fn wrong_stack(core: &Core) -> ! {
+fn wrong_stack(control: &Control) -> ! {
     let running = current();
     let on = if running.is_null() {
         "a stack that is no coroutine's (a thread's own stack)".to_owned()
@@ -224,14 +224,14 @@ fn wrong_stack(core: &Core) -> ! {
          `coro::run` (or any code running on another stack) cannot suspend the body; return \
          from the nested `coro::run` first and suspend after it, or, inside the runtime, wait \
          with `coro::yield_now`, a channel or a `Cond` instead",
-        core.id()
+        control.id()
     )
 }
 
 impl<I, Y> fmt::Debug for Yielder<I, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yielder")
-            .field("id", &self.head.core.id())
+            .field("id", &self.head.control.id())
             .finish()
     }
 }
@@ -330,7 +330,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         } else {
             free_boxed::<I, Y, R, F>
         };
-        // Code running on this stack belongs to this coroutine, whose Core starts the block.
+        // Code running on this stack belongs to this coroutine, whose Control starts the block.
         stack.set_owner(at.cast_const().cast());
         // SAFETY: `at` is either the top of the stack's writable memory, aligned for the block,
         // with the frames starting below it (see `init_stack` below), or a fresh heap block of
@@ -339,7 +339,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         // The stack goes in after the block is written, two words stored in place: built into
         // the block's image on our own frame, it was copied with 16-byte moves that had to wait
         // for the two 8-byte stores they read (a failed store-forward, 3 ns of a 25 ns create).
-        if let StackSlot::Owned(cell) = &co.core().stack {
+        if let StackSlot::Owned(cell) = &co.control().stack {
             cell.set(Some(stack));
         }
         // The frames start below the block when it sits at the top of the stack, at the top of
@@ -351,12 +351,12 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
             base as *mut u8
         };
         // SAFETY: the block was just made; nothing else sees its context yet.
-        let core = unsafe { &co.body.as_ref().head.core };
+        let control = unsafe { &co.body.as_ref().head.control };
         // SAFETY: `top` is the top of the fresh owned stack, or the start of the control block
         // at its top, and nothing else uses the memory below; `entry` never returns and expects
-        // the block, which starts with the Core.
+        // the block, which starts with the Control.
         unsafe {
-            (*core.ctx.get()).sp =
+            (*control.ctx.get()).sp =
                 coro_asm::init_stack(top, entry::<I, Y, R, F>, co.body.as_ptr().cast());
         }
         co
@@ -386,7 +386,8 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         // SAFETY: as in `with_stack`; the bootstrap frame is written when the coroutine first
         // takes the shared stack over, from the entry function kept in `sp` until then.
         unsafe {
-            (*co.body.as_ref().head.core.ctx.get()).sp = entry::<I, Y, R, F> as *const () as usize;
+            (*co.body.as_ref().head.control.ctx.get()).sp =
+                entry::<I, Y, R, F> as *const () as usize;
         }
         co
     }
@@ -419,7 +420,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         let inner = Inner {
             body: Body {
                 head: Head {
-                    core: Core::new(stack),
+                    control: Control::new(stack),
                     _values: PhantomData,
                 },
                 result: UnsafeCell::new(MaybeUninit::uninit()),
@@ -439,9 +440,9 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
 }
 
 impl<I, Y, R> Coroutine<I, Y, R> {
-    fn core(&self) -> &Core {
+    fn control(&self) -> &Control {
         // SAFETY: the block lives as long as the handle.
-        unsafe { &self.body.as_ref().head.core }
+        unsafe { &self.body.as_ref().head.control }
     }
 
     /// Runs the coroutine until it yields or returns, giving it `input` (the body's argument the
@@ -458,17 +459,17 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     pub fn resume(&mut self, input: I) -> Result<CoroutineResult<Y, R>> {
         // SAFETY: the block lives as long as the handle; `&mut self` means no one else resumes it.
         let body = unsafe { self.body.as_ref() };
-        let core = &body.head.core;
-        match core.state.get() {
-            State::Fresh | State::Suspended => {}
-            State::Finished => return Err(Error::Finished),
-            State::Running => return Err(Error::Running),
+        let control = &body.head.control;
+        match control.state.get() {
+            CoroutineState::Fresh | CoroutineState::Suspended => {}
+            CoroutineState::Finished => return Err(Error::Finished),
+            CoroutineState::Running => return Err(Error::Running),
         }
-        core.prepare()?;
+        control.prepare()?;
         let input = ManuallyDrop::new(input);
         // SAFETY: the coroutine is fresh or suspended and `prepare` put its frames in place; the
         // control block does not move. The child moves `input` out before it does anything else.
-        let got = unsafe { core.switch_in(value_ptr(&input)) };
+        let got = unsafe { control.switch_in(value_ptr(&input)) };
         if got != EXITED {
             // SAFETY: a suspending child passes a pointer to its yielded value, which it gave up
             // (ManuallyDrop) and which stays in place until it runs again; we move it out once.
@@ -483,7 +484,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     fn finish(&mut self) -> Result<CoroutineResult<Y, R>> {
         // SAFETY: the block lives as long as the handle.
         let body = unsafe { self.body.as_ref() };
-        body.head.core.release_stack();
+        body.head.control.release_stack();
         // SAFETY: the coroutine finished; the result slot is ours.
         match unsafe { body.take_result() } {
             Some(Ok(r)) => Ok(CoroutineResult::Return(r)),
@@ -494,28 +495,28 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// Whether the body has returned or panicked (resuming it now is an error).
     pub fn is_finished(&self) -> bool {
-        self.core().state.get() == State::Finished
+        self.control().state.get() == CoroutineState::Finished
     }
 
     /// Whether the body has started running.
     pub fn is_started(&self) -> bool {
-        self.core().state.get() != State::Fresh
+        self.control().state.get() != CoroutineState::Fresh
     }
 
     /// The coroutine's id, unique in the process and never 0.
     pub fn id(&self) -> u64 {
-        self.core().id()
+        self.control().id()
     }
 }
 
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {
     fn drop(&mut self) {
-        let core = self.core();
-        if core.state.get() == State::Suspended && core.prepare().is_ok() {
+        let control = self.control();
+        if control.state.get() == CoroutineState::Suspended && control.prepare().is_ok() {
             // Unwind the body: every `suspend` from now on raises ForcedUnwind.
             loop {
                 // SAFETY: suspended, frames in place (prepare), the control block does not move.
-                let got = unsafe { core.switch_in(CANCEL) };
+                let got = unsafe { control.switch_in(CANCEL) };
                 if got == EXITED {
                     break;
                 }
@@ -527,7 +528,7 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
         }
         // A suspended coroutine whose shared stack is busy with the resume chain cannot be
         // unwound now: its frames are freed without running their destructors (documented).
-        core.release_stack();
+        control.release_stack();
         // SAFETY: the coroutine is not running and never will again; `free` matches the type
         // the block was allocated with.
         unsafe { (self.free)(self.body) };
@@ -538,7 +539,7 @@ impl<I, Y, R> fmt::Debug for Coroutine<I, Y, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Coroutine")
             .field("id", &self.id())
-            .field("state", &self.core().state.get())
+            .field("state", &self.control().state.get())
             .finish()
     }
 }
@@ -565,7 +566,7 @@ unsafe fn free_boxed<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
     }
 }
 
-/// Drops what the block holds besides its Core: the outcome, and the closure of a coroutine
+/// Drops what the block holds besides its Control: the outcome, and the closure of a coroutine
 /// that never started.
 ///
 /// # Safety
@@ -576,7 +577,7 @@ unsafe fn drop_outcome_and_closure<I, Y, R, F>(inner: *mut Inner<I, Y, R, F>) {
     unsafe {
         let body = &(*inner).body;
         drop(body.take_result());
-        if body.head.core.state.get() == State::Fresh {
+        if body.head.control.state.get() == CoroutineState::Fresh {
             (*(*inner).f.get()).assume_init_drop();
         }
     }
@@ -593,11 +594,11 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
     // SAFETY: the block is live until its fields are dropped below; the stack is taken out first
     // so that the memory stays mapped (and unused) while they drop.
     unsafe {
-        let StackSlot::Owned(cell) = &(*inner).body.head.core.stack else {
+        let StackSlot::Owned(cell) = &(*inner).body.head.control.stack else {
             unreachable!("a control block on its own stack has an owned stack slot")
         };
         let stack = cell.take();
-        // Field by field: the Core holds nothing else to drop (its stack slot is now empty, its
+        // Field by field: the Control holds nothing else to drop (its stack slot is now empty, its
         // locals were dropped when the body ended), which saves a call per coroutine.
         drop_outcome_and_closure(inner);
         drop(stack);
@@ -614,7 +615,7 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
 /// # Safety
 ///
 /// `data` must be the control block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
-/// and switched into by `Core::switch_in`.
+/// and switched into by `Control::switch_in`.
 unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> !
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
@@ -626,7 +627,7 @@ where
     unsafe { body_ended(&(*inner).body, caught) };
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
     // `switch_in` on this context, and marks us finished when it sees EXITED.
-    unsafe { coro_asm::exit((*inner).body.head.core.ctx.get(), EXITED) }
+    unsafe { coro_asm::exit((*inner).body.head.control.ctx.get(), EXITED) }
 }
 
 /// What [`entry`] does after the body: records a panic in the result slot, drops the
@@ -647,11 +648,11 @@ unsafe fn body_ended<I, Y, R>(body: &Body<I, Y, R>, caught: std::thread::Result<
         unsafe { body.store_result(Err(payload)) };
     }
     // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
-    let locals = &body.head.core.locals;
+    let locals = &body.head.control.locals;
     if !locals.get().is_null()
         && let Err(payload) =
             panic::catch_unwind(AssertUnwindSafe(|| crate::local::drop_locals(locals)))
-        && body.head.core.ended.get() != Ended::Panic
+        && body.head.control.ended.get() != Ended::Panic
     {
         // SAFETY: as above.
         unsafe { body.store_result(Err(payload)) };
@@ -671,7 +672,7 @@ where
     // SAFETY: the caller's contract; the block outlives the coroutine.
     let inner = unsafe { &*inner };
     // SAFETY: the closure is there while the coroutine is fresh, and this is its first run;
-    // the state is no longer `Fresh` (see `Core::switch_in`), so nothing drops it again.
+    // the state is no longer `Fresh` (see `Control::switch_in`), so nothing drops it again.
     let f = unsafe { (*inner.f.get()).assume_init_read() };
     // SAFETY: `arg` points at the first input, given up by `resume` (see there).
     let input = unsafe { ptr::read(arg as *const I) };
@@ -685,5 +686,5 @@ where
             value: ManuallyDrop::new(r),
         });
     }
-    inner.body.head.core.ended.set(Ended::Value);
+    inner.body.head.control.ended.set(Ended::Value);
 }

@@ -103,7 +103,7 @@ impl OwnedStack {
         Ok(OwnedStack { top, size })
     }
 
-    /// Makes `who` (a `*const Core`, or null) the coroutine that [`crate::coroutine::current`]
+    /// Makes `who` (a `*const Control`, or null) the coroutine that [`crate::coroutine::current`]
     /// names for code running on this stack.
     #[inline]
     pub(crate) fn set_owner(&self, who: *const ()) {

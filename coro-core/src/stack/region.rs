@@ -29,7 +29,7 @@ pub(crate) const REGION: usize = 1 << REGION_SHIFT;
 /// 48-bit virtual addresses, on aarch64). Addresses above it have no slot and no owner.
 const SLOTS: usize = 1 << (47 - REGION_SHIFT);
 
-/// The owner of each region: a `*const Core`, or null.
+/// The owner of each region: a `*const Control`, or null.
 static OWNERS: [AtomicPtr<()>; SLOTS] = [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS];
 
 /// The owner of the region holding `addr`: the coroutine whose frames are on the stack there,

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use super::{OwnedStack, Stack, region};
-use crate::coroutine::Core;
+use crate::coroutine::Control;
 use crate::error::Result;
 
 /// One stack that many coroutines run on, one at a time.
@@ -103,13 +103,13 @@ impl SharedInner {
 
     /// The coroutine whose live frames are on the stack now, or null.
     #[inline]
-    pub(crate) fn occupant(&self) -> *const Core {
+    pub(crate) fn occupant(&self) -> *const Control {
         self.occupant.load(Ordering::Relaxed).cast_const().cast()
     }
 
     /// Records `core` (or null) as the occupant, in every region of the stack.
     #[inline]
-    pub(crate) fn set_occupant(&self, core: *const Core) {
+    pub(crate) fn set_occupant(&self, core: *const Control) {
         if self.one_region {
             self.occupant
                 .store(core.cast_mut().cast(), Ordering::Relaxed);
