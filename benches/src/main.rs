@@ -28,7 +28,9 @@ suites (each prints FIGURE lines, coro first, then the peers measured in the sam
   hooks                      a hooked read() outside any coroutine against libc's
   deadline                   a deadline scope that does not fire, around a call that does
                              not block: coro::with_timeout against tokio::time::timeout
-  all                        switch, create, memory, local, hooks, deadline, echo, hold
+  scoped                     a scoped spawn that borrows, joined: coro::scope against
+                             std::thread::scope and may's coroutine::scope
+  all                        switch, create, memory, local, hooks, deadline, scoped, echo, hold
 
 common options: --rounds R (samples per contender, default 11)";
 
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         "hold" => suites::hold::run(&args),
         "hooks" => suites::hooks::run(&args),
         "deadline" => suites::deadline::run(&args),
+        "scoped" => suites::scoped::run(&args),
         "server" => suites::servers::serve(&args.rest),
         "all" => suites::run_all(&args),
         "help" | "-h" | "--help" => {
