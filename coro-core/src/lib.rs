@@ -11,6 +11,7 @@ mod coroutine;
 mod error;
 mod generator;
 pub mod hooks;
+mod join_macro;
 mod local;
 pub mod net;
 mod overflow;
@@ -29,7 +30,7 @@ pub use generator::Generator;
 pub use local::{AccessError, LocalKey};
 pub use poll::{PollFd, poll};
 pub use runtime::{
-    Builder, CoroutineInfo, JoinHandle, MAIN_STACK_SIZE, Runtime, RuntimeBuilder, Scope,
+    Builder, CoroutineInfo, JoinHandle, JoinSet, MAIN_STACK_SIZE, Runtime, RuntimeBuilder, Scope,
     ScopedJoinHandle, current, run, scope, spawn, try_run, yield_now,
 };
 pub use stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};

@@ -168,3 +168,11 @@ impl<T, E> MainOutput for Result<T, E> {
         Ok(first.expect("a runtime runs on at least one thread"))
     }
 }
+
+/// `join!`: a branch's value, or its panic raised again.
+pub fn join_value<T>(r: std::thread::Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}

@@ -7,6 +7,7 @@
 //! | `builder.rs` | `Builder`: the options of one coroutine (name, stack, shared stack) |
 //! | `multi.rs` | `Runtime`, `RuntimeBuilder`: one scheduler per thread on several threads |
 //! | `join.rs` | `JoinHandle`: waiting for a coroutine, cancelling it |
+//! | `join_set.rs` | `JoinSet`: results as the coroutines finish (wait for any) |
 //! | `scope.rs` | `scope`: coroutines that borrow from their spawner's stack |
 //! | `run.rs` | `run_main`: a runtime's life, from the first task to the teardown |
 //! | `scheduler.rs` | `Scheduler`: the ready queue and the loop |
@@ -24,6 +25,7 @@ pub(crate) mod driver;
 pub(crate) mod fd_wait;
 mod fork;
 mod join;
+mod join_set;
 mod multi;
 pub(crate) mod park;
 mod run;
@@ -38,6 +40,7 @@ pub(crate) use api::run_with_main_stack;
 pub use api::{CoroutineInfo, current, run, spawn, try_run, yield_now};
 pub use builder::Builder;
 pub use join::JoinHandle;
+pub use join_set::JoinSet;
 pub use multi::{Runtime, RuntimeBuilder};
 pub use run::MAIN_STACK_SIZE;
 pub use scope::{Scope, ScopedJoinHandle, scope};
