@@ -14,7 +14,6 @@ pub mod hooks;
 mod join_macro;
 mod local;
 pub mod net;
-mod overflow;
 pub mod poll;
 pub mod runtime;
 pub mod stack;

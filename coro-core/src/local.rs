@@ -8,20 +8,23 @@
 //!
 //! Each key gets a small index, assigned once per key (the first time any thread uses it) from a
 //! global counter. Each coroutine owns a [`LocalSet`]: a `Vec` of slots indexed by key, each slot
-//! a boxed value plus the function that drops it. The set hangs off the coroutine's control
-//! block (`locals: Cell<*mut ()>`, null until the first access) and is dropped by
-//! [`drop_locals`] on the coroutine's own stack when its body ends. The thread's own set lives in
-//! a `thread_local!`. Values are boxed, so a `&T` handed to [`LocalKey::with`] stays valid while
+//! a boxed value plus the function that drops it. The set hangs off the coroutine's extension
+//! word (the one word per coroutine the coroutine layer keeps for the layer above, null until
+//! the first access), and is dropped by [`drop_locals`], the end hook this module registers with
+//! the coroutine layer, on the coroutine's own stack when its body ends. The thread's own set
+//! lives in a `thread_local!`. Values are boxed, so a `&T` handed to [`LocalKey::with`] stays valid while
 //! other keys grow the slot vector, and a shared-stack coroutine's values are on the heap, never
 //! on the stack that is copied away.
 //!
-//! An access is: one load of the key's index, the current coroutine's `locals` cell (a
-//! thread-local read), a bounds-checked slot load and a null check.
+//! An access is: one load of the key's index, the current coroutine's extension word (found
+//! from the stack pointer), a bounds-checked slot load and a null check.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::coroutine::{Extension, current_extension};
 
 /// The next key index to hand out.
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
@@ -409,7 +412,7 @@ thread_local! {
     static THREAD_SET_PTR: Cell<*const LocalSet> = const { Cell::new(ptr::null()) };
 }
 
-/// The marker a coroutine's `locals` cell holds while (and after) its values are dropped.
+/// The marker a coroutine's extension word holds while its values are dropped.
 #[inline]
 fn destroyed() -> *mut () {
     NonNull::<LocalSet>::dangling().as_ptr().cast()
@@ -419,9 +422,9 @@ fn destroyed() -> *mut () {
 /// not being destroyed; no allocation, no registration.
 #[inline]
 fn fast_set() -> Option<NonNull<LocalSet>> {
-    match crate::coroutine::current_locals() {
-        Some(cell) => {
-            let set = cell.get();
+    match current_extension() {
+        Some(ext) => {
+            let set = ext.get();
             if set == destroyed() {
                 None
             } else {
@@ -435,11 +438,11 @@ fn fast_set() -> Option<NonNull<LocalSet>> {
 /// The set of the running coroutine, or the thread's outside coroutines, made if needed;
 /// `None` while it is being destroyed.
 fn current_set() -> Option<NonNull<LocalSet>> {
-    match crate::coroutine::current_locals() {
-        Some(cell) => {
-            let set = cell.get();
+    match current_extension() {
+        Some(ext) => {
+            let set = ext.get();
             if set.is_null() {
-                Some(new_set(cell))
+                Some(new_set(ext))
             } else if set == destroyed() {
                 None
             } else {
@@ -455,34 +458,39 @@ fn current_set() -> Option<NonNull<LocalSet>> {
     }
 }
 
+/// Makes the running coroutine's set and hangs it on its extension word.
 #[cold]
-fn new_set(cell: &Cell<*mut ()>) -> NonNull<LocalSet> {
+fn new_set(ext: &Extension) -> NonNull<LocalSet> {
+    // Before the first word is set: the coroutine layer calls `drop_locals` on every word that
+    // is set when its coroutine's body ends.
+    crate::coroutine::set_end_hook(drop_locals);
     let set = NonNull::from(Box::leak(Box::new(LocalSet::new())));
-    cell.set(set.as_ptr().cast());
+    ext.set(set.as_ptr().cast());
     set
 }
 
-/// Drops a coroutine's co_local values; called by the coroutine on its own stack when its body
-/// ends (normally, by panic or by forced unwind), before its stack is released.
+/// Drops a coroutine's co_local values: the coroutine layer's end hook (registered by
+/// [`new_set`]), which it calls on the coroutine's own stack when its body ends (normally, by
+/// panic or by forced unwind), before its stack is released; and [`drop_current_locals`].
 ///
-/// While the values are dropped the cell holds a marker, so that a destructor that uses a
-/// co_local key gets [`AccessError`] instead of a new set that nobody would free. The cell is
-/// null again afterwards, ready for a reused control block.
-pub(crate) fn drop_locals(locals: &Cell<*mut ()>) {
-    let set = locals.replace(destroyed());
+/// While the values are dropped the word holds a marker, so that a destructor that uses a
+/// co_local key gets [`AccessError`] instead of a new set that nobody would free. The word is
+/// null again afterwards, so the coroutine layer finds nothing left to end.
+fn drop_locals(ext: &Extension) {
+    let set = ext.replace(destroyed());
     if !set.is_null() && set != destroyed() {
         // SAFETY: a non-null, non-marker pointer in the cell came from `new_set`'s
         // `Box::leak` and is owned by this coroutine, which is ending.
         drop(unsafe { Box::from_raw(set.cast::<LocalSet>()) });
     }
-    locals.set(ptr::null_mut());
+    ext.set(ptr::null_mut());
 }
 
 /// Drops the running coroutine's co_local values now, on its own stack: a task does so inside
 /// its own `catch_unwind`, so that a destructor that panics ends that coroutine only, and its
 /// `join` gets the panic. What is left to drop when the body ends is then nothing.
 pub(crate) fn drop_current_locals() {
-    if let Some(cell) = crate::coroutine::current_locals() {
-        drop_locals(cell);
+    if let Some(ext) = current_extension() {
+        drop_locals(ext);
     }
 }

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use coro_asm::Context;
 
+use super::extension::Extension;
 use super::save::SaveBuf;
 use crate::error::{Error, Result};
-use crate::stack::{OwnedStack, SharedInner, Stack};
+use crate::stack::{OwnedStack, SharedInner, StackOwner};
 
 /// Where a coroutine is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -69,8 +70,8 @@ pub(crate) struct Control {
     id_lo: u16,
     /// Bits 16 to 47 of the id.
     id_hi: u32,
-    /// Coroutine-local storage, owned by `crate::local`; null until first used.
-    pub(crate) locals: Cell<*mut ()>,
+    /// The word the layer above keeps per coroutine (see `extension`).
+    pub(crate) ext: Extension,
     pub(crate) stack: StackSlot,
 }
 
@@ -126,6 +127,9 @@ impl Control {
 
     #[inline]
     pub(crate) fn new(stack: StackSlot) -> Control {
+        // The block is about to own a stack: the stack layer's overflow handler must be able
+        // to name it.
+        crate::stack::describe_owners_with(describe_owner);
         let id = next_id();
         Control {
             ctx: UnsafeCell::new(Context::new()),
@@ -133,7 +137,7 @@ impl Control {
             ended: Cell::new(Ended::Nothing),
             id_lo: id as u16,
             id_hi: (id >> 16) as u32,
-            locals: Cell::new(ptr::null_mut()),
+            ext: Extension::new(),
             stack,
         }
     }
@@ -176,7 +180,7 @@ impl Control {
         match &self.stack {
             StackSlot::Owned(_) => Ok(()),
             StackSlot::Shared { stack, save } => {
-                if ptr::eq(stack.occupant(), self) || self.take_over(stack, save) {
+                if stack.occupant() == self.as_owner() || self.take_over(stack, save) {
                     Ok(())
                 } else {
                     Err(self.busy(stack))
@@ -189,7 +193,7 @@ impl Control {
     #[cold]
     fn busy(&self, stack: &SharedInner) -> Error {
         // SAFETY: as in `take_over`, which just found the occupant live and not suspended.
-        let occupant = unsafe { &*stack.occupant() };
+        let occupant = unsafe { &*stack.occupant().cast::<Control>() };
         Error::SharedStackBusy {
             id: self.id(),
             occupant: occupant.id(),
@@ -202,11 +206,12 @@ impl Control {
     #[inline(never)]
     fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
         let (top, limit) = (stack.base(), stack.limit());
-        let occupant = stack.occupant();
+        let occupant = stack.occupant().cast::<Control>();
         if !occupant.is_null() {
-            // SAFETY: the occupant is null when the shared stack is made (`SharedStack::new`)
-            // and a coroutine clears it (in `release_stack`) before its control block is freed, so a
-            // non-null occupant points at a live control block.
+            // SAFETY: the occupant is null when the shared stack is made (`SharedStack::new`),
+            // only coroutines set it, to their own control block (below), and a coroutine
+            // clears it (in `release_stack`) before its block is freed: a non-null occupant
+            // is a live control block.
             let occupant = unsafe { &*occupant };
             if occupant.state.get() != CoroutineState::Suspended {
                 return false;
@@ -242,7 +247,7 @@ impl Control {
             // which the eviction above made free, inside the stack `limit .. top`.
             _ => unsafe { save.restore_frame(top, limit) },
         }
-        stack.set_occupant(self);
+        stack.set_occupant(self.as_owner());
         true
     }
 
@@ -254,7 +259,7 @@ impl Control {
         match &self.stack {
             StackSlot::Owned(_) => {}
             StackSlot::Shared { stack, save } => {
-                if ptr::eq(stack.occupant(), self) {
+                if stack.occupant() == self.as_owner() {
                     stack.set_occupant(ptr::null());
                 }
                 save.free();
@@ -262,25 +267,31 @@ impl Control {
         }
     }
 
-    /// `(guard start, limit, usable size)` of the stack this coroutine runs on, read without
-    /// allocating or locking, for the overflow handler.
-    ///
-    /// # Safety
-    ///
-    /// `control` must point at a live control block whose coroutine is running on this thread.
-    pub(crate) unsafe fn stack_bounds(control: *const Control) -> Option<(usize, usize, usize)> {
-        // SAFETY: the caller guarantees `control` is live; only plain loads follow.
-        let control = unsafe { &*control };
-        match &control.stack {
-            StackSlot::Owned(cell) => {
-                // SAFETY: the running coroutine's stack slot is not being written while we look.
-                let stack = unsafe { (*cell.as_ptr()).as_ref() };
-                stack.map(|s| (s.guard(), s.limit(), s.size()))
-            }
-            StackSlot::Shared { stack, .. } => {
-                Some((stack.stack.guard(), stack.stack.limit(), stack.stack.size()))
-            }
+    /// The block as the stacks know it: the opaque owner pointer of the stack it runs on.
+    #[inline(always)]
+    pub(crate) fn as_owner(&self) -> *const () {
+        ptr::from_ref(self).cast()
+    }
+}
+
+/// Describes a stack's owner, a control block, for the stack layer's overflow handler: the
+/// coroutine's id and the stack it runs on. Registered by [`Control::new`]; it makes only plain
+/// loads, as a signal handler must.
+///
+/// # Safety
+///
+/// `owner` must point at a live control block whose coroutine is running on this thread (the
+/// contract of `stack::overflow::DescribeOwner`).
+unsafe fn describe_owner(owner: *const ()) -> Option<StackOwner> {
+    // SAFETY: the caller's contract; only plain loads follow.
+    let control = unsafe { &*owner.cast::<Control>() };
+    match &control.stack {
+        StackSlot::Owned(cell) => {
+            // SAFETY: the running coroutine's stack slot is not being written while we look.
+            let stack = unsafe { (*cell.as_ptr()).as_ref() }?;
+            Some(StackOwner::new(control.id(), stack))
         }
+        StackSlot::Shared { stack, .. } => Some(StackOwner::new(control.id(), &stack.stack)),
     }
 }
 
@@ -307,13 +318,13 @@ pub fn current_id() -> Option<u64> {
     (!control.is_null()).then(|| unsafe { (*control).id() })
 }
 
-/// The coroutine-local slot of the innermost running coroutine; `None` outside coroutines. The
-/// reference is valid while that coroutine runs; do not keep it across a switch.
+/// The extension word of the innermost running coroutine (see `extension`); `None` outside
+/// coroutines. The reference is valid while that coroutine runs; do not keep it across a switch.
 #[inline]
-pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
+pub(crate) fn current_extension() -> Option<&'static Extension> {
     let control = current();
     // SAFETY: as in `current_id`; the 'static lifetime is a lie the callers are told about above.
-    (!control.is_null()).then(|| unsafe { &(*control).locals })
+    (!control.is_null()).then(|| unsafe { &(*control).ext })
 }
 
 // A shared-stack coroutine's control block is most of what a suspended one costs besides its
@@ -321,5 +332,5 @@ pub(crate) fn current_locals() -> Option<&'static Cell<*mut ()>> {
 // stack's non-zero top lends the enum its tag).
 const _: () = assert!(size_of::<StackSlot>() == 24);
 // And the Control at six words: the context, state, outcome tag and 48-bit id in one word, the
-// locals pointer, the stack slot.
+// extension word, the stack slot.
 const _: () = assert!(size_of::<Control>() == 48);

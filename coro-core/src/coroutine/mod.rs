@@ -1,6 +1,7 @@
 //! [`Coroutine`]: an asymmetric, typed, stackful coroutine, and its [`Yielder`].
 
 mod control;
+mod extension;
 mod save;
 
 use std::alloc::Layout;
@@ -15,8 +16,8 @@ use std::ptr::{self, NonNull};
 pub(crate) use self::control::Control;
 pub use self::control::current_id;
 use self::control::{CANCEL, EXITED, Ended, StackSlot};
-#[allow(unused_imports)] // current_locals: used by co_local storage
-pub(crate) use self::control::{CoroutineState, current, current_locals};
+pub(crate) use self::control::{CoroutineState, current, current_extension};
+pub(crate) use self::extension::{Extension, set_end_hook};
 use self::save::SaveBuf;
 use crate::error::{Error, Result};
 use crate::stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
@@ -416,7 +417,6 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        crate::overflow::install();
         let inner = Inner {
             body: Body {
                 head: Head {
@@ -598,8 +598,8 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
             unreachable!("a control block on its own stack has an owned stack slot")
         };
         let stack = cell.take();
-        // Field by field: the Control holds nothing else to drop (its stack slot is now empty, its
-        // locals were dropped when the body ended), which saves a call per coroutine.
+        // Field by field: the Control holds nothing else to drop (its stack slot is now empty,
+        // its extension word was ended when the body ended), which saves a call per coroutine.
         drop_outcome_and_closure(inner);
         drop(stack);
     }
@@ -647,11 +647,9 @@ unsafe fn body_ended<I, Y, R>(body: &Body<I, Y, R>, caught: std::thread::Result<
         // SAFETY: the slot is ours while we run.
         unsafe { body.store_result(Err(payload)) };
     }
-    // Coroutine-local values die here, on the coroutine's own stack, whatever ended the body.
-    let locals = &body.head.control.locals;
-    if !locals.get().is_null()
-        && let Err(payload) =
-            panic::catch_unwind(AssertUnwindSafe(|| crate::local::drop_locals(locals)))
+    // What the layer above keeps per coroutine (coroutine-local values) ends here, on the
+    // coroutine's own stack, whatever ended the body.
+    if let Err(payload) = extension::end(&body.head.control.ext)
         && body.head.control.ended.get() != Ended::Panic
     {
         // SAFETY: as above.

@@ -302,6 +302,7 @@ unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
 /// # Safety
 ///
 /// `s - tail .. s` must be readable and `d - tail .. d` writable, both 8-aligned.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn copy_tail_words(s: *const u8, d: *mut u8, tail: usize) {
     let (s, d) = (s.cast::<u64>(), d.cast::<u64>());

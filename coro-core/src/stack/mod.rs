@@ -1,7 +1,20 @@
 //! Coroutine stacks: [`OwnedStack`] (one mapping per coroutine) and [`SharedStack`] (many
-//! coroutines on one mapping, copying their live frames in and out).
+//! coroutines on one mapping, copying their live frames in and out), the guard below each and
+//! the handler that reports an overflow into it.
+//!
+//! This is the lowest layer of coro-core: it uses `sys` and nothing above it. Who runs on a
+//! stack is an opaque *owner* pointer to it (see `region`); what the overflow message says of
+//! an owner comes from a function the layer above registers (see `overflow`).
+//!
+//! - `owned.rs`: [`OwnedStack`], a guarded mapping of its own;
+//! - `shared.rs`: [`SharedStack`], one stack whose occupant changes;
+//! - `region.rs`: the 16 MiB-aligned spans stacks live in, and the table of their owners;
+//! - `pool.rs`: the per-thread pool of idle mappings;
+//! - `budget.rs`: how many memory mappings the stacks may take;
+//! - `overflow.rs`: the SIGSEGV/SIGBUS handler that reports an overflow into a guard.
 
 mod budget;
+mod overflow;
 mod owned;
 mod pool;
 mod region;
@@ -9,6 +22,7 @@ mod shared;
 
 use crate::error::{Error, Result};
 
+pub(crate) use overflow::{StackOwner, describe_owners_with};
 pub use owned::OwnedStack;
 pub(crate) use region::owner as region_owner;
 pub(crate) use shared::SharedInner;

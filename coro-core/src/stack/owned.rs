@@ -4,7 +4,9 @@ use std::fmt;
 use std::io;
 use std::num::NonZeroUsize;
 
-use super::{MAX_STACK_SIZE, Stack, budget, page_size, pool, region, round_to_pages, too_large};
+use super::{
+    MAX_STACK_SIZE, Stack, budget, overflow, page_size, pool, region, round_to_pages, too_large,
+};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -103,11 +105,22 @@ impl OwnedStack {
         Ok(OwnedStack { top, size })
     }
 
-    /// Makes `who` (a `*const Control`, or null) the coroutine that [`crate::coroutine::current`]
-    /// names for code running on this stack.
+    /// Hands the stack to `owner` (an opaque pointer of the layer above, or null) on this
+    /// thread: the region table names `owner` for code running on the stack, and the overflow
+    /// handler watches this thread (installed, with the thread's alternate signal stack, the
+    /// first time; see `overflow`). Call it on the thread that will run code on the stack,
+    /// before any runs there.
     #[inline]
-    pub(crate) fn set_owner(&self, who: *const ()) {
-        region::set_owner(self.top.get(), self.span(), who);
+    pub(crate) fn set_owner(&self, owner: *const ()) {
+        overflow::watch_this_thread();
+        self.name_owner(owner);
+    }
+
+    /// Names `owner` in the region table for code running on this stack, and nothing else:
+    /// for a new occupant of a shared stack, whose thread is already watched.
+    #[inline]
+    pub(super) fn name_owner(&self, owner: *const ()) {
+        region::set_owner(self.top.get(), self.span(), owner);
     }
 
     /// The length of the span of regions the stack's mapping takes (see `region`).

@@ -1,14 +1,18 @@
-//! Stack regions, and which coroutine owns each.
+//! Stack regions, and who owns each.
 //!
 //! Every coroutine stack is mapped at the top of its own span of address space, aligned to
 //! [`REGION`] (16 MiB) and holding nothing else: the part of the span below the stack stays
 //! reserved and inaccessible, a guard much larger than one page. A process-wide table with one
-//! word per region of the 47-bit user address space names the coroutine whose frames are on the
-//! stack of that region. "Which coroutine is running" is then a shift and a load, keyed by the
-//! stack pointer ([`crate::coroutine::current`]), with nothing to update when a coroutine is
-//! switched in or out: the table changes only when a stack gets a new coroutine, or a shared
-//! stack a new occupant. (A thread-local "current coroutine" would cost two stores per round
-//! trip, a third of the switch; see the book's chapter "Design decisions".)
+//! word per region of the 47-bit user address space names the *owner* of the stack of that
+//! region: whoever's frames are on it, as an opaque pointer that the layer above chooses (the
+//! coroutines store their control block) and this layer only stores, compares and hands to the
+//! overflow handler's registered describer (see `overflow`).
+//!
+//! "Which coroutine is running" is then a shift and a load, keyed by the stack pointer, with
+//! nothing to update when a coroutine is switched in or out: the table changes only when a
+//! stack gets a new owner, or a shared stack a new occupant. A thread-local "current coroutine"
+//! would cost two stores on every round trip instead (see the book's chapter "Design
+//! decisions").
 //!
 //! The table is 64 MiB of zeroed address space (`.bss`); the kernel backs a page of it only
 //! when a region it covers is first used, 4 KiB per 8 GiB of stacks.
@@ -29,11 +33,11 @@ pub(crate) const REGION: usize = 1 << REGION_SHIFT;
 /// 48-bit virtual addresses, on aarch64). Addresses above it have no slot and no owner.
 const SLOTS: usize = 1 << (47 - REGION_SHIFT);
 
-/// The owner of each region: a `*const Control`, or null.
+/// The owner of each region (an opaque pointer of the layer above), or null.
 static OWNERS: [AtomicPtr<()>; SLOTS] = [const { AtomicPtr::new(ptr::null_mut()) }; SLOTS];
 
-/// The owner of the region holding `addr`: the coroutine whose frames are on the stack there,
-/// or null when `addr` is not in a coroutine stack's region.
+/// The owner of the region holding `addr`: whoever's frames are on the stack there, or null
+/// when `addr` is not in a stack's region (or the stack has no owner).
 #[inline]
 pub(crate) fn owner(addr: usize) -> *const () {
     match slot(addr) {

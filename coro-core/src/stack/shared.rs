@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use super::{OwnedStack, Stack, region};
-use crate::coroutine::Control;
 use crate::error::Result;
 
 /// One stack that many coroutines run on, one at a time.
@@ -16,8 +15,7 @@ use crate::error::Result;
 /// same shared stack is resumed, exactly the occupant's live bytes (from its saved stack pointer
 /// to the top) are copied to the occupant's own heap buffer, sized to what it used, and the
 /// incoming coroutine's bytes are copied back to the same addresses. Resuming the occupant again
-/// copies nothing. A suspended coroutine thus costs its live frame plus a small control block,
-/// which is how ten million of them fit in a couple of gigabytes.
+/// copies nothing. A suspended coroutine thus costs its live frame plus a small control block.
 ///
 /// A `SharedStack` is a cheap handle (reference counted); clone it to give it to many
 /// coroutines. It is `!Send`: the coroutines on it live on one thread.
@@ -47,9 +45,10 @@ pub struct SharedStack {
 /// The state behind a [`SharedStack`] handle.
 pub(crate) struct SharedInner {
     pub(crate) stack: OwnedStack,
-    /// The region-table slot of the stack's top region. The table, which names the coroutine
-    /// running on each stack for `current()` and the overflow handler, is also the one record
-    /// of the stack's occupant (the coroutine whose live frames are on it, or null).
+    /// The region-table slot of the stack's top region. The table, which names the owner of the
+    /// frames on each stack, is also the one record of the shared stack's *occupant*: an opaque
+    /// pointer of the layer above (a coroutine's control block) for the owner of the live
+    /// frames on it, or null.
     occupant: &'static AtomicPtr<()>,
     /// Whether the stack's span is one region (any stack up to 16 MiB less a page), whose one
     /// slot is `occupant`: a switch of occupant is then one store, with no span to compute.
@@ -70,7 +69,8 @@ impl SharedStack {
         let stack = OwnedStack::new(size)?;
         let occupant =
             region::slot(stack.base() - 1).expect("stacks are mapped inside the region table");
-        // A stack from the pool still names the last coroutine that ran on it.
+        // A stack from the pool still names the last coroutine that ran on it. Its coroutines
+        // run on this thread (the handle is not `Send`), which the overflow handler now watches.
         stack.set_owner(ptr::null());
         let one_region = stack.base() - stack.guard() <= region::REGION;
         Ok(SharedStack {
@@ -101,20 +101,20 @@ impl SharedInner {
         self.stack.limit()
     }
 
-    /// The coroutine whose live frames are on the stack now, or null.
+    /// The owner of the live frames on the stack now, or null: the pointer last given to
+    /// [`SharedInner::set_occupant`].
     #[inline]
-    pub(crate) fn occupant(&self) -> *const Control {
-        self.occupant.load(Ordering::Relaxed).cast_const().cast()
+    pub(crate) fn occupant(&self) -> *const () {
+        self.occupant.load(Ordering::Relaxed)
     }
 
-    /// Records `core` (or null) as the occupant, in every region of the stack.
+    /// Records `owner` (or null) as the occupant, in every region of the stack.
     #[inline]
-    pub(crate) fn set_occupant(&self, core: *const Control) {
+    pub(crate) fn set_occupant(&self, owner: *const ()) {
         if self.one_region {
-            self.occupant
-                .store(core.cast_mut().cast(), Ordering::Relaxed);
+            self.occupant.store(owner.cast_mut(), Ordering::Relaxed);
         } else {
-            self.stack.set_owner(core.cast());
+            self.stack.name_owner(owner);
         }
     }
 }

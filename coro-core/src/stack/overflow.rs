@@ -1,15 +1,85 @@
 //! Stack overflow detection: a SIGSEGV/SIGBUS handler, on an alternate signal stack, that
-//! recognises a fault in the guard of the running coroutine's stack, prints
+//! recognises a fault in the guard of the stack the interrupted code ran on, prints
 //! "coroutine N overflowed its S-byte stack" and aborts, as std does for threads. Any other
 //! fault goes to the handler that was installed before ours, unchanged.
+//!
+//! # Why it lives in the stack layer
+//!
+//! The guard is the stack layer's: a stack's span is mapped here with its inaccessible part
+//! below the stack, and the region table that says whose frames are on a stack is kept here.
+//! So the handler is installed here too, when a stack is handed to an owner on a thread
+//! ([`watch_this_thread`], from `OwnedStack::set_owner`): once per process for the handler,
+//! once per thread for the alternate signal stack, which must exist on the thread that runs the
+//! code that may overflow.
+//!
+//! The stack layer does not know what an owner is (to it, an opaque pointer that the layer
+//! above stores in the region table). What the message needs of the owner (its id, and the
+//! stack it runs on) comes through a [`DescribeOwner`] function that the layer above registers
+//! once with [`describe_owners_with`]: a `fn` pointer in a static, so that nothing here names a
+//! type of the layers above and no stack or owner carries anything more.
+//!
+//! The handler makes only async-signal-safe calls: loads from the signal context, the region
+//! table and (through the registered function) the owner, the write system call, abort(3) and
+//! sigaction(2).
 
 use std::cell::Cell;
 use std::mem;
 use std::ptr;
-use std::sync::Once;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Once, OnceLock};
 
-use crate::coroutine::Control;
+use super::region;
+use crate::sys;
+
+/// What the handler needs to know of the owner of a stack that faulted: the id its message
+/// names, and the bounds of the stack the owner runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StackOwner {
+    /// The owner's id, as the message prints it ("coroutine N").
+    pub(crate) id: u64,
+    /// The lowest address of the guard below the stack ([`Stack::guard`](super::Stack::guard)).
+    pub(crate) guard: usize,
+    /// The lowest usable address of the stack ([`Stack::limit`](super::Stack::limit)).
+    pub(crate) limit: usize,
+    /// The usable size in bytes ([`Stack::size`](super::Stack::size)).
+    pub(crate) size: usize,
+}
+
+impl StackOwner {
+    /// The owner `id` running on `stack`.
+    #[inline]
+    pub(crate) fn new(id: u64, stack: &impl super::Stack) -> StackOwner {
+        StackOwner {
+            id,
+            guard: stack.guard(),
+            limit: stack.limit(),
+            size: stack.size(),
+        }
+    }
+}
+
+/// Describes the owner that the region table names for the interrupted stack pointer, or
+/// `None` when it runs on no guarded stack right now.
+///
+/// It is called from the signal handler: it must make only async-signal-safe calls (plain loads:
+/// no allocation, no lock, no thread-local that may need initialising).
+///
+/// # Safety
+///
+/// The caller passes an owner pointer that the region table holds for the stack that the
+/// interrupted code ran on, which the layer that stored it keeps alive while code runs there.
+pub(crate) type DescribeOwner = unsafe fn(owner: *const ()) -> Option<StackOwner>;
+
+/// The function that describes owners, registered by the layer that stores them.
+static DESCRIBE: OnceLock<DescribeOwner> = OnceLock::new();
+
+/// Registers the function that describes the owners the region table holds. The first
+/// registration stays (one layer stores owners); it must come before that layer first names
+/// an owner, and costs a load and a branch after that.
+#[inline]
+pub(crate) fn describe_owners_with(describe: DescribeOwner) {
+    DESCRIBE.get_or_init(|| describe);
+}
 
 /// The handlers that were installed before ours, for SIGSEGV and SIGBUS.
 static PREVIOUS: [AtomicPtr<libc::sigaction>; 2] = [
@@ -27,14 +97,14 @@ thread_local! {
 /// Installs the handler (once per process) and makes sure this thread has an alternate signal
 /// stack (once per thread). Cheap after the first call on a thread.
 #[inline]
-pub(crate) fn install() {
+pub(crate) fn watch_this_thread() {
     if !ALT_STACK_READY.with(Cell::get) {
-        install_slow();
+        watch_slow();
     }
 }
 
 #[cold]
-fn install_slow() {
+fn watch_slow() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         for (i, sig) in [libc::SIGSEGV, libc::SIGBUS].into_iter().enumerate() {
@@ -66,8 +136,7 @@ fn ensure_alt_stack() {
         if libc::sigaltstack(ptr::null(), &mut old) != 0 || old.ss_flags & libc::SS_DISABLE == 0 {
             return;
         }
-        let Ok(mem) =
-            crate::sys::map_anonymous(ALT_STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE, 0)
+        let Ok(mem) = sys::map_anonymous(ALT_STACK_SIZE, libc::PROT_READ | libc::PROT_WRITE, 0)
         else {
             return;
         };
@@ -77,36 +146,47 @@ fn ensure_alt_stack() {
             ss_size: ALT_STACK_SIZE,
         };
         // The mapping stays for the life of the thread (a thread's last coroutine may fault at
-        // any time); 64 KiB per thread that ever made a coroutine without std's alt stack.
+        // any time); 64 KiB per thread that ever ran a coroutine without std's alt stack.
         libc::sigaltstack(&stack, ptr::null_mut());
     }
 }
 
-/// The signal handler. Only async-signal-safe calls: reads of the signal context, of a word of
-/// the stack-region table and of the running coroutine's control block, the write system call,
-/// abort(3), sigaction(2).
+/// The stack pointer of the code the signal interrupted.
+///
+/// # Safety
+///
+/// `ctx` must be the third argument of an `SA_SIGINFO` handler: the interrupted `ucontext_t`.
+#[inline]
+unsafe fn interrupted_sp(ctx: *mut libc::c_void) -> usize {
+    // SAFETY: the caller's contract; a plain load from the saved registers.
+    let mcontext = unsafe { &(*ctx.cast::<libc::ucontext_t>()).uc_mcontext };
+    #[cfg(target_arch = "x86_64")]
+    let sp = mcontext.gregs[libc::REG_RSP as usize] as usize;
+    #[cfg(target_arch = "aarch64")]
+    let sp = mcontext.sp as usize;
+    #[cfg(target_arch = "riscv64")]
+    let sp = mcontext.__gregs[libc::REG_SP] as usize;
+    sp
+}
+
+/// The signal handler.
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel hands us a valid siginfo for SIGSEGV/SIGBUS.
     let addr = unsafe { (*info).si_addr() } as usize;
-    // The interrupted code's stack pointer names the coroutine that was running (we run on the
-    // alternate signal stack, so our own does not).
-    // SAFETY: for SA_SIGINFO handlers the third argument is the interrupted ucontext.
-    let sp = unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RSP as usize] };
-    let core: *const Control = crate::stack::region_owner(sp as usize).cast();
-    if !core.is_null() {
-        // SAFETY: code runs on a coroutine stack only while that coroutine runs, and a coroutine
-        // names itself the owner of its stack's region before it first runs (or takes a shared
-        // stack over): the owner of the interrupted stack pointer's region is the live Control of
-        // the coroutine that was running.
-        let bounds = unsafe { Control::stack_bounds(core) };
-        if let Some((guard, limit, size)) = bounds
-            && addr >= guard
-            && addr < limit
-        {
-            // SAFETY: as above.
-            let id = unsafe { (*core).id() };
-            report_overflow(id, size);
-        }
+    // The interrupted code's stack pointer names the owner whose code was running (we run on
+    // the alternate signal stack, so our own does not).
+    // SAFETY: we are installed with SA_SIGINFO, so `ctx` is the interrupted ucontext.
+    let owner = region::owner(unsafe { interrupted_sp(ctx) });
+    if !owner.is_null()
+        && let Some(describe) = DESCRIBE.get()
+        // SAFETY: code runs on a stack only while its owner runs, and an owner is named in the
+        // region table before it first runs there (see `DescribeOwner`): the owner of the
+        // interrupted stack pointer's region is live.
+        && let Some(running) = unsafe { describe(owner) }
+        && addr >= running.guard
+        && addr < running.limit
+    {
+        report_overflow(running.id, running.size);
     }
     chain(sig, info, ctx);
 }
@@ -181,6 +261,20 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
                 libc::sigemptyset(&mut dfl.sa_mask);
                 libc::sigaction(sig, &dfl, ptr::null_mut());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut buf = [0u8; 20];
+        for v in [0, 7, 10, 131_072, u64::MAX] {
+            let n = write_u64(&mut buf, v);
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), v.to_string());
         }
     }
 }
