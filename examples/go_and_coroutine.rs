@@ -23,6 +23,8 @@ pub(crate) fn run(quick: bool) {
         options(if quick { 1_000 } else { 100_000 });
         panics();
         assert_eq!(scoped(), (5, vec![3, 3, 5]));
+        assert_eq!(first_answers(), vec!["fast", "medium", "slow"]);
+        assert_eq!(both(), (5, 120));
     });
     println!("done");
 }
@@ -156,3 +158,31 @@ fn scoped() -> (usize, Vec<usize>) {
     (longest / 2, lengths)
 }
 // ANCHOR_END: scoped
+
+// ANCHOR: join_set
+/// Results as they come: a `JoinSet` hands back each coroutine's result in the order they
+/// finish (wait for any), and cancels what still runs when it is dropped.
+fn first_answers() -> Vec<&'static str> {
+    let mut set = coro::JoinSet::new();
+    for (name, ms) in [("slow", 30), ("fast", 10), ("medium", 20)] {
+        set.spawn(move || {
+            coro::sleep(std::time::Duration::from_millis(ms));
+            name
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = set.join_next() {
+        answers.push(r.unwrap());
+    }
+    answers
+}
+// ANCHOR_END: join_set
+
+// ANCHOR: join_macro
+/// Several things at once, borrowing: `join!` runs each branch as a scoped coroutine and
+/// returns all their values.
+fn both() -> (usize, u64) {
+    let text = String::from("hello");
+    coro::join!(text.len(), (1..=5u64).product::<u64>())
+}
+// ANCHOR_END: join_macro
