@@ -16,16 +16,31 @@
 //! * a notified party that unwinds before acting passes its notification on;
 //! * `Disconnected` is reported to a receiver only when the queue is empty and no sender is left,
 //!   so every message sent is received first.
+//!
+//! A rendezvous channel (capacity 0) has no slots to reserve. A blocking sender puts its value
+//! in the queue as an *offer* tagged with its ticket and wait node (`owners`), notifies the
+//! first waiting receiver, and waits; the receiver that takes an offer notifies its sender,
+//! whose `send` then returns. A sender that gives up (a timeout, or an unwind) takes its offer
+//! back under the lock, so an offer is either taken by one receiver or returned to its sender,
+//! never both. A sender notified because every receiver is gone finds its offer still queued
+//! and takes it back (`reclaim`). `try_send` succeeds only when a receiver waits: it queues the
+//! value with no owner and notifies that receiver.
 
 use std::collections::VecDeque;
 
 use super::error::TrySendError;
-use crate::sync::waiters::{Node, Waiters};
+use crate::sync::waiters::{Node, NodeState, Waiters};
 
 /// The state of one channel.
 #[derive(Debug)]
 pub(crate) struct Chan<T, W> {
     queue: VecDeque<T>,
+    /// Rendezvous only (empty otherwise), one entry per queued message in the same order: the
+    /// ticket and node of the sender that waits for it to be taken, or `None` for a message
+    /// that `try_send` handed to a waiting receiver.
+    owners: VecDeque<Option<(u64, W)>>,
+    /// The ticket of the next rendezvous offer.
+    next_ticket: u64,
     /// `None`: unbounded.
     cap: Option<usize>,
     /// Slots promised to notified senders that have not sent yet.
@@ -54,15 +69,13 @@ impl<W: Node> Wake<W> {
 }
 
 impl<T, W: Node> Chan<T, W> {
-    /// A channel with one sender and one receiver; `cap` of `None` means unbounded.
+    /// A channel with one sender and one receiver; `cap` of `None` means unbounded, `Some(0)`
+    /// rendezvous.
     pub(crate) fn new(cap: Option<usize>) -> Self {
-        if cap == Some(0) {
-            panic!(
-                "a coro channel needs a capacity of at least 1 (rendezvous channels are not supported); use `bounded(1)`"
-            );
-        }
         Chan {
             queue: VecDeque::new(),
+            owners: VecDeque::new(),
+            next_ticket: 0,
             cap,
             reserved: 0,
             senders: 1,
@@ -82,6 +95,11 @@ impl<T, W: Node> Chan<T, W> {
         self.cap
     }
 
+    /// Whether this is a rendezvous channel (capacity 0).
+    pub(crate) fn is_rendezvous(&self) -> bool {
+        self.cap == Some(0)
+    }
+
     /// Whether every receiver is gone.
     pub(crate) fn receivers_gone(&self) -> bool {
         self.receivers == 0
@@ -92,10 +110,21 @@ impl<T, W: Node> Chan<T, W> {
         self.senders == 0
     }
 
-    /// Queues `v` if there is room; returns the receiver to wake.
+    /// Queues `v` if there is room (on a rendezvous channel: if a receiver waits); returns the
+    /// receiver to wake.
     pub(crate) fn try_send(&mut self, v: T) -> Result<Option<W>, TrySendError<T>> {
         if self.receivers == 0 {
             return Err(TrySendError::Disconnected(v));
+        }
+        if self.is_rendezvous() {
+            return match self.recv_waiters.pop_waiting() {
+                Some(r) => {
+                    self.queue.push_back(v);
+                    self.owners.push_back(None);
+                    Ok(Some(r))
+                }
+                None => Err(TrySendError::Full(v)),
+            };
         }
         if let Some(cap) = self.cap
             && self.queue.len() + self.reserved >= cap
@@ -140,14 +169,67 @@ impl<T, W: Node> Chan<T, W> {
         }
     }
 
-    /// Takes the first message, if any, with the parties to wake (a sender for the freed slot;
-    /// the next receiver if more messages wait). `Err(true)`: empty and every sender is gone;
-    /// `Err(false)`: empty.
+    /// Rendezvous: queues `v` as the offer of the waiting sender `node`. Returns the offer's
+    /// ticket and the receiver to wake, or gives `v` back if every receiver is gone.
+    pub(crate) fn offer(&mut self, v: T, node: W) -> Result<(u64, Option<W>), T> {
+        debug_assert!(self.is_rendezvous());
+        if self.receivers == 0 {
+            return Err(v);
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.queue.push_back(v);
+        self.owners.push_back(Some((ticket, node)));
+        Ok((ticket, self.recv_waiters.pop_waiting()))
+    }
+
+    /// Rendezvous: a notified sender takes its offer back if it is still queued (every
+    /// receiver is gone); `None`: a receiver took it.
+    pub(crate) fn reclaim(&mut self, ticket: u64) -> Option<T> {
+        let i = self
+            .owners
+            .iter()
+            .position(|o| matches!(o, Some((t, _)) if *t == ticket))?;
+        self.owners.remove(i);
+        self.queue.remove(i)
+    }
+
+    /// Rendezvous: the sender of offer `ticket` gives up (`abandon`: it unwinds). Returns
+    /// whether it was still waiting, and its value if it takes it back: always when it was
+    /// waiting; when it was notified and abandons, only if every receiver is gone (a value a
+    /// receiver took stays taken).
+    pub(crate) fn cancel_offer(
+        &mut self,
+        node: &W,
+        ticket: u64,
+        abandon: bool,
+    ) -> (bool, Option<T>) {
+        if node.state() == NodeState::Waiting {
+            node.set_state(NodeState::Cancelled);
+            let v = self.reclaim(ticket);
+            debug_assert!(v.is_some(), "a waiting sender's offer is queued");
+            (true, v)
+        } else if abandon {
+            (false, self.reclaim(ticket))
+        } else {
+            (false, None)
+        }
+    }
+
+    /// Takes the first message, if any, with the parties to wake (a sender for the freed slot,
+    /// or the sender of a rendezvous offer; the next receiver if more messages wait).
+    /// `Err(true)`: empty and every sender is gone; `Err(false)`: empty.
     pub(crate) fn try_recv(&mut self) -> Result<(T, Wake<W>), bool> {
         match self.queue.pop_front() {
             Some(v) => {
                 let mut wake = Wake(None, None);
-                if self.cap.is_some() {
+                if self.is_rendezvous() {
+                    if let Some(Some((_, sender))) = self.owners.pop_front() {
+                        debug_assert_eq!(sender.state(), NodeState::Waiting);
+                        sender.set_state(NodeState::Notified);
+                        wake.0 = Some(sender);
+                    }
+                } else if self.cap.is_some() {
                     wake.0 = self.send_waiters.pop_waiting();
                     if wake.0.is_some() {
                         self.reserved += 1;
@@ -204,25 +286,40 @@ impl<T, W: Node> Chan<T, W> {
 
     /// A receiver is dropped; when it was the last, the queued messages (to be dropped after
     /// the lock is released: their destructors may use the channel) and every waiting sender
-    /// (to be woken: they will see `Disconnected`) are returned.
+    /// (to be woken: they will see `Disconnected`) are returned. Rendezvous offers stay queued
+    /// for their senders to take back.
     pub(crate) fn drop_receiver(&mut self) -> (VecDeque<T>, VecDeque<W>) {
         self.receivers -= 1;
-        if self.receivers == 0 {
-            self.reserved = 0;
-            (
-                std::mem::take(&mut self.queue),
-                self.send_waiters.take_all(),
-            )
-        } else {
-            (VecDeque::new(), VecDeque::new())
+        if self.receivers > 0 {
+            return (VecDeque::new(), VecDeque::new());
         }
+        self.reserved = 0;
+        let mut senders = self.send_waiters.take_all();
+        if !self.is_rendezvous() {
+            return (std::mem::take(&mut self.queue), senders);
+        }
+        let mut dropped = VecDeque::new();
+        let queue = std::mem::take(&mut self.queue);
+        let owners = std::mem::take(&mut self.owners);
+        for (v, owner) in queue.into_iter().zip(owners) {
+            match owner {
+                None => dropped.push_back(v),
+                Some((ticket, sender)) => {
+                    sender.set_state(NodeState::Notified);
+                    senders.push_back(sender.clone());
+                    self.queue.push_back(v);
+                    self.owners.push_back(Some((ticket, sender)));
+                }
+            }
+        }
+        (dropped, senders)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::waiters::{LocalNode, NodeState};
+    use crate::sync::waiters::LocalNode;
     use std::rc::Rc;
 
     type C = Chan<u32, Rc<LocalNode>>;
@@ -373,8 +470,108 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "capacity of at least 1")]
-    fn zero_capacity_is_refused() {
-        let _ = C::new(Some(0));
+    fn rendezvous_try_send_needs_a_waiting_receiver() {
+        let mut c = C::new(Some(0));
+        assert!(c.try_send(1).unwrap_err().is_full());
+        assert_eq!(c.try_recv().err(), Some(false), "nobody offers");
+        let r = node();
+        c.wait_recv(r.clone());
+        let woken = c.try_send(2).unwrap().unwrap();
+        assert!(Rc::ptr_eq(&woken, &r));
+        assert!(
+            c.try_send(3).unwrap_err().is_full(),
+            "one value per waiting receiver"
+        );
+        let (v, wake) = c.try_recv().ok().unwrap();
+        assert_eq!(v, 2);
+        assert!(wake.0.is_none() && wake.1.is_none());
+    }
+
+    #[test]
+    fn rendezvous_offer_is_taken_and_its_sender_notified() {
+        let mut c = C::new(Some(0));
+        let (s1, s2) = (node(), node());
+        let (t1, woken) = c.offer(1, s1.clone()).unwrap();
+        assert!(woken.is_none());
+        let (t2, _) = c.offer(2, s2.clone()).unwrap();
+        assert_eq!(c.len(), 2);
+        let (v, wake) = c.try_recv().ok().unwrap();
+        assert_eq!(v, 1);
+        assert!(Rc::ptr_eq(wake.0.as_ref().unwrap(), &s1));
+        assert_eq!(s1.state(), NodeState::Notified);
+        assert_eq!(s2.state(), NodeState::Waiting);
+        assert_eq!(c.reclaim(t1), None, "taken");
+        assert_eq!(c.try_recv().ok().unwrap().0, 2);
+        assert_eq!(c.reclaim(t2), None);
+    }
+
+    #[test]
+    fn rendezvous_offer_wakes_a_waiting_receiver() {
+        let mut c = C::new(Some(0));
+        let (r, s) = (node(), node());
+        c.wait_recv(r.clone());
+        let (_, woken) = c.offer(7, s.clone()).unwrap();
+        assert!(Rc::ptr_eq(&woken.unwrap(), &r));
+        assert_eq!(
+            s.state(),
+            NodeState::Waiting,
+            "the sender waits until it is taken"
+        );
+    }
+
+    #[test]
+    fn rendezvous_sender_that_times_out_takes_its_value_back() {
+        let mut c = C::new(Some(0));
+        let (s1, s2) = (node(), node());
+        let (t1, _) = c.offer(1, s1.clone()).unwrap();
+        let _ = c.offer(2, s2.clone()).unwrap();
+        assert_eq!(c.cancel_offer(&s1, t1, false), (true, Some(1)));
+        assert_eq!(s1.state(), NodeState::Cancelled);
+        assert_eq!(
+            c.try_recv().ok().unwrap().0,
+            2,
+            "the receiver gets the next offer"
+        );
+    }
+
+    #[test]
+    fn rendezvous_sender_cancelled_after_its_value_was_taken_leaves_it_taken() {
+        let mut c = C::new(Some(0));
+        let s = node();
+        let (t, _) = c.offer(1, s.clone()).unwrap();
+        assert_eq!(c.try_recv().ok().unwrap().0, 1);
+        assert_eq!(c.cancel_offer(&s, t, false), (false, None));
+        assert_eq!(c.cancel_offer(&s, t, true), (false, None));
+    }
+
+    #[test]
+    fn rendezvous_last_receiver_drop_gives_offers_back() {
+        let mut c = C::new(Some(0));
+        let r = node();
+        c.wait_recv(r.clone());
+        c.try_send(9).unwrap(); // handed to r, no owner
+        let (s1, s2) = (node(), node());
+        let (t1, _) = c.offer(1, s1.clone()).unwrap();
+        let (t2, _) = c.offer(2, s2.clone()).unwrap();
+        let (dropped, woken) = c.drop_receiver();
+        assert_eq!(dropped, [9]);
+        assert_eq!(woken.len(), 2);
+        assert_eq!(s1.state(), NodeState::Notified);
+        assert_eq!(c.reclaim(t2), Some(2));
+        assert_eq!(c.cancel_offer(&s1, t1, true), (false, Some(1)));
+        assert!(c.offer(3, node()).is_err());
+        assert!(c.try_send(3).unwrap_err().is_disconnected());
+    }
+
+    #[test]
+    fn rendezvous_receiver_that_unwinds_passes_an_offer_on() {
+        let mut c = C::new(Some(0));
+        let (a, b) = (node(), node());
+        c.wait_recv(a.clone());
+        c.wait_recv(b.clone());
+        let _ = c.offer(1, node()).unwrap(); // notifies a
+        let (waiting, next) = c.cancel_recv(&a, true);
+        assert!(!waiting);
+        assert!(Rc::ptr_eq(&next.unwrap(), &b));
     }
 }

@@ -43,9 +43,17 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 /// A channel that holds at most `capacity` messages between the coroutines of this thread: a
 /// `send` to a full channel parks the sender until a receiver makes room (back-pressure).
 ///
-/// # Panics
+/// `bounded(0)` is a rendezvous channel: a `send` parks until a receiver has taken the value
+/// (see [the module](crate::channel#rendezvous)).
 ///
-/// If `capacity` is 0 (rendezvous channels are not supported).
+/// ```
+/// coro::run(|| {
+///     let (tx, rx) = coro::channel::bounded(0);
+///     let sender = coro::spawn(move || tx.send("hand-off"));
+///     assert_eq!(rx.recv(), Ok("hand-off")); // the sender's `send` returns after this
+///     sender.join().unwrap().unwrap();
+/// });
+/// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     channel(Some(capacity))
 }

@@ -10,9 +10,58 @@
 //!   dropped, senders get their message back in [`SendError`].
 //! * **Back-pressure.** A `send` to a full bounded channel parks until a receiver makes room;
 //!   parked senders are served in arrival order (a slot freed is reserved for the first one).
+//!   `bounded(0)` is a [rendezvous](#rendezvous) channel.
 //! * **Errors.** The channel has its own error types, shaped like std's ([`SendError`] gives the
 //!   message back); each converts into [`crate::Error`] (`Disconnected`, `TimedOut`) so `?`
 //!   works in a function returning `coro::Result`.
+//!
+//! # Rendezvous
+//!
+//! `bounded(0)` (and `sync::bounded(0)`) is a rendezvous channel, as in crossbeam: a `send`
+//! parks until a receiver has taken its value, and a `recv` parks until a sender offers one.
+//! `try_send` succeeds only while a receiver waits, `try_recv` only while a sender waits; a
+//! `send_timeout` that runs out gets its value back.
+//!
+//! It fits the channel's state machine without a second one: a waiting sender leaves its value
+//! in the channel's queue as an *offer* tagged with its wait node, so a receiver takes it
+//! without waiting for the sender to run, and notifies the sender, whose `send` then returns.
+//! Everything happens under the channel's lock, so an offer is either taken by exactly one
+//! receiver or taken back by its sender, never both; nothing points into the sender's stack,
+//! so coroutines on shared stacks may use it. The sender always waits for the taking, even
+//! when a receiver was already waiting: a receiver that is handed a value can still be
+//! cancelled before it runs, and the `send` must not have returned `Ok` for a value that
+//! nobody received. The cancellation rule holds both ways:
+//!
+//! * a receiver cancelled in the same turn as it was woken for an offer passes the wake-up on
+//!   to the next waiting receiver, and the offer stays with its waiting sender;
+//! * a sender cancelled (or whose deadline scope expires) while it waits takes its offer back,
+//!   which is dropped as it unwinds; a sender cancelled in the same turn as a receiver took its
+//!   value unwinds too (the cancel wins), and the value stays received.
+//!
+//! One corner: a value that `try_send` handed to a waiting receiver has no sender left to give
+//! it back to; if that receiver is cancelled before it runs and no other receiver waits, the
+//! value waits in the channel for the next `recv`, as if the channel had one slot. It is never
+//! lost.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//!
+//! coro::run(|| {
+//!     let (tx, rx) = coro::channel::bounded(0);
+//!     let sent = Rc::new(Cell::new(false));
+//!     let s = Rc::clone(&sent);
+//!     let sender = coro::spawn(move || {
+//!         tx.send(1).unwrap(); // parks until the main coroutine takes the value
+//!         s.set(true);
+//!     });
+//!     coro::yield_now();
+//!     assert!(!sent.get(), "nobody has received yet");
+//!     assert_eq!(rx.recv(), Ok(1));
+//!     sender.join().unwrap();
+//!     assert!(sent.get());
+//! });
+//! ```
 //!
 //! The thread-local halves are `!Send` and cost no atomic operation; the [`sync`] halves are
 //! `Send + Sync` (for `T: Send`) and wake a receiving coroutine through its scheduler's

@@ -4,6 +4,7 @@
 //! operations take the lock only for a [`Chan`] transition, park without it, and unpark the
 //! parties a transition returned after releasing it.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use super::chan::{Chan, Wake};
@@ -35,15 +36,39 @@ pub(crate) fn try_send<T, F: Flavor<T>>(f: &F, v: T) -> Result<(), TrySendError<
     Ok(())
 }
 
-/// Queues `v`, parking while the channel is full, until `deadline` if there is one.
+/// Where a blocking sender stands after its second look under the lock.
+enum Queued<T, W> {
+    /// Sent; wake this receiver.
+    Sent(Option<W>),
+    /// Full: the sender's node waits for a slot, and it keeps its value.
+    Slot(T),
+    /// Rendezvous: the value waits in the channel as offer `.0`; wake receiver `.1`.
+    Offered(u64, Option<W>),
+    /// Every receiver is gone.
+    Gone(T),
+}
+
+/// Queues `v`, parking while the channel is full, until `deadline` if there is one. On a
+/// rendezvous channel, parks until a receiver has taken `v`.
 pub(crate) fn send<T, F: Flavor<T>>(
     f: &F,
     v: T,
     deadline: Option<Instant>,
     what: &str,
 ) -> Result<(), SendTimeoutError<T>> {
-    let v = match try_send(f, v) {
-        Ok(()) => return Ok(()),
+    // One lock when there is room. A rendezvous sender always offers and waits, so that its
+    // `send` returns only once a receiver has the value (see `send_rendezvous`).
+    let v = match f.with(|c| {
+        if c.is_rendezvous() {
+            Err(TrySendError::Full(v))
+        } else {
+            c.try_send(v)
+        }
+    }) {
+        Ok(woken) => {
+            wake_one(woken);
+            return Ok(());
+        }
         Err(TrySendError::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
         Err(TrySendError::Full(v)) => v,
     };
@@ -52,27 +77,49 @@ pub(crate) fn send<T, F: Flavor<T>>(
     }
     // Full: try again with a node ready to enqueue.
     let node = F::node();
-    let v = match f.with(|c| {
-        c.try_send(v).map_err(|e| {
-            if let TrySendError::Full(_) = e {
-                c.wait_send(node.clone());
-            }
-            e
-        })
-    }) {
-        Ok(woken) => {
-            wake_one(woken);
-            return Ok(());
+    let queued = f.with(|c| {
+        if c.is_rendezvous() {
+            return match c.offer(v, node.clone()) {
+                Ok((ticket, woken)) => Queued::Offered(ticket, woken),
+                Err(v) => Queued::Gone(v),
+            };
         }
-        Err(TrySendError::Full(v)) => v,
-        Err(TrySendError::Disconnected(v)) => return Err(SendTimeoutError::Disconnected(v)),
-    };
+        match c.try_send(v) {
+            Ok(woken) => Queued::Sent(woken),
+            Err(TrySendError::Full(v)) => {
+                c.wait_send(node.clone());
+                Queued::Slot(v)
+            }
+            Err(TrySendError::Disconnected(v)) => Queued::Gone(v),
+        }
+    });
+    match queued {
+        Queued::Sent(woken) => {
+            wake_one(woken);
+            Ok(())
+        }
+        Queued::Gone(v) => Err(SendTimeoutError::Disconnected(v)),
+        Queued::Slot(v) => wait_for_slot(f, &node, v, deadline),
+        Queued::Offered(ticket, woken) => {
+            wake_one(woken);
+            wait_until_taken(f, &node, ticket, deadline)
+        }
+    }
+}
+
+/// A bounded sender whose `node` waits for a slot sends `v` into the slot reserved for it.
+fn wait_for_slot<T, F: Flavor<T>>(
+    f: &F,
+    node: &F::Node,
+    v: T,
+    deadline: Option<Instant>,
+) -> Result<(), SendTimeoutError<T>> {
     let cancel = |abandon: bool| {
-        let (waiting, next) = f.with(|c| c.cancel_send(&node, abandon));
+        let (waiting, next) = f.with(|c| c.cancel_send(node, abandon));
         wake_one(next);
         waiting
     };
-    if !waiters::park_on(&node, deadline, &cancel) {
+    if !waiters::park_on(node, deadline, &cancel) {
         return Err(SendTimeoutError::Timeout(v));
     }
     // Notified: a slot is reserved for us, or every receiver is gone.
@@ -82,6 +129,37 @@ pub(crate) fn send<T, F: Flavor<T>>(
             Ok(())
         }
         Err(v) => Err(SendTimeoutError::Disconnected(v)),
+    }
+}
+
+/// A rendezvous sender whose `node` offered its value as `ticket` waits until a receiver takes
+/// it. The value stays in the channel while it waits, so a receiver takes it without waiting
+/// for the sender to run; a sender that gives up takes it back under the lock (a timeout
+/// returns it, an unwind drops it here, after the lock is released).
+fn wait_until_taken<T, F: Flavor<T>>(
+    f: &F,
+    node: &F::Node,
+    ticket: u64,
+    deadline: Option<Instant>,
+) -> Result<(), SendTimeoutError<T>> {
+    let back = Cell::new(None);
+    let cancel = |abandon: bool| {
+        let (waiting, v) = f.with(|c| c.cancel_offer(node, ticket, abandon));
+        if v.is_some() {
+            back.set(v);
+        }
+        waiting
+    };
+    if !waiters::park_on(node, deadline, &cancel) {
+        let v = back.take();
+        return Err(SendTimeoutError::Timeout(
+            v.expect("a sender that gave up while waiting has its offer back"),
+        ));
+    }
+    // Notified: a receiver took the value, or every receiver is gone and it is still queued.
+    match f.with(|c| c.reclaim(ticket)) {
+        None => Ok(()),
+        Some(v) => Err(SendTimeoutError::Disconnected(v)),
     }
 }
 
@@ -153,8 +231,9 @@ macro_rules! channel_halves {
         recv: $recv_what:literal $(#[$recv_doc:meta])* $(,)?
     ) => {
         impl<T> Sender<T> {
-            /// Sends `value`, parking the calling coroutine while a bounded channel is full. Fails,
-            /// giving the value back, if every receiver is gone.
+            /// Sends `value`, parking the calling coroutine while a bounded channel is full (on a
+            /// rendezvous channel, until a receiver has taken it). Fails, giving the value back,
+            /// if every receiver is gone.
             ///
             $(#[$send_doc])*
             pub fn send(&self, value: T) -> Result<(), SendError<T>> {
@@ -162,12 +241,14 @@ macro_rules! channel_halves {
                     .map_err(|e| SendError(e.into_inner()))
             }
 
-            /// Sends `value` if there is room now.
+            /// Sends `value` if there is room now (on a rendezvous channel: if a receiver is
+            /// waiting; the value is then handed to it).
             pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
                 $crate::channel::ops::try_send(&*self.chan, value)
             }
 
-            /// Sends `value`, waiting at most `timeout` for room.
+            /// Sends `value`, waiting at most `timeout` for room (on a rendezvous channel, for a
+            /// receiver to take it); the value comes back in the error when time runs out.
             pub fn send_timeout(
                 &self,
                 value: T,
@@ -176,7 +257,8 @@ macro_rules! channel_halves {
                 self.send_deadline(value, Instant::now() + timeout)
             }
 
-            /// Sends `value`, waiting until `deadline` at the latest for room.
+            /// Sends `value`, waiting until `deadline` at the latest for room (on a rendezvous
+            /// channel, for a receiver to take it).
             pub fn send_deadline(
                 &self,
                 value: T,
@@ -190,7 +272,8 @@ macro_rules! channel_halves {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.receivers_gone())
             }
 
-            /// Messages queued now.
+            /// Messages queued now (on a rendezvous channel, the values offered by waiting
+            /// senders).
             pub fn len(&self) -> usize {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.len())
             }
@@ -200,7 +283,7 @@ macro_rules! channel_halves {
                 self.len() == 0
             }
 
-            /// The capacity, `None` for an unbounded channel.
+            /// The capacity, `None` for an unbounded channel, `Some(0)` for a rendezvous one.
             pub fn capacity(&self) -> Option<usize> {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.capacity())
             }
@@ -245,7 +328,8 @@ macro_rules! channel_halves {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.senders_gone())
             }
 
-            /// Messages queued now.
+            /// Messages queued now (on a rendezvous channel, the values offered by waiting
+            /// senders).
             pub fn len(&self) -> usize {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.len())
             }
@@ -255,7 +339,7 @@ macro_rules! channel_halves {
                 self.len() == 0
             }
 
-            /// The capacity, `None` for an unbounded channel.
+            /// The capacity, `None` for an unbounded channel, `Some(0)` for a rendezvous one.
             pub fn capacity(&self) -> Option<usize> {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.capacity())
             }

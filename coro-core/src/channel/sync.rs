@@ -53,9 +53,15 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 /// `send` to a full channel parks the sending coroutine (or thread) until a receiver makes room
 /// (back-pressure).
 ///
-/// # Panics
+/// `bounded(0)` is a rendezvous channel: a `send` parks until a receiver has taken the value
+/// (see [the module](crate::channel#rendezvous)).
 ///
-/// If `capacity` is 0 (rendezvous channels are not supported).
+/// ```
+/// let (tx, rx) = coro::channel::sync::bounded(0);
+/// let t = std::thread::spawn(move || tx.send(5)); // waits for the receive below
+/// assert_eq!(rx.recv(), Ok(5));
+/// t.join().unwrap().unwrap();
+/// ```
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     channel(Some(capacity))
 }
