@@ -127,9 +127,6 @@ impl Control {
 
     #[inline]
     pub(crate) fn new(stack: StackSlot) -> Control {
-        // The block is about to own a stack: the stack layer's overflow handler must be able
-        // to name it.
-        crate::stack::describe_owners_with(describe_owner);
         let id = next_id();
         Control {
             ctx: UnsafeCell::new(Context::new()),
@@ -274,9 +271,16 @@ impl Control {
     }
 }
 
+/// Tells the stack layer how to describe the owners that control blocks are (see
+/// [`describe_owner`]); the constructors call it before a block can own a stack, so that the
+/// overflow handler can always name the coroutine that overflowed.
+#[inline]
+pub(crate) fn register_as_stack_owners() {
+    crate::stack::describe_owners_with(describe_owner);
+}
+
 /// Describes a stack's owner, a control block, for the stack layer's overflow handler: the
-/// coroutine's id and the stack it runs on. Registered by [`Control::new`]; it makes only plain
-/// loads, as a signal handler must.
+/// coroutine's id and the stack it runs on. It makes only plain loads, as a signal handler must.
 ///
 /// # Safety
 ///

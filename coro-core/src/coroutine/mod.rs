@@ -315,6 +315,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
+        control::register_as_stack_owners();
         let base = stack.base();
         let size = stack.size();
         let layout = Layout::new::<Inner<I, Y, R, F>>();
@@ -338,10 +339,13 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         // the right layout; `free` matches.
         let co = unsafe { Self::place(at, StackSlot::Owned(Cell::new(None)), f, free) };
         // The stack goes in after the block is written, two words stored in place: built into
-        // the block's image on our own frame, it was copied with 16-byte moves that had to wait
-        // for the two 8-byte stores they read (a failed store-forward, 3 ns of a 25 ns create).
+        // the block's image on our own frame, it would be copied with 16-byte moves that wait
+        // for the two 8-byte stores they read (a failed store-forward).
         if let StackSlot::Owned(cell) = &co.control().stack {
-            cell.set(Some(stack));
+            // SAFETY: the slot was made empty just above, so there is nothing to drop (a
+            // `Cell::set` would drop the old value, code the compiler cannot always see is
+            // dead); no reference into the cell is live.
+            unsafe { cell.as_ptr().write(Some(stack)) };
         }
         // The frames start below the block when it sits at the top of the stack, at the top of
         // the stack otherwise. (Not `min(base, block)`: a heap block usually lies *below* the
@@ -379,6 +383,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
+        control::register_as_stack_owners();
         let slot = StackSlot::Shared {
             stack: stack.inner.clone(),
             save: SaveBuf::new(),

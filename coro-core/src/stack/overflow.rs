@@ -25,8 +25,8 @@
 use std::cell::Cell;
 use std::mem;
 use std::ptr;
+use std::sync::Once;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Once, OnceLock};
 
 use super::region;
 use crate::sys;
@@ -70,15 +70,40 @@ impl StackOwner {
 /// interrupted code ran on, which the layer that stored it keeps alive while code runs there.
 pub(crate) type DescribeOwner = unsafe fn(owner: *const ()) -> Option<StackOwner>;
 
-/// The function that describes owners, registered by the layer that stores them.
-static DESCRIBE: OnceLock<DescribeOwner> = OnceLock::new();
+/// The function that describes owners, registered by the layer that stores them: a
+/// [`DescribeOwner`], or null until then. (An atomic pointer rather than a `OnceLock`: a
+/// registration that is a plain load and branch, with the function passed by value to a cold
+/// call, lets the compiler keep what it knows of the caller's locals across it.)
+static DESCRIBE: AtomicPtr<()> = AtomicPtr::new(ptr::null_mut());
 
 /// Registers the function that describes the owners the region table holds. The first
 /// registration stays (one layer stores owners); it must come before that layer first names
 /// an owner, and costs a load and a branch after that.
 #[inline]
 pub(crate) fn describe_owners_with(describe: DescribeOwner) {
-    DESCRIBE.get_or_init(|| describe);
+    if DESCRIBE.load(Ordering::Relaxed).is_null() {
+        register(describe);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn register(describe: DescribeOwner) {
+    let _ = DESCRIBE.compare_exchange(
+        ptr::null_mut(),
+        describe as *mut (),
+        Ordering::Release,
+        Ordering::Relaxed,
+    );
+}
+
+/// The registered describer, if any.
+fn describer() -> Option<DescribeOwner> {
+    let f = DESCRIBE.load(Ordering::Acquire);
+    // SAFETY: the only non-null value ever stored is a `DescribeOwner` (see `register`), and
+    // a function pointer survives the round trip through a data pointer on every target coro
+    // supports.
+    (!f.is_null()).then(|| unsafe { mem::transmute::<*mut (), DescribeOwner>(f) })
 }
 
 /// The handlers that were installed before ours, for SIGSEGV and SIGBUS.
@@ -178,7 +203,7 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     // SAFETY: we are installed with SA_SIGINFO, so `ctx` is the interrupted ucontext.
     let owner = region::owner(unsafe { interrupted_sp(ctx) });
     if !owner.is_null()
-        && let Some(describe) = DESCRIBE.get()
+        && let Some(describe) = describer()
         // SAFETY: code runs on a stack only while its owner runs, and an owner is named in the
         // region table before it first runs there (see `DescribeOwner`): the owner of the
         // interrupted stack pointer's region is live.
