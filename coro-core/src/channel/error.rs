@@ -1,6 +1,7 @@
 //! The channel errors. They mirror `std::sync::mpsc`'s: the send errors give the message back.
 //! Each converts into [`crate::Error`] (`Disconnected` or `TimedOut`) so `?` works in functions
-//! that return `coro::Result`.
+//! that return `coro::Result`, except the broadcast receive errors: `Lagged` (messages were
+//! lost) has no counterpart there, and a receiver usually goes on after it.
 
 use std::fmt;
 
@@ -46,6 +47,40 @@ pub enum RecvTimeoutError {
     /// The timeout passed with no message.
     Timeout,
     /// The channel is empty and every sender is gone.
+    Disconnected,
+}
+
+/// A broadcast receiver's `recv` failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum BroadcastRecvError {
+    /// The receiver fell more than the capacity behind, and this many messages were dropped
+    /// before it took them. Its next receive continues with the oldest message kept.
+    Lagged(u64),
+    /// Every sender is gone and the receiver has taken every message.
+    Disconnected,
+}
+
+/// A broadcast receiver's `try_recv` failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum BroadcastTryRecvError {
+    /// No new message is there now; senders remain.
+    Empty,
+    /// The receiver fell behind and this many messages were dropped (see
+    /// [`BroadcastRecvError::Lagged`]).
+    Lagged(u64),
+    /// Every sender is gone and the receiver has taken every message.
+    Disconnected,
+}
+
+/// A broadcast receiver's `recv_timeout` failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum BroadcastRecvTimeoutError {
+    /// The timeout passed with no new message.
+    Timeout,
+    /// The receiver fell behind and this many messages were dropped (see
+    /// [`BroadcastRecvError::Lagged`]).
+    Lagged(u64),
+    /// Every sender is gone and the receiver has taken every message.
     Disconnected,
 }
 
@@ -169,12 +204,69 @@ impl fmt::Display for RecvTimeoutError {
     }
 }
 
+fn lagged(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
+    write!(
+        f,
+        "the receiver fell behind a broadcast channel and {n} messages were dropped before it took them"
+    )
+}
+
+impl fmt::Display for BroadcastRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastRecvError::Lagged(n) => lagged(f, *n),
+            BroadcastRecvError::Disconnected => f.write_str(RECV_DISCONNECTED),
+        }
+    }
+}
+
+impl fmt::Display for BroadcastTryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastTryRecvError::Empty => f.write_str("receiving on an empty channel"),
+            BroadcastTryRecvError::Lagged(n) => lagged(f, *n),
+            BroadcastTryRecvError::Disconnected => f.write_str(RECV_DISCONNECTED),
+        }
+    }
+}
+
+impl fmt::Display for BroadcastRecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastRecvTimeoutError::Timeout => f.write_str("timed out waiting on a channel"),
+            BroadcastRecvTimeoutError::Lagged(n) => lagged(f, *n),
+            BroadcastRecvTimeoutError::Disconnected => f.write_str(RECV_DISCONNECTED),
+        }
+    }
+}
+
 impl<T> std::error::Error for SendError<T> {}
 impl<T> std::error::Error for TrySendError<T> {}
 impl<T> std::error::Error for SendTimeoutError<T> {}
 impl std::error::Error for RecvError {}
 impl std::error::Error for TryRecvError {}
 impl std::error::Error for RecvTimeoutError {}
+impl std::error::Error for BroadcastRecvError {}
+impl std::error::Error for BroadcastTryRecvError {}
+impl std::error::Error for BroadcastRecvTimeoutError {}
+
+impl From<BroadcastRecvError> for BroadcastTryRecvError {
+    fn from(e: BroadcastRecvError) -> Self {
+        match e {
+            BroadcastRecvError::Lagged(n) => BroadcastTryRecvError::Lagged(n),
+            BroadcastRecvError::Disconnected => BroadcastTryRecvError::Disconnected,
+        }
+    }
+}
+
+impl From<BroadcastRecvError> for BroadcastRecvTimeoutError {
+    fn from(e: BroadcastRecvError) -> Self {
+        match e {
+            BroadcastRecvError::Lagged(n) => BroadcastRecvTimeoutError::Lagged(n),
+            BroadcastRecvError::Disconnected => BroadcastRecvTimeoutError::Disconnected,
+        }
+    }
+}
 
 impl From<RecvError> for RecvTimeoutError {
     fn from(_: RecvError) -> Self {

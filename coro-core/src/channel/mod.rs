@@ -1,9 +1,17 @@
 //! Channels between coroutines: [`unbounded`] and [`bounded`] within a thread, and
-//! [`sync::unbounded`] and [`sync::bounded`] across threads.
+//! [`sync::unbounded`] and [`sync::bounded`] across threads, where each message goes to one
+//! receiver; and [`broadcast`] ([`sync::broadcast`]), where every receiver gets every message.
 //!
-//! Both flavours have the same API (modelled on `std::sync::mpsc`, with cloneable receivers):
-//! `send`, `try_send`, `send_timeout`; `recv`, `try_recv`, `recv_timeout`; `iter`, `try_iter`
-//! and `IntoIterator` on the receiver. A waiting party parks its coroutine, not its thread.
+//! | channel | a message goes to | a sender waits | made by |
+//! |---|---|---|---|
+//! | queue | one receiver | when a bounded channel is full | [`unbounded`], [`bounded`] |
+//! | rendezvous | one receiver | until a receiver takes it | [`bounded(0)`](bounded) |
+//! | broadcast | every receiver subscribed when it was sent | never: a slow receiver loses the oldest | [`broadcast`] |
+//!
+//! The local and the cross-thread flavour of each have the same API. The queues' is modelled
+//! on `std::sync::mpsc`, with cloneable receivers: `send`, `try_send`, `send_timeout`; `recv`,
+//! `try_recv`, `recv_timeout`; `iter`, `try_iter` and `IntoIterator` on the receiver. A waiting
+//! party parks its coroutine, not its thread. For the queues:
 //!
 //! * **Nothing sent is lost.** When the last sender is dropped, receivers first get every
 //!   message still queued, then [`RecvError`] (or `Disconnected`). When the last receiver is
@@ -63,6 +71,18 @@
 //! });
 //! ```
 //!
+//! # Broadcast
+//!
+//! [`broadcast(capacity)`](broadcast) has tokio's semantics: `send` never waits and clones
+//! nothing; each receiver is a position in the channel's history and gets a clone of every
+//! message sent after it subscribed, in order (the last receiver to take a message gets the
+//! value itself). The channel holds at most `capacity` messages: a send into a full channel
+//! drops the oldest, and a receiver that had not taken it gets
+//! [`Lagged(n)`](BroadcastRecvError::Lagged) from its next receive, with `n` the number it
+//! missed, then goes on with the oldest message kept. When the last sender is dropped the
+//! receivers take what is left, then get `Disconnected`. Receivers that wait are all woken by
+//! each send, so one that is cancelled or times out takes nothing from the others.
+//!
 //! The thread-local halves are `!Send` and cost no atomic operation; the [`sync`] halves are
 //! `Send + Sync` (for `T: Send`) and wake a receiving coroutine through its scheduler's
 //! eventfd, from any thread, `std::thread`s included.
@@ -80,13 +100,16 @@
 //! assert_eq!(rx.recv(), Ok(1));
 //! ```
 
+mod broadcast;
 mod chan;
 mod error;
 mod local;
 mod ops;
 pub mod sync;
 
+pub use broadcast::{BroadcastReceiver, BroadcastSender, broadcast};
 pub use error::{
-    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    BroadcastRecvError, BroadcastRecvTimeoutError, BroadcastTryRecvError, RecvError,
+    RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use local::{IntoIter, Iter, Receiver, Sender, TryIter, bounded, unbounded};

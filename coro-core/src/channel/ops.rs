@@ -2,14 +2,17 @@
 //!
 //! A [`Flavor`] is the lock around a [`Chan`] plus the kind of wait node its parties use. The
 //! operations take the lock only for a [`Chan`] transition, park without it, and unpark the
-//! parties a transition returned after releasing it.
+//! parties a transition returned after releasing it. [`Lock`] and [`park_until`] are the same
+//! for the broadcast and watch channels, whose waiters are all woken together.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use super::chan::{Chan, Wake};
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::sync::waiters::{self, Node};
+use crate::sync::waiters::{self, LocalNode, Node, RemoteNode};
 
 /// The lock around a channel's state, and how its parties wait.
 pub(crate) trait Flavor<T> {
@@ -21,6 +24,101 @@ pub(crate) trait Flavor<T> {
     fn node() -> Self::Node;
     /// Whether an untimed wait may block the caller (see `waiters::can_block`).
     fn can_block() -> bool;
+}
+
+/// The lock around the state `S` of a broadcast or watch channel, and how its parties wait:
+/// `RefCell` with thread-local nodes for the local flavour, `Mutex` and `RwLock` with nodes any
+/// thread can wake for the cross-thread one.
+pub(crate) trait Lock<S> {
+    /// The wait node of this flavour.
+    type Node: Node;
+    /// Runs `f` under the lock.
+    fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R;
+    /// A fresh node for the calling coroutine (or thread).
+    fn node() -> Self::Node;
+    /// Whether an untimed wait may block the caller (see `waiters::can_block`).
+    fn can_block() -> bool;
+}
+
+impl<S> Lock<S> for RefCell<S> {
+    type Node = Rc<LocalNode>;
+    fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        match self.try_borrow_mut() {
+            Ok(mut s) => f(&mut s),
+            Err(_) => panic!(
+                "a coro channel was used while a `borrow()` of its value is held (a watch `Ref` kept across a send or a wait); drop the `Ref` first"
+            ),
+        }
+    }
+    fn node() -> Rc<LocalNode> {
+        LocalNode::current()
+    }
+    fn can_block() -> bool {
+        waiters::can_block()
+    }
+}
+
+// No code runs under these locks that could panic with the state half-changed (a clone of a
+// message runs before anything changes; values are dropped and parties woken after the lock is
+// released), so a poisoned lock is sound. The one exception is a watch's `send_modify`, whose
+// closure is the user's: a panic in it leaves the value as the closure left it (documented).
+
+impl<S> Lock<S> for Mutex<S> {
+    type Node = Arc<RemoteNode>;
+    fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        f(&mut self.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+    fn node() -> Arc<RemoteNode> {
+        RemoteNode::current()
+    }
+    fn can_block() -> bool {
+        // The other side may be another thread, so parking a plain thread is fine.
+        true
+    }
+}
+
+impl<S> Lock<S> for RwLock<S> {
+    type Node = Arc<RemoteNode>;
+    fn with<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        f(&mut self.write().unwrap_or_else(PoisonError::into_inner))
+    }
+    fn node() -> Arc<RemoteNode> {
+        RemoteNode::current()
+    }
+    fn can_block() -> bool {
+        true
+    }
+}
+
+/// Waits until `poll` has an answer, for waits where every waiter is woken at once (broadcast
+/// and watch receivers): runs `poll(state, None)` under the lock; if it has no answer, parks
+/// with a fresh node, which `poll(state, Some(node))` must enqueue when it again has none, and
+/// polls again when woken. `cancel` takes a node that gives up (a timeout, or an unwind) off the
+/// wait list and says whether it was still waiting; a woken waiter has nothing to pass on, since
+/// the others were woken with it. `None`: `deadline` passed first.
+pub(crate) fn park_until<S, L: Lock<S>, R>(
+    l: &L,
+    deadline: Option<Instant>,
+    what: &str,
+    mut poll: impl FnMut(&mut S, Option<&L::Node>) -> Option<R>,
+    cancel: impl Fn(&mut S, &L::Node) -> bool,
+) -> Option<R> {
+    if let Some(r) = l.with(|s| poll(s, None)) {
+        return Some(r);
+    }
+    if deadline.is_none() && !L::can_block() {
+        waiters::cannot_block(what);
+    }
+    loop {
+        let node = L::node();
+        if let Some(r) = l.with(|s| poll(s, Some(&node))) {
+            return Some(r);
+        }
+        let give_up = |_abandon: bool| l.with(|s| cancel(s, &node));
+        if !waiters::park_on(&node, deadline, &give_up) {
+            return None;
+        }
+    }
 }
 
 fn wake_one<W: Node>(w: Option<W>) {

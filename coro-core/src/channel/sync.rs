@@ -16,6 +16,8 @@ use super::error::{
 use super::ops::{Flavor, channel_halves};
 use crate::sync::waiters::{Node, RemoteNode};
 
+pub use super::broadcast::sync::{BroadcastReceiver, BroadcastSender, broadcast};
+
 type Shared<T> = Mutex<Chan<T, Arc<RemoteNode>>>;
 
 impl<T> Flavor<T> for Shared<T> {
