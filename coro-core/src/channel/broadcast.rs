@@ -500,6 +500,11 @@ pub fn broadcast<T: Clone>(capacity: usize) -> (BroadcastSender<T>, BroadcastRec
 ///
 /// `!Send`: for a channel between threads use
 /// [`sync::broadcast`](crate::channel::sync::broadcast).
+///
+/// ```compile_fail,E0277
+/// let (tx, _rx) = coro::channel::broadcast(1);
+/// std::thread::spawn(move || tx.send(1u8));
+/// ```
 pub struct BroadcastSender<T> {
     shared: Rc<Shared<T>>,
 }
