@@ -41,13 +41,15 @@ pub fn set_pool_size(n: usize) {
     POOL_SIZE.store(n.max(1), Ordering::Relaxed);
 }
 
-/// How many of this process's pool threads wait for a job (they hold nothing that could wake
-/// a coroutine).
+/// How many of this process's pool threads wait for a job and will not take one (they hold
+/// nothing that could wake a coroutine). A queued job counts one idle thread as busy: the
+/// thread is still in its wait, about to take it.
 pub(crate) fn idle_threads() -> usize {
     // SAFETY: a non-null POOL points to a leaked pool, never freed.
     match unsafe { POOL.load(Ordering::Acquire).as_ref() } {
         Some(pool) if pool.generation == crate::sys::fork_generation() => {
-            pool.idle.load(Ordering::Acquire)
+            let queued = pool.queue.lock().unwrap_or_else(|e| e.into_inner()).len();
+            pool.idle.load(Ordering::Acquire).saturating_sub(queued)
         }
         _ => 0,
     }

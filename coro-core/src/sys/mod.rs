@@ -323,6 +323,8 @@ unsafe extern "C" {
 }
 
 /// How many threads this process has (`num_threads` in `/proc/self/stat`), if it can be read.
+/// A count of 0 is no count: Linux always says at least 1, but qemu-user's emulated file
+/// fills the field with 0.
 pub(crate) fn thread_count() -> Option<usize> {
     let fd = syscall!(open(
         c"/proc/self/stat".as_ptr(),
@@ -336,5 +338,9 @@ pub(crate) fn thread_count() -> Option<usize> {
     // The command name (field 2) may hold spaces and parentheses: count from its end.
     let rest = &stat[stat.rfind(')')? + 1..];
     // Fields 3.. follow; num_threads is field 20, the 18th after the name.
-    rest.split_whitespace().nth(17)?.parse().ok()
+    rest.split_whitespace()
+        .nth(17)?
+        .parse()
+        .ok()
+        .filter(|&n: &usize| n > 0)
 }
