@@ -12,9 +12,9 @@
 //! word (the one word per coroutine the coroutine layer keeps for the layer above, null until
 //! the first access), and is dropped by [`drop_locals`], the end hook this module registers with
 //! the coroutine layer, on the coroutine's own stack when its body ends. The thread's own set
-//! lives in a `thread_local!`. Values are boxed, so a `&T` handed to [`LocalKey::with`] stays valid while
-//! other keys grow the slot vector, and a shared-stack coroutine's values are on the heap, never
-//! on the stack that is copied away.
+//! lives in a `thread_local!`. Values are boxed, so a `&T` handed to [`LocalKey::with`] stays
+//! valid while other keys grow the slot vector, and a shared-stack coroutine's values are on the
+//! heap, never on the stack that is copied away.
 //!
 //! An access is: one load of the key's index, the current coroutine's extension word (found
 //! from the stack pointer), a bounds-checked slot load and a null check.

@@ -1,14 +1,20 @@
 //! [`Control`]: the type-erased part of every coroutine's control block (its saved context,
-//! state, id and stack), and the switch into it.
+//! state, id, extension word and stack), the switch into a coroutine, and the take-over of a
+//! shared stack.
+//!
+//! Also what the layers around the control block need of it: [`current`] (the innermost
+//! running coroutine, found from the stack pointer), [`current_id`], [`current_extension`], and
+//! [`describe_owner`], which the stack layer's overflow handler calls to name a control block
+//! that owns a stack.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use coro_asm::Context;
 
 use super::extension::Extension;
+use super::id::Id;
 use super::save::SaveBuf;
 use crate::error::{Error, Result};
 use crate::stack::{OwnedStack, SharedInner, StackOwner};
@@ -51,27 +57,26 @@ pub(crate) enum StackSlot {
     },
 }
 
-/// The control block of one coroutine, the first field of its block (on the heap, or at the top
-/// of its owned stack), so its address is
-/// the coroutine's identity for the asm (`data`) and for its shared stack (`occupant`).
+/// The type-erased control block of one coroutine: the first field of its whole block (on the
+/// heap, or at the top of its owned stack), so that its address is the coroutine's identity for
+/// the asm (`data`) and for its stack (the opaque owner pointer the region table holds).
 #[repr(C)]
 pub(crate) struct Control {
     /// The saved stack pointer (the child's while it is suspended, the parent's while it
     /// runs). While the coroutine is fresh on a shared stack and has no frame yet, it holds the
     /// entry function instead, until the coroutine first takes the stack over.
     pub(crate) ctx: UnsafeCell<Context>,
+    /// Where the coroutine is in its life.
     pub(crate) state: Cell<CoroutineState>,
     /// What the result slot of the coroutine's block holds (see `Body` in the parent module);
     /// kept here, in the padding after `state`, so that the slot needs no tag of its own.
     pub(crate) ended: Cell<Ended>,
-    /// The id, in 48 bits (see [`MAX_ID`]), so that it fills the rest of the word with `state`
-    /// and `ended`: its low 16 bits here, the rest in `id_hi` (two stores to make, where six
-    /// bytes were six). Read with [`Control::id`].
-    id_lo: u16,
-    /// Bits 16 to 47 of the id.
-    id_hi: u32,
+    /// The id, in the six bytes after `state` and `ended` (see [`Id`]); read with
+    /// [`Control::id`].
+    id: Id,
     /// The word the layer above keeps per coroutine (see `extension`).
     pub(crate) ext: Extension,
+    /// The stack it runs on.
     pub(crate) stack: StackSlot,
 }
 
@@ -82,58 +87,21 @@ pub(crate) const CANCEL: usize = 0;
 /// its body has ended.
 pub(crate) const EXITED: usize = 0;
 
-thread_local! {
-    /// The next id this thread hands out, and the end of its reserved block.
-    static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-/// Ids are reserved from a process-wide counter in blocks, so making a coroutine takes no atomic.
-const ID_BLOCK: u64 = 1 << 16;
-static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
-
-/// The largest id: ids take 48 bits, 2.8 * 10^14 of them, a million coroutines a second for
-/// nine years. Past it, making a coroutine panics rather than reuse an id.
-const MAX_ID: u64 = (1 << 48) - 1;
-
-#[inline]
-fn next_id() -> u64 {
-    IDS.with(|ids| {
-        let (mut next, mut end) = ids.get();
-        if next == end {
-            (next, end) = reserve_ids();
-        }
-        ids.set((next + 1, end));
-        next
-    })
-}
-
-/// Reserves the next block of ids for this thread.
-#[cold]
-fn reserve_ids() -> (u64, u64) {
-    let next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
-    assert!(
-        next + ID_BLOCK - 1 <= MAX_ID,
-        "coro has handed out all of its 2^48 coroutine ids; a process cannot make more coroutines"
-    );
-    (next, next + ID_BLOCK)
-}
-
 impl Control {
     /// The coroutine's id, unique in the process and never 0.
     #[inline]
     pub(crate) fn id(&self) -> u64 {
-        u64::from(self.id_hi) << 16 | u64::from(self.id_lo)
+        self.id.get()
     }
 
+    /// A fresh coroutine's control block on `stack`, with this thread's next id.
     #[inline]
     pub(crate) fn new(stack: StackSlot) -> Control {
-        let id = next_id();
         Control {
             ctx: UnsafeCell::new(Context::new()),
             state: Cell::new(CoroutineState::Fresh),
             ended: Cell::new(Ended::Nothing),
-            id_lo: id as u16,
-            id_hi: (id >> 16) as u32,
+            id: Id::next(),
             ext: Extension::new(),
             stack,
         }
@@ -234,7 +202,8 @@ impl Control {
             CoroutineState::Fresh => {
                 // SAFETY: `sp` holds the entry function while the coroutine is fresh (set by
                 // `Coroutine::with_shared_stack`); the stack is free now, so the bootstrap frame
-                // may be written at its top; `self` is the start of the (heap) block the entry expects.
+                // may be written at its top; `self` is the start of the (heap) block the entry
+                // expects.
                 ctx.sp = unsafe {
                     let entry: coro_asm::EntryFn = std::mem::transmute(ctx.sp);
                     coro_asm::init_stack(top as *mut u8, entry, self as *const Control as *mut u8)

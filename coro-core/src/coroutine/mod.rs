@@ -1,8 +1,31 @@
-//! [`Coroutine`]: an asymmetric, typed, stackful coroutine, and its [`Yielder`].
+//! The coroutine layer: [`Coroutine`], an asymmetric, typed, stackful coroutine, and its
+//! [`Yielder`].
+//!
+//! It sits on the stack layer (`crate::stack`) and knows nothing of the layers above it: the
+//! runtime, co_local storage and the hooks use it; it calls none of them. What a layer above
+//! keeps per coroutine goes in the one extension word of the control block (see `extension`),
+//! and the stack layer's overflow handler learns what a coroutine is through the describer
+//! registered in `control`.
+//!
+//! - `mod.rs`: the handle [`Coroutine`] (make, resume, drop) and the typed control block it
+//!   points to (`Head`, `Body`, `Inner`: the [`Control`], the result, the closure);
+//! - `yielder.rs`: [`Yielder`], through which a body suspends;
+//! - `entry.rs`: the first and last code on a coroutine's stack;
+//! - `control.rs`: [`Control`], the type-erased control block, the switch into a coroutine and
+//!   the shared-stack take-over;
+//! - `id.rs`: coroutine ids;
+//! - `extension.rs`: the extension word and the end hook the layer above registers;
+//! - `save.rs`: the buffer a shared-stack coroutine's frames wait in while it is evicted.
+//!
+//! (`Coroutine` and `Body` stay in this file: the trybuild test of `!Send`,
+//! `tests/ui/fail/coroutine_not_send.stderr`, names them by this path.)
 
 mod control;
+mod entry;
 mod extension;
+mod id;
 mod save;
+mod yielder;
 
 use std::alloc::Layout;
 use std::any::Any;
@@ -10,15 +33,16 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::ptr::{self, NonNull};
 
-pub(crate) use self::control::Control;
+pub(crate) use self::control::current_extension;
 pub use self::control::current_id;
-use self::control::{CANCEL, EXITED, Ended, StackSlot};
-pub(crate) use self::control::{CoroutineState, current, current_extension};
+use self::control::{CANCEL, Control, CoroutineState, EXITED, Ended, StackSlot};
+use self::entry::entry;
 pub(crate) use self::extension::{Extension, set_end_hook};
 use self::save::SaveBuf;
+pub use self::yielder::Yielder;
 use crate::error::{Error, Result};
 use crate::stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
 
@@ -48,10 +72,6 @@ impl<Y, R> CoroutineResult<Y, R> {
         }
     }
 }
-
-/// The payload a dropped coroutine's `suspend` unwinds with, so that every destructor on its
-/// stack runs. It never escapes the coroutine.
-struct ForcedUnwind;
 
 /// The part of a coroutine's control block the [`Yielder`] sees: the `Control`. Inputs and
 /// yielded values do not live here: each crosses the switch as a pointer to the sender's
@@ -150,90 +170,6 @@ fn value_ptr<T>(value: &ManuallyDrop<T>) -> usize {
         NonNull::<T>::dangling().as_ptr() as usize
     } else {
         value as *const ManuallyDrop<T> as usize
-    }
-}
-
-/// The body's handle on its own coroutine: [`Yielder::suspend`] gives a value to the resumer and
-/// waits for the next input.
-///
-/// It is handed to the body as `&Yielder`, and lives in the coroutine's control block, never in
-/// its frames: a pointer to it stays valid while the coroutine lives, even on a shared stack (whose
-/// control blocks are always on the heap).
-#[repr(transparent)]
-pub struct Yielder<I, Y> {
-    head: Head<I, Y>,
-}
-
-impl<I, Y> Yielder<I, Y> {
-    /// Suspends the coroutine, handing `value` to the caller of [`Coroutine::resume`] as
-    /// [`CoroutineResult::Yield`]; returns the input of the next `resume`.
-    ///
-    /// If the coroutine is dropped instead of resumed, this unwinds (with a private payload that
-    /// `catch_unwind` inside the body must let through) so that every destructor on the
-    /// coroutine's stack runs.
-    ///
-    /// # Panics
-    ///
-    /// If it is not called from this coroutine's own stack: a `Yielder` suspends only the
-    /// coroutine it was handed to, from that coroutine's code. (The borrow checker lets a
-    /// body's `&Yielder` into a nested [`crate::run`], whose closure need not be `'static`, but
-    /// that closure runs on the stack of a runtime task, which the switch cannot leave.)
-    #[inline]
-    pub fn suspend(&self, value: Y) -> I {
-        let control = &self.head.control;
-        // The one check on the hot path: the region table names the coroutine whose frames are
-        // on the stack we run on (see `stack::region`), and that must be this one. Suspending
-        // from any other stack would save that stack's pointer as this coroutine's, leave a
-        // runtime set on the thread, or make a shared stack copy a span that is not its own.
-        if crate::stack::region_owner(coro_asm::stack_pointer()) != ptr::from_ref(control).cast() {
-            wrong_stack(control);
-        }
-        let value = ManuallyDrop::new(value);
-        // SAFETY: we are the running coroutine of this context (checked just above: we run on
-        // its stack, and code runs there only while `resume` has switched into it). The
-        // resumer moves `value` out (ptr::read) before anything else runs.
-        let arg = unsafe { coro_asm::suspend(self.head.control.ctx.get(), value_ptr(&value)) };
-        if arg == CANCEL {
-            panic::resume_unwind(Box::new(ForcedUnwind));
-        }
-        // SAFETY: any other `arg` points at the resumer's input, which it gave up (ManuallyDrop)
-        // and which stays in place until we return to it; we move it out exactly once.
-        unsafe { ptr::read(arg as *const I) }
-    }
-
-    /// The id of this coroutine.
-    pub fn id(&self) -> u64 {
-        self.head.control.id()
-    }
-}
-
-/// The panic of a [`Yielder::suspend`] called off its coroutine's stack.
-#[cold]
-#[inline(never)]
-fn wrong_stack(control: &Control) -> ! {
-    let running = current();
-    let on = if running.is_null() {
-        "a stack that is no coroutine's (a thread's own stack)".to_owned()
-    } else {
-        // SAFETY: the owner of the stack we run on is the running coroutine, alive while it
-        // runs (as in `current_id`).
-        format!("the stack of coroutine {}", unsafe { (*running).id() })
-    };
-    panic!(
-        "Yielder::suspend of coroutine {} was called on {on}: a Yielder suspends only its own \
-         coroutine, from that coroutine's own code. A body's Yielder used inside a nested \
-         `coro::run` (or any code running on another stack) cannot suspend the body; return \
-         from the nested `coro::run` first and suspend after it, or, inside the runtime, wait \
-         with `coro::yield_now`, a channel or a `Cond` instead",
-        control.id()
-    )
-}
-
-impl<I, Y> fmt::Debug for Yielder<I, Y> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Yielder")
-            .field("id", &self.head.control.id())
-            .finish()
     }
 }
 
@@ -608,86 +544,4 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
         drop_outcome_and_closure(inner);
         drop(stack);
     }
-}
-
-/// The first Rust code on a fresh coroutine stack, called by the asm trampoline.
-///
-/// The body runs inside [`run`], which writes its return value straight into the control block:
-/// across the body this frame holds only `inner` and `arg`, and the suspended coroutine's live
-/// frames are that much smaller. Every byte counts twice for a shared stack: in the coroutine's
-/// save buffer, and in the copy made on each switch of occupant.
-///
-/// # Safety
-///
-/// `data` must be the control block of a `Coroutine<I, Y, R>` made with closure type `F`, fresh,
-/// and switched into by `Control::switch_in`.
-unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> !
-where
-    F: FnOnce(&Yielder<I, Y>, I) -> R,
-{
-    let inner = data.cast::<Inner<I, Y, R, F>>();
-    // SAFETY: see the function's contract.
-    let caught = panic::catch_unwind(AssertUnwindSafe(|| unsafe { run(inner, arg) }));
-    // SAFETY: see the function's contract; the block outlives the coroutine.
-    unsafe { body_ended(&(*inner).body, caught) };
-    // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
-    // `switch_in` on this context, and marks us finished when it sees EXITED.
-    unsafe { coro_asm::exit((*inner).body.head.control.ctx.get(), EXITED) }
-}
-
-/// What [`entry`] does after the body: records a panic in the result slot, drops the
-/// coroutine-local values. Kept out of `entry`, so that `entry` (whose frame stays under the body
-/// while it runs) holds as few registers and locals as possible.
-///
-/// # Safety
-///
-/// `body` must be the running coroutine's block, whose body has just ended with `caught`.
-#[inline(never)]
-unsafe fn body_ended<I, Y, R>(body: &Body<I, Y, R>, caught: std::thread::Result<()>) {
-    // The result slot holds the return value if the body returned, and stays empty if a drop
-    // unwound the body (the coroutine was cancelled).
-    if let Err(payload) = caught
-        && !payload.is::<ForcedUnwind>()
-    {
-        // SAFETY: the slot is ours while we run.
-        unsafe { body.store_result(Err(payload)) };
-    }
-    // What the layer above keeps per coroutine (coroutine-local values) ends here, on the
-    // coroutine's own stack, whatever ended the body.
-    if let Err(payload) = extension::end(&body.head.control.ext)
-        && body.head.control.ended.get() != Ended::Panic
-    {
-        // SAFETY: as above.
-        unsafe { body.store_result(Err(payload)) };
-    }
-}
-
-/// Runs the body of a fresh coroutine and stores what it returns in the control block.
-///
-/// # Safety
-///
-/// As for [`entry`].
-#[inline(always)]
-unsafe fn run<I, Y, R, F>(inner: *mut Inner<I, Y, R, F>, arg: usize)
-where
-    F: FnOnce(&Yielder<I, Y>, I) -> R,
-{
-    // SAFETY: the caller's contract; the block outlives the coroutine.
-    let inner = unsafe { &*inner };
-    // SAFETY: the closure is there while the coroutine is fresh, and this is its first run;
-    // the state is no longer `Fresh` (see `Control::switch_in`), so nothing drops it again.
-    let f = unsafe { (*inner.f.get()).assume_init_read() };
-    // SAFETY: `arg` points at the first input, given up by `resume` (see there).
-    let input = unsafe { ptr::read(arg as *const I) };
-    // SAFETY: Yielder is repr(transparent) over Head.
-    let yielder = unsafe { &*(&inner.body.head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
-    let r = f(yielder, input);
-    // SAFETY: the result slot is ours while we run, and still empty: a plain write, with no
-    // drop of an old value, keeps drop code (and the registers it needs) out of `entry`.
-    unsafe {
-        (*inner.body.result.get()).write(Outcome {
-            value: ManuallyDrop::new(r),
-        });
-    }
-    inner.body.head.control.ended.set(Ended::Value);
 }
