@@ -84,6 +84,20 @@ pub enum BroadcastRecvTimeoutError {
     Disconnected,
 }
 
+/// A watch receiver's `changed` failed: every sender is gone and the receiver has seen the
+/// last value.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct ChangedError;
+
+/// A watch receiver's `changed_timeout` failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum ChangedTimeoutError {
+    /// The timeout passed with no change.
+    Timeout,
+    /// Every sender is gone and the receiver has seen the last value.
+    Disconnected,
+}
+
 impl<T> SendError<T> {
     /// The message that could not be sent.
     pub fn into_inner(self) -> T {
@@ -240,6 +254,26 @@ impl fmt::Display for BroadcastRecvTimeoutError {
     }
 }
 
+const CHANGED_DISCONNECTED: &str =
+    "waiting for a change of a watch channel whose senders are all gone";
+
+impl fmt::Display for ChangedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(CHANGED_DISCONNECTED)
+    }
+}
+
+impl fmt::Display for ChangedTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChangedTimeoutError::Timeout => {
+                f.write_str("timed out waiting for a change of a watch channel")
+            }
+            ChangedTimeoutError::Disconnected => f.write_str(CHANGED_DISCONNECTED),
+        }
+    }
+}
+
 impl<T> std::error::Error for SendError<T> {}
 impl<T> std::error::Error for TrySendError<T> {}
 impl<T> std::error::Error for SendTimeoutError<T> {}
@@ -249,6 +283,29 @@ impl std::error::Error for RecvTimeoutError {}
 impl std::error::Error for BroadcastRecvError {}
 impl std::error::Error for BroadcastTryRecvError {}
 impl std::error::Error for BroadcastRecvTimeoutError {}
+impl std::error::Error for ChangedError {}
+impl std::error::Error for ChangedTimeoutError {}
+
+impl From<ChangedError> for ChangedTimeoutError {
+    fn from(_: ChangedError) -> Self {
+        ChangedTimeoutError::Disconnected
+    }
+}
+
+impl From<ChangedError> for crate::Error {
+    fn from(_: ChangedError) -> Self {
+        crate::Error::Disconnected
+    }
+}
+
+impl From<ChangedTimeoutError> for crate::Error {
+    fn from(e: ChangedTimeoutError) -> Self {
+        match e {
+            ChangedTimeoutError::Timeout => crate::Error::TimedOut,
+            ChangedTimeoutError::Disconnected => crate::Error::Disconnected,
+        }
+    }
+}
 
 impl From<BroadcastRecvError> for BroadcastTryRecvError {
     fn from(e: BroadcastRecvError) -> Self {

@@ -1,12 +1,14 @@
 //! Channels between coroutines: [`unbounded`] and [`bounded`] within a thread, and
 //! [`sync::unbounded`] and [`sync::bounded`] across threads, where each message goes to one
-//! receiver; and [`broadcast`] ([`sync::broadcast`]), where every receiver gets every message.
+//! receiver; [`broadcast`] ([`sync::broadcast`]), where every receiver gets every message;
+//! and [`watch`] ([`sync::watch`]), one value that receivers read and wait to see change.
 //!
 //! | channel | a message goes to | a sender waits | made by |
 //! |---|---|---|---|
 //! | queue | one receiver | when a bounded channel is full | [`unbounded`], [`bounded`] |
 //! | rendezvous | one receiver | until a receiver takes it | [`bounded(0)`](bounded) |
 //! | broadcast | every receiver subscribed when it was sent | never: a slow receiver loses the oldest | [`broadcast`] |
+//! | watch | replaces the value every receiver reads | never | [`watch`] |
 //!
 //! The local and the cross-thread flavour of each have the same API. The queues' is modelled
 //! on `std::sync::mpsc`, with cloneable receivers: `send`, `try_send`, `send_timeout`; `recv`,
@@ -83,6 +85,16 @@
 //! receivers take what is left, then get `Disconnected`. Receivers that wait are all woken by
 //! each send, so one that is cancelled or times out takes nothing from the others.
 //!
+//! # Watch
+//!
+//! [`watch(init)`](watch) has tokio's semantics: the channel holds one value and a version
+//! that every change increments. `send` replaces the value and wakes the receivers that wait;
+//! `borrow` reads it (behind a guard: drop it before parking or sending); each receiver
+//! remembers the version it last saw, and `changed` parks until there is a newer one, so any
+//! number of sends between two looks make one change, whose value is the latest. `changed`
+//! fails once every sender is gone and the receiver has seen the last value. `send` with no
+//! receiver left fails and stores nothing, as in tokio; `send_replace` stores anyway.
+//!
 //! The thread-local halves are `!Send` and cost no atomic operation; the [`sync`] halves are
 //! `Send + Sync` (for `T: Send`) and wake a receiving coroutine through its scheduler's
 //! eventfd, from any thread, `std::thread`s included.
@@ -106,10 +118,13 @@ mod error;
 mod local;
 mod ops;
 pub mod sync;
+mod watch;
 
 pub use broadcast::{BroadcastReceiver, BroadcastSender, broadcast};
 pub use error::{
-    BroadcastRecvError, BroadcastRecvTimeoutError, BroadcastTryRecvError, RecvError,
-    RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
+    BroadcastRecvError, BroadcastRecvTimeoutError, BroadcastTryRecvError, ChangedError,
+    ChangedTimeoutError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
+    TrySendError,
 };
 pub use local::{IntoIter, Iter, Receiver, Sender, TryIter, bounded, unbounded};
+pub use watch::{WatchReceiver, WatchRef, WatchSender, watch};

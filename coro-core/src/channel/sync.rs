@@ -1,6 +1,9 @@
-//! The cross-thread channel: `channel::sync::{unbounded, bounded}`.
+//! The cross-thread channels: `channel::sync::{unbounded, bounded}` (defined here),
+//! [`broadcast`] and [`watch`] (defined beside their local flavours, in `broadcast.rs` and
+//! `watch.rs`).
 //!
-//! Its halves are `Send` (and `Sync`) when `T: Send`: a sender on any thread (a coroutine of
+//! Their halves are `Send` (and `Sync`) when `T: Send` (`T: Send + Sync` for watch, whose
+//! receivers on several threads read the one value at once): a sender on any thread (a coroutine of
 //! another scheduler, or a plain `std::thread`) wakes a receiving coroutine through its
 //! scheduler's eventfd, and a plain thread can receive too (it parks the thread). Waiting
 //! coroutines park only themselves, never their thread.
@@ -17,6 +20,7 @@ use super::ops::{Flavor, channel_halves};
 use crate::sync::waiters::{Node, RemoteNode};
 
 pub use super::broadcast::sync::{BroadcastReceiver, BroadcastSender, broadcast};
+pub use super::watch::sync::{WatchReceiver, WatchRef, WatchSender, watch};
 
 type Shared<T> = Mutex<Chan<T, Arc<RemoteNode>>>;
 
