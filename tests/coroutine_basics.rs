@@ -1,6 +1,8 @@
 //! Behaviour of `Coroutine`: values both ways, nesting, recursion, panics, drop, misuse.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::fmt::Debug;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
@@ -291,4 +293,134 @@ fn current_id_is_right_on_stacks_that_other_threads_used_before() {
         .join()
         .unwrap();
     }
+}
+
+/// A second handle to the coroutine of `co`, to be kept in `ManuallyDrop` and never dropped.
+///
+/// Safe code cannot resume a coroutine that is running up the resume chain: `resume` borrows
+/// the handle mutably while the coroutine runs, and a `RefCell` around the handle refuses a
+/// second borrow before coro is asked. `Error::Running` guards against the unsafe code that can
+/// (a raw pointer, a handle aliased like this), and these tests are that code.
+///
+/// # Safety
+///
+/// The alias must not outlive `co` nor be dropped. (A handle reaches its control block only
+/// through shared references and cells, so two of them alias nothing that Rust forbids.)
+unsafe fn alias<I, Y, R>(co: &Coroutine<I, Y, R>) -> ManuallyDrop<Coroutine<I, Y, R>> {
+    // SAFETY: the caller's contract.
+    ManuallyDrop::new(unsafe { std::ptr::read(co) })
+}
+
+/// Where a body finds an alias of a running coroutine's handle.
+type AliasSlot<Y, R> = Rc<RefCell<Option<ManuallyDrop<Coroutine<(), Y, R>>>>>;
+
+/// Resumes the coroutine whose alias `slot` holds and says what came of it.
+fn resume_alias<Y: Debug, R: Debug>(slot: &AliasSlot<Y, R>) -> String {
+    let mut co = slot.borrow_mut().take().expect("the alias is in its slot");
+    let got = match co.resume(()) {
+        Err(e @ Error::Running) => format!("running: {e}"),
+        other => format!("unexpected: {other:?}"),
+    };
+    *slot.borrow_mut() = Some(co);
+    got
+}
+
+#[test]
+fn a_coroutine_that_resumes_itself_gets_error_running_on_an_owned_stack() {
+    let slot: AliasSlot<(), Vec<String>> = Rc::default();
+    let me = slot.clone();
+    let mut co = Coroutine::<(), (), Vec<String>>::new(move |y, ()| {
+        // First run, then a run after a suspend: an owned-stack coroutine used to be marked
+        // running only on its first run.
+        let first = resume_alias(&me);
+        y.suspend(());
+        let again = resume_alias(&me);
+        vec![first, again]
+    });
+    // SAFETY: the alias stays in `slot`, undropped, and `co` outlives its use.
+    *slot.borrow_mut() = Some(unsafe { alias(&co) });
+    assert_eq!(co.resume(()).unwrap(), CoroutineResult::Yield(()));
+    let got = co.resume(()).unwrap().as_return().unwrap();
+    assert_eq!(got.len(), 2);
+    for msg in got {
+        assert!(msg.starts_with("running: "), "{msg}");
+        assert!(msg.contains("cannot resume itself or an ancestor"), "{msg}");
+    }
+    assert!(co.is_finished());
+}
+
+#[test]
+fn resuming_an_ancestor_up_the_chain_is_error_running_on_any_stack() {
+    // Outer resumes inner, inner resumes outer: outer is running (waiting in the resume chain
+    // for inner). Every pairing of owned and shared stacks, on outer's first run and after it
+    // suspended once.
+    let shared = SharedStack::new(64 * 1024).unwrap();
+    let other = SharedStack::new(64 * 1024).unwrap();
+    for (outer_shared, inner_shared) in [(false, false), (false, true), (true, false), (true, true)]
+    {
+        let slot: AliasSlot<(), Vec<String>> = Rc::default();
+        let for_inner = slot.clone();
+        let inner_stack = other.clone();
+        let body = move |y: &coro::Yielder<(), ()>, ()| {
+            let mut got = Vec::new();
+            for round in 0..2 {
+                let up = for_inner.clone();
+                let inner_body = move |_: &coro::Yielder<(), ()>, ()| resume_alias(&up);
+                let mut inner = if inner_shared {
+                    // SAFETY: the body lends no reference into its stack.
+                    unsafe { Coroutine::with_shared_stack(&inner_stack, inner_body) }
+                } else {
+                    Coroutine::new(inner_body)
+                };
+                got.push(inner.resume(()).unwrap().as_return().unwrap());
+                if round == 0 {
+                    y.suspend(());
+                }
+            }
+            got
+        };
+        let mut outer = if outer_shared {
+            // SAFETY: the body lends no reference into its stack.
+            unsafe { Coroutine::with_shared_stack(&shared, body) }
+        } else {
+            Coroutine::new(body)
+        };
+        // SAFETY: the alias stays in `slot`, undropped, and `outer` outlives its use.
+        *slot.borrow_mut() = Some(unsafe { alias(&outer) });
+        assert_eq!(outer.resume(()).unwrap(), CoroutineResult::Yield(()));
+        let got = outer.resume(()).unwrap().as_return().unwrap();
+        for msg in &got {
+            assert!(
+                msg.starts_with("running: "),
+                "outer shared {outer_shared}, inner shared {inner_shared}: {msg}"
+            );
+        }
+        assert_eq!(got.len(), 2);
+    }
+}
+
+#[test]
+fn a_coroutine_refused_as_running_goes_on_and_drops_as_usual() {
+    let slot: AliasSlot<u32, u32> = Rc::default();
+    let me = slot.clone();
+    let drops = Rc::new(Cell::new(0));
+    let counted = Counted(drops.clone());
+    let mut co = Coroutine::<(), u32, u32>::new(move |y, ()| {
+        let _kept = counted;
+        let mut n = 0;
+        loop {
+            assert!(resume_alias(&me).starts_with("running: "));
+            n += 1;
+            y.suspend(n);
+        }
+    });
+    // SAFETY: the alias stays in `slot`, undropped, and `co` outlives its use.
+    *slot.borrow_mut() = Some(unsafe { alias(&co) });
+    for n in 1..=3 {
+        assert_eq!(co.resume(()).unwrap(), CoroutineResult::Yield(n));
+    }
+    assert!(co.is_started() && !co.is_finished());
+    // The alias is never dropped (`ManuallyDrop`); the handle unwinds the body when it drops.
+    drop(co);
+    assert_eq!(drops.get(), 1);
 }

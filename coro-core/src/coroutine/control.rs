@@ -27,8 +27,7 @@ pub(crate) enum CoroutineState {
     Fresh,
     /// Stopped in `Yielder::suspend`, waiting to be resumed.
     Suspended,
-    /// Running, or waiting in the resume chain for a coroutine it resumed. Only a shared-stack
-    /// coroutine, or one on its first run, is marked so: see `Control::switch_in`.
+    /// Running, or waiting in the resume chain for a coroutine it resumed.
     Running,
     /// Returned, panicked, or unwound by a drop.
     Finished,
@@ -117,24 +116,29 @@ impl Control {
     /// [`Control::prepare`]), and `self` must not move or be freed until this returns.
     #[inline(always)]
     pub(crate) unsafe fn switch_in(&self, arg: usize) -> usize {
-        // Only a shared stack's occupant check looks at a coroutine while it runs, so an owned
-        // stack's coroutine that was suspended stays marked so while it runs: its handle is
-        // borrowed by `resume` meanwhile, and two stores per switch are saved.
-        let mark = matches!(self.stack, StackSlot::Shared { .. })
-            || self.state.get() == CoroutineState::Fresh;
-        if mark {
-            self.state.set(CoroutineState::Running);
-        }
+        // Marked running on every stack while it runs or waits in the resume chain: a resume
+        // from up the chain is then `Error::Running`, and a shared stack's take-over sees that
+        // its occupant is busy.
+        self.state.set(CoroutineState::Running);
         // Nothing records that the child runs now: `current()` finds it by the stack pointer.
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
         let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
         if got == EXITED {
-            self.state.set(CoroutineState::Finished);
-        } else if mark {
+            self.exited();
+        } else {
             self.state.set(CoroutineState::Suspended);
         }
         got
+    }
+
+    /// Marks the coroutine finished. Out of line and cold, so that the compiler keeps the two
+    /// arms of `switch_in` apart: merged, they become one store of a computed state, on the path
+    /// of every suspend.
+    #[cold]
+    #[inline(never)]
+    fn exited(&self) {
+        self.state.set(CoroutineState::Finished);
     }
 
     /// Makes sure the coroutine's frames are on its stack, so that it can be switched into.
