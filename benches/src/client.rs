@@ -4,7 +4,8 @@
 //! loop: send, wait for the whole echo, send again), and records the latency of every echo that
 //! completes inside the measured window. One `read` and one `write` per request, epoll
 //! level-triggered with each fd registered once, so the client spends as few syscalls as the
-//! servers it measures. Connections past 20,000 take their source address from 127.0.0.2,
+//! servers it measures. The `hold` suite opens its connections with [`connect_and_ping`], on
+//! the same plain epoll. Connections past 20,000 take their source address from 127.0.0.2,
 //! 127.0.0.3, ... so that the ephemeral port range never runs out.
 
 use crate::sys::syscall;
@@ -77,12 +78,25 @@ fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
 
 /// The source address for connection number `i` (None: let the kernel choose, 127.0.0.1).
 pub(crate) fn source_for(i: usize, total: usize) -> Option<Ipv4Addr> {
-    if total <= PER_SOURCE {
+    source_among(i, total, PER_SOURCE)
+}
+
+/// The source address for connection number `i` of `total`, `per` connections to an address.
+pub(crate) fn source_among(i: usize, total: usize, per: usize) -> Option<Ipv4Addr> {
+    if total <= per {
         None
     } else {
-        Some(Ipv4Addr::new(127, 0, 0, 2 + (i / PER_SOURCE) as u8))
+        Some(Ipv4Addr::new(127, 0, 0, 2 + (i / per) as u8))
     }
 }
+
+/// Connections per source address in [`connect_and_ping`]. Linux's connect() picks its
+/// ephemeral port among the ports of one parity first (since 4.6), half the default range
+/// 32768-60999; once those are taken to the same destination, every connect scans all of them
+/// before it tries the other half: from one address, the 19,000th connection to a server cost
+/// 205 us of kernel time in connect (strace -c), which made the `hold` accept time measure the
+/// client's port search. Below half the range, each connect finds a free port at once.
+const PING_PER_SOURCE: usize = 10_000;
 
 /// Connections started at once by [`connect_many`].
 const WINDOW: usize = 512;
@@ -162,6 +176,122 @@ pub(crate) fn connect_many(to: SocketAddrV4, n: usize) -> io::Result<Vec<OwnedFd
         if v.len() - inflight >= next_report {
             eprintln!("  connected {next_report} of {n}");
             next_report += 20_000;
+        }
+    }
+    Ok(v)
+}
+
+/// Opens `n` connections to `to` and sends one byte on each, counting a connection done once
+/// its byte has come back; at most `window` connections are between their connect and their
+/// echo at any time (see the `hold` suite). Gives up after `limit` in all, or 30 s without a
+/// connection done. Returns the connections, non-blocking, in the order they were started.
+pub(crate) fn connect_and_ping(
+    to: SocketAddrV4,
+    n: usize,
+    window: usize,
+    limit: Duration,
+) -> io::Result<Vec<OwnedFd>> {
+    let window = window.max(1);
+    let ep = epoll()?;
+    let mut v: Vec<OwnedFd> = Vec::with_capacity(n);
+    // Per connection: whether its connect has completed and its ping gone out.
+    let mut pinged = vec![false; n];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; window.min(1024)];
+    let (mut inflight, mut done) = (0usize, 0usize);
+    let start = Instant::now();
+    let mut last_progress = start;
+    let fail = |i: usize, what: &str, e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("connection {i} of {n} to {to}: {what}: {e}"),
+        )
+    };
+    while done < n {
+        while v.len() < n && inflight < window {
+            let i = v.len();
+            let from = source_among(i, n, PING_PER_SOURCE);
+            let fd = start_connect(to, from, false).map_err(|e| fail(i, "connect", e))?;
+            epoll_add(&ep, fd.as_raw_fd(), libc::EPOLLOUT, i)?;
+            v.push(fd);
+            inflight += 1;
+        }
+        if last_progress.elapsed() > Duration::from_secs(30) || start.elapsed() > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "connecting to {to}: {done} of {n} connections echoed their ping after {:.1} s \
+                     ({:.1} s since the last one)",
+                    start.elapsed().as_secs_f64(),
+                    last_progress.elapsed().as_secs_f64()
+                ),
+            ));
+        }
+        // SAFETY: `events` is a writable array of `events.len()` epoll_events.
+        let k = match syscall!(epoll_wait(
+            ep.as_raw_fd(),
+            events.as_mut_ptr(),
+            events.len() as i32,
+            1000
+        )) {
+            Ok(k) => k as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(e),
+        };
+        for ev in &events[..k] {
+            let i = ev.u64 as usize;
+            let fd = v[i].as_raw_fd();
+            if !pinged[i] {
+                // Connected (or failed): send the ping, then wait for its echo.
+                let mut err: libc::c_int = 0;
+                let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: `err` and `len` are valid for getsockopt to write.
+                syscall!(getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&raw mut err).cast(),
+                    &mut len
+                ))?;
+                if err != 0 {
+                    return Err(fail(i, "connect", io::Error::from_raw_os_error(err)));
+                }
+                write_all(fd, b"h").map_err(|e| fail(i, "ping", e))?;
+                let mut mod_ev = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: i as u64,
+                };
+                // SAFETY: `fd` is registered with `ep`; `mod_ev` is a valid epoll_event.
+                syscall!(epoll_ctl(
+                    ep.as_raw_fd(),
+                    libc::EPOLL_CTL_MOD,
+                    fd,
+                    &mut mod_ev
+                ))?;
+                pinged[i] = true;
+                continue;
+            }
+            let mut b = [0u8; 1];
+            // SAFETY: `b` is a valid writable buffer of one byte.
+            match syscall!(read(fd, b.as_mut_ptr().cast(), 1)) {
+                Ok(1) => {}
+                Ok(_) => {
+                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "closed by the server");
+                    return Err(fail(i, "echo", e));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(fail(i, "echo", e)),
+            }
+            // SAFETY: `fd` is registered with `ep`; a null event is allowed for DEL.
+            syscall!(epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut()
+            ))?;
+            inflight -= 1;
+            done += 1;
+            last_progress = Instant::now();
         }
     }
     Ok(v)

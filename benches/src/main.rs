@@ -24,7 +24,10 @@ suites (each prints FIGURE lines, coro first, then the peers measured in the sam
   local                      co_local! access against std's thread_local!
   echo [--conns C] [--secs S] [--size B] [--servers a,b]
                              echo servers in child processes, one shared load client
-  hold [--conns N]           N idle connections held by one coro process: RSS per connection
+  hold [--conns N] [--window W] [--servers a,b]
+                             N idle connections (default 10,000) held by the same server
+                             written for coro, coro-std, tokio-ct and may, each in its own
+                             child process: RSS per parked connection, time to accept all
   hooks                      a hooked read() outside any coroutine against libc's
   deadline                   a deadline scope that does not fire, around a call that does
                              not block: coro::with_timeout against tokio::time::timeout

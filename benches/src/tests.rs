@@ -157,6 +157,16 @@ fn source_addresses_rotate_past_twenty_thousand() {
         client::source_for(45_000, 100_000),
         Some(std::net::Ipv4Addr::new(127, 0, 0, 4))
     );
+    // The hold suite's client: 10,000 connections to an address.
+    assert_eq!(client::source_among(1999, 2000, 10_000), None);
+    assert_eq!(
+        client::source_among(9_999, 19_000, 10_000),
+        Some(std::net::Ipv4Addr::new(127, 0, 0, 2))
+    );
+    assert_eq!(
+        client::source_among(10_000, 19_000, 10_000),
+        Some(std::net::Ipv4Addr::new(127, 0, 0, 3))
+    );
 }
 
 #[test]
@@ -209,4 +219,49 @@ fn figures_script_turns_lines_into_a_table_and_a_chart() {
         "{chart}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The environment variable that turns [`hold_server_child`] into a server.
+const TEST_SERVER: &str = "CORO_BENCH_TEST_SERVER";
+
+/// Not a test on its own (it returns at once): when [`hold_servers_hold_and_report`] runs this
+/// test binary again with [`TEST_SERVER`] set to a server kind, this is that server, started
+/// the way `coro-bench server KIND ADDR` starts it (a unit test cannot run the bench binary).
+#[test]
+fn hold_server_child() {
+    let Ok(kind) = std::env::var(TEST_SERVER) else {
+        return;
+    };
+    let err = crate::suites::servers::serve(&[kind.clone(), "127.0.0.1:0".into()]);
+    eprintln!("server {kind}: {err:?}");
+    std::process::exit(1);
+}
+
+#[test]
+fn hold_servers_hold_and_report() {
+    use crate::suites::{child::ServerProc, hold, hold_servers};
+    let conns = 200;
+    let exe = std::env::current_exe().expect("current_exe");
+    for &(col, kind) in hold_servers::SERVERS {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["tests::hold_server_child", "--exact", "--nocapture", "-q"])
+            .env(TEST_SERVER, kind);
+        let server = ServerProc::spawn(cmd, kind).expect("start the server");
+        let pid = server.pid();
+        let h = hold::measure(server, conns, 64).unwrap_or_else(|e| panic!("{col}: {e}"));
+        eprintln!("hold {col}: {h:?}");
+        // Positive, and far less than a thread's stack. Not bounded below by the buffer: may's
+        // first 1,000 coroutines come from a pool it fills at start-up, inside the base.
+        assert!(
+            h.rss_per_conn > 0.0 && h.rss_per_conn < 256.0 * 1024.0,
+            "{col}: {h:?}"
+        );
+        assert!(h.peak > h.base, "{col}: {h:?}");
+        assert!(h.accept_ms > 0.0 && h.accept_ms < 60_000.0, "{col}: {h:?}");
+        // measure() killed and reaped the server.
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{col}: server {pid} still running"
+        );
+    }
 }

@@ -10,10 +10,8 @@
 //!   `SO_REUSEPORT` listener on the same port, so the kernel spreads the connections.
 //! - `coro-std`: `std::net` inside coroutines, made non-blocking by coro's syscall hooks, one
 //!   thread, otherwise as `coro`.
-//! - `coro-hold`: `coro::net` on one thread with every connection's coroutine on a **shared**
-//!   stack, for the `hold` suite: each keeps a 512-byte read buffer in its frame, so a parked
-//!   connection costs its live stack bytes (saved off the shared stack), its control block and
-//!   the socket's state.
+//!
+//! The `hold` suite's servers, coro's among them, are in `hold_servers.rs`.
 
 use super::servers::{BUF, announce, echo};
 use std::io::{Read, Write};
@@ -22,7 +20,7 @@ use std::sync::Mutex;
 
 /// Whether this build has the server `kind` (all of them, now that coro::net is in).
 pub(crate) fn available(kind: &str) -> bool {
-    super::servers::KINDS.contains(&kind) || kind == "coro-hold"
+    super::servers::KINDS.contains(&kind) || super::hold_servers::is_hold(kind)
 }
 
 /// Why the server `kind` is not in this build.
@@ -36,11 +34,6 @@ pub(crate) fn serve(kind: &str, addr: &str) -> Result<(), String> {
         "coro" => net_server(addr, 1),
         "coro-2t" => net_server(addr, 2),
         "coro-std" => coro::run(|| std_server(addr)),
-        "coro-hold" => coro::run(|| {
-            let l = coro::net::TcpListener::bind(addr).map_err(|e| e.to_string())?;
-            announce(l.local_addr().map_err(|e| e.to_string())?)?;
-            accept_loop(&l, true)
-        }),
         other => Err(format!(
             "unknown server kind {other:?} (one of {:?})",
             super::servers::KINDS

@@ -6,6 +6,7 @@ pub(crate) mod create;
 pub(crate) mod deadline;
 pub(crate) mod echo;
 pub(crate) mod hold;
+pub(crate) mod hold_servers;
 pub(crate) mod hooks;
 pub(crate) mod local;
 pub(crate) mod memory;

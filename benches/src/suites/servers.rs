@@ -3,6 +3,11 @@
 //! A server binds ADDR (port 0 picks a free one), prints `LISTENING <addr>` on stdout, then
 //! echoes every connection until it is killed. Every server does the same work per request:
 //! read up to [`BUF`] bytes, write them all back, TCP_NODELAY on each accepted socket.
+//! The `hold` suite's servers (`*-hold`) are in `hold_servers.rs`.
+//!
+//! A server started by the bench (see `child.rs`) finds [`LIFELINE`] set in its environment
+//! and its stdin a pipe from the bench: it exits as soon as that pipe reaches end-of-file, that
+//! is when the bench drops its handle or dies, so that no server outlives the bench.
 
 use std::io::{Read, Write};
 
@@ -20,7 +25,6 @@ pub(crate) const KINDS: &[&str] = &[
     "may-2",
 ];
 
-/// Announces the bound address to the parent, which waits for this line.
 /// Echoes one connection through `buf` until the peer closes it or an error: the loop every
 /// blocking-style server here runs (tokio's is the same loop, awaited).
 #[inline]
@@ -37,6 +41,7 @@ pub(crate) fn echo<S: Read + Write>(s: &mut S, buf: &mut [u8]) {
     }
 }
 
+/// Announces the bound address to the parent, which waits for this line.
 pub(crate) fn announce(addr: std::net::SocketAddr) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "LISTENING {addr}")
@@ -49,14 +54,41 @@ pub(crate) fn serve(args: &[String]) -> Result<(), String> {
     let [kind, addr] = args else {
         return Err("usage: coro-bench server KIND ADDR".to_string());
     };
+    if std::env::var_os(LIFELINE).is_some() {
+        watch_lifeline()?;
+    }
     crate::sys::raise_nofile(1 << 20).map_err(|e| format!("RLIMIT_NOFILE: {e}"))?;
     match kind.as_str() {
+        k if super::hold_servers::is_hold(k) => super::hold_servers::serve(k, addr),
         "tokio-ct" => tokio_server(addr, None),
         "tokio-mt2" => tokio_server(addr, Some(2)),
         "may-1" => may_server(addr, 1),
         "may-2" => may_server(addr, 2),
         other => super::coro_servers::serve(other, addr),
     }
+}
+
+/// The environment variable that tells a server its stdin is the bench's lifeline.
+pub(crate) const LIFELINE: &str = "CORO_BENCH_LIFELINE";
+
+/// Starts a thread that reads stdin until end-of-file, then ends the process.
+fn watch_lifeline() -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("lifeline".into())
+        .spawn(|| {
+            let mut sink = [0u8; 64];
+            let mut stdin = std::io::stdin().lock();
+            loop {
+                match stdin.read(&mut sink) {
+                    Ok(0) => std::process::exit(0),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => std::process::exit(0),
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("lifeline thread: {e}"))
 }
 
 /// tokio: current_thread (`workers` None) or the multi-thread runtime with that many workers.
