@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
+use crate::runtime::census::Wait;
 use crate::runtime::park;
 #[cfg(feature = "hooks")]
 use crate::runtime::park::{Interrupt, Parked};
@@ -150,7 +151,9 @@ where
         match take(&slot) {
             Some(Ok(v)) => return v,
             Some(Err(p)) => panic::resume_unwind(p),
-            None => park::park(),
+            None => park::park(Wait::Blocking {
+                call: "spawn_blocking",
+            }),
         }
     }
 }
@@ -183,7 +186,11 @@ fn take<T>(slot: &Slot<T>) -> Option<thread::Result<T>> {
 /// As [`spawn_blocking`] for the hooks, which must not unwind: an interrupt (a cancel, or an
 /// expired deadline scope) ends the wait with `Err`; the job still runs to its end on the
 /// pool, and its result is dropped there. A panic in `f` is returned as `Ok(Err(payload))`.
-pub(crate) fn run_interruptible<T, F>(f: F) -> Result<thread::Result<T>, Interrupt>
+/// `call` names the hooked call, for the census.
+pub(crate) fn run_interruptible<T, F>(
+    call: &'static str,
+    f: F,
+) -> Result<thread::Result<T>, Interrupt>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -196,7 +203,7 @@ where
         if let Some(r) = take(&slot) {
             return Ok(r);
         }
-        if let Parked::Interrupted(i) = park::park_wait(None) {
+        if let Parked::Interrupted(i) = park::park_wait(None, Wait::Blocking { call }) {
             return Err(i);
         }
     }

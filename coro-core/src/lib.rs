@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod cancel;
 pub mod channel;
 mod coroutine;
+pub mod debug;
 mod error;
 mod generator;
 pub mod hooks;

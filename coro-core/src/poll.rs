@@ -4,6 +4,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use crate::runtime::census::Wait;
 use crate::runtime::fd_wait::{self, Interest};
 use crate::runtime::park::{self, Parked};
 use crate::sys;
@@ -119,14 +120,20 @@ pub fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
         if watch.is_empty() {
             // Nothing to watch: poll(2) would just sleep.
             loop {
-                match park::park_wait(deadline) {
+                match park::park_wait(
+                    deadline,
+                    Wait::Fds {
+                        count: 0,
+                        call: "coro::poll",
+                    },
+                ) {
                     Parked::Woken => {}
                     Parked::TimedOut => return Ok(0),
                     Parked::Interrupted(i) => return Err(i.io_error()),
                 }
             }
         }
-        match fd_wait::wait_any(&watch, deadline) {
+        match fd_wait::wait_any(&watch, deadline, "coro::poll") {
             Ok(_) => {}
             // An fd epoll refuses (closed, or not pollable): let poll(2) report it.
             Err(e) if e.raw_os_error() == Some(libc::EBADF) => {

@@ -34,6 +34,7 @@ use crate::runtime::{Builder, Runtime};
 
 /// `#[coro::coroutine]` and `go!` without options: [`crate::spawn`].
 #[inline]
+#[track_caller]
 pub fn spawn<T, F>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
@@ -47,6 +48,7 @@ where
 /// # Panics
 ///
 /// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
+#[track_caller]
 pub fn spawn_with<T, F>(stack_size: Option<usize>, name: Option<&str>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
@@ -64,6 +66,7 @@ where
 /// # Panics
 ///
 /// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
+#[track_caller]
 pub unsafe fn spawn_shared<T, F>(
     stack_size: Option<usize>,
     name: Option<&str>,
@@ -83,6 +86,7 @@ where
 /// # Panics
 ///
 /// As [`crate::spawn`]: outside a runtime, or when the stack cannot be had.
+#[track_caller]
 pub fn spawn_builder<T, F>(builder: Builder, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,

@@ -240,8 +240,15 @@ fn expand_spawn(func: ItemFn, options: &Options, krate: &TokenStream) -> TokenSt
     func.sig.output = parse_quote_spanned(span, quote!(-> #krate::JoinHandle<#ret>));
     let vis = &func.vis;
     let sig = &func.sig;
+    // The census names the caller of the function as the coroutine's spawn site.
+    let track = if outer.iter().any(|a| a.path().is_ident("track_caller")) {
+        quote!()
+    } else {
+        quote!(#[track_caller])
+    };
     quote! {
         #(#outer)*
+        #track
         #vis #sig {
             #(#inner)*
             #call

@@ -252,7 +252,7 @@ fn recv<T: Clone, W: Node, L: Lock<Bcast<T, W>, Node = W>>(
     l: &L,
     next: &mut u64,
     deadline: Option<Instant>,
-    what: &str,
+    what: &'static str,
 ) -> Result<T, BroadcastRecvTimeoutError> {
     let got = ops::park_until(
         l,

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::chan::{Chan, Wake};
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::runtime::census::Wait;
 use crate::sync::waiters::{self, LocalNode, Node, RemoteNode};
 
 /// The lock around a channel's state, and how its parties wait.
@@ -99,7 +100,7 @@ impl<S> Lock<S> for RwLock<S> {
 pub(crate) fn park_until<S, L: Lock<S>, R>(
     l: &L,
     deadline: Option<Instant>,
-    what: &str,
+    what: &'static str,
     mut poll: impl FnMut(&mut S, Option<&L::Node>) -> Option<R>,
     cancel: impl Fn(&mut S, &L::Node) -> bool,
 ) -> Option<R> {
@@ -115,7 +116,7 @@ pub(crate) fn park_until<S, L: Lock<S>, R>(
             return Some(r);
         }
         let give_up = |_abandon: bool| l.with(|s| cancel(s, &node));
-        if !waiters::park_on(&node, deadline, &give_up) {
+        if !waiters::park_on(&node, deadline, Wait::Channel { what }, &give_up) {
             return None;
         }
     }
@@ -152,7 +153,7 @@ pub(crate) fn send<T, F: Flavor<T>>(
     f: &F,
     v: T,
     deadline: Option<Instant>,
-    what: &str,
+    what: &'static str,
 ) -> Result<(), SendTimeoutError<T>> {
     // One lock when there is room. A rendezvous sender always offers and waits, so that its
     // `send` returns only once a receiver has the value (see `send_rendezvous`).
@@ -197,10 +198,10 @@ pub(crate) fn send<T, F: Flavor<T>>(
             Ok(())
         }
         Queued::Gone(v) => Err(SendTimeoutError::Disconnected(v)),
-        Queued::Slot(v) => wait_for_slot(f, &node, v, deadline),
+        Queued::Slot(v) => wait_for_slot(f, &node, v, deadline, what),
         Queued::Offered(ticket, woken) => {
             wake_one(woken);
-            wait_until_taken(f, &node, ticket, deadline)
+            wait_until_taken(f, &node, ticket, deadline, what)
         }
     }
 }
@@ -211,13 +212,14 @@ fn wait_for_slot<T, F: Flavor<T>>(
     node: &F::Node,
     v: T,
     deadline: Option<Instant>,
+    what: &'static str,
 ) -> Result<(), SendTimeoutError<T>> {
     let cancel = |abandon: bool| {
         let (waiting, next) = f.with(|c| c.cancel_send(node, abandon));
         wake_one(next);
         waiting
     };
-    if !waiters::park_on(node, deadline, &cancel) {
+    if !waiters::park_on(node, deadline, Wait::Channel { what }, &cancel) {
         return Err(SendTimeoutError::Timeout(v));
     }
     // Notified: a slot is reserved for us, or every receiver is gone.
@@ -239,6 +241,7 @@ fn wait_until_taken<T, F: Flavor<T>>(
     node: &F::Node,
     ticket: u64,
     deadline: Option<Instant>,
+    what: &'static str,
 ) -> Result<(), SendTimeoutError<T>> {
     let back = Cell::new(None);
     let cancel = |abandon: bool| {
@@ -248,7 +251,7 @@ fn wait_until_taken<T, F: Flavor<T>>(
         }
         waiting
     };
-    if !waiters::park_on(node, deadline, &cancel) {
+    if !waiters::park_on(node, deadline, Wait::Channel { what }, &cancel) {
         let v = back.take();
         return Err(SendTimeoutError::Timeout(
             v.expect("a sender that gave up while waiting has its offer back"),
@@ -278,7 +281,7 @@ pub(crate) fn try_recv<T, F: Flavor<T>>(f: &F) -> Result<T, TryRecvError> {
 pub(crate) fn recv<T, F: Flavor<T>>(
     f: &F,
     deadline: Option<Instant>,
-    what: &str,
+    what: &'static str,
 ) -> Result<T, RecvTimeoutError> {
     loop {
         match try_recv(f) {
@@ -311,7 +314,7 @@ pub(crate) fn recv<T, F: Flavor<T>>(
             wake_one(next);
             waiting
         };
-        if !waiters::park_on(&node, deadline, &cancel) {
+        if !waiters::park_on(&node, deadline, Wait::Channel { what }, &cancel) {
             return Err(RecvTimeoutError::Timeout);
         }
     }

@@ -163,7 +163,7 @@ fn changed<T, W: Node, L: Lock<Watch<T, W>, Node = W>>(
     l: &L,
     seen: &mut u64,
     deadline: Option<Instant>,
-    what: &str,
+    what: &'static str,
 ) -> Result<(), ChangedTimeoutError> {
     let got = ops::park_until(
         l,

@@ -17,7 +17,7 @@ use super::extension::Extension;
 use super::id::Id;
 use super::save::SaveBuf;
 use crate::error::{Error, Result};
-use crate::stack::{OwnedStack, SharedInner, StackOwner};
+use crate::stack::{OwnedStack, SharedInner, Stack, StackOwner};
 
 /// Where a coroutine is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -233,6 +233,39 @@ impl Control {
                     stack.set_occupant(ptr::null());
                 }
                 save.free();
+            }
+        }
+    }
+
+    /// The coroutine's stack as a census reports it: whether it is shared, the stack's usable
+    /// size, and the bytes its frames take while it is suspended (0 before its first run and
+    /// after its end; for a shared stack's coroutine that another has evicted, the bytes its
+    /// save buffer holds; 0 while it runs, when its context holds the parent's stack pointer).
+    pub(crate) fn stack_use(&self) -> (bool, usize, usize) {
+        let suspended = self.state.get() == CoroutineState::Suspended;
+        // SAFETY: a suspended coroutine's context holds its own stack pointer (read only).
+        let sp = || unsafe { (*self.ctx.get()).sp };
+        match &self.stack {
+            StackSlot::Owned(cell) => {
+                let stack = cell.take();
+                let (top, size) = stack.as_ref().map_or((0, 0), |s| (s.base(), s.size()));
+                cell.set(stack);
+                let used = if suspended && top != 0 {
+                    top.saturating_sub(sp())
+                } else {
+                    0
+                };
+                (false, size, used)
+            }
+            StackSlot::Shared { stack, save } => {
+                let used = if !suspended {
+                    0
+                } else if stack.occupant() == self.as_owner() {
+                    stack.base().saturating_sub(sp())
+                } else {
+                    save.used()
+                };
+                (true, stack.base() - stack.limit(), used)
             }
         }
     }

@@ -448,6 +448,12 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     pub fn id(&self) -> u64 {
         self.control().id()
     }
+
+    /// Whether it runs on a shared stack, the stack's usable size, and the bytes its frames
+    /// take while suspended (see `Control::stack_use`), for the runtime's census.
+    pub(crate) fn stack_use(&self) -> (bool, usize, usize) {
+        self.control().stack_use()
+    }
 }
 
 impl<I, Y, R> Drop for Coroutine<I, Y, R> {

@@ -55,7 +55,7 @@ fn read_want(len: usize, flags: c_int) -> usize {
 fn recv_all(fd: c_int, len: usize, mut op: impl FnMut(usize) -> isize) -> isize {
     let mut done = 0usize;
     loop {
-        let r = wait::in_task(fd, Dir::Read, Timeout::Recv, 0, || op(done));
+        let r = wait::in_task("recv", fd, Dir::Read, Timeout::Recv, 0, || op(done));
         if r > 0 {
             done += r as usize;
             if done < len {
@@ -99,13 +99,14 @@ fn recv_without_loop(
 /// blocking for the user.
 #[inline(always)]
 fn send_all(
+    call: &'static str,
     fd: c_int,
     len: usize,
     flags: c_int,
     mut op: impl FnMut(usize) -> isize + Copy,
 ) -> isize {
     if active() && flags & libc::MSG_DONTWAIT == 0 {
-        return wait::write_all_in_task(fd, len, op);
+        return wait::write_all_in_task(call, fd, len, op);
     }
     let r = op(0);
     if (r == -1 || (r as usize) < len) && flags & libc::MSG_DONTWAIT == 0 {
@@ -127,7 +128,7 @@ pub(crate) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t)
     if let Some(r) = recv_without_loop(fd, 0, op) {
         return r;
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, count, op)
+    wait::in_task("read", fd, Dir::Read, Timeout::Recv, count, op)
 }
 
 /// Hooked `readv(2)`.
@@ -144,7 +145,7 @@ pub(crate) unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) 
     }
     // SAFETY: the caller passes `cnt` valid iovecs.
     let want = iov_total(unsafe { iov_slice(iov, cnt) });
-    wait::in_task(fd, Dir::Read, Timeout::Recv, want, op)
+    wait::in_task("readv", fd, Dir::Read, Timeout::Recv, want, op)
 }
 
 /// Hooked `recv(2)`. `MSG_DONTWAIT` passes straight through.
@@ -175,7 +176,14 @@ pub(crate) unsafe extern "C" fn recv(
             )
         });
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, read_want(len, flags), op)
+    wait::in_task(
+        "recv",
+        fd,
+        Dir::Read,
+        Timeout::Recv,
+        read_want(len, flags),
+        op,
+    )
 }
 
 /// Hooked `recvfrom(2)`.
@@ -204,7 +212,14 @@ pub(crate) unsafe extern "C" fn recvfrom(
             real::recvfrom(fd, rest, len - done, flags & !libc::MSG_WAITALL, addr, alen)
         });
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, read_want(len, flags), op)
+    wait::in_task(
+        "recvfrom",
+        fd,
+        Dir::Read,
+        Timeout::Recv,
+        read_want(len, flags),
+        op,
+    )
 }
 
 /// Hooked `recvmsg(2)`.
@@ -219,7 +234,7 @@ pub(crate) unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_in
     if let Some(r) = recv_without_loop(fd, flags, op) {
         return r;
     }
-    wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op)
+    wait::in_task("recvmsg", fd, Dir::Read, Timeout::Recv, 0, op)
 }
 
 /// Hooked `write(2)`: inside a coroutine, writes everything before it returns, as a
@@ -233,7 +248,7 @@ pub(crate) unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size
     // SAFETY: `done <= count`, so the pointer stays in the caller's buffer.
     let op =
         |done: usize| unsafe { real::write(fd, buf.cast::<u8>().add(done).cast(), count - done) };
-    send_all(fd, count, 0, op)
+    send_all("write", fd, count, 0, op)
 }
 
 /// Hooked `writev(2)`: writes every iovec before it returns.
@@ -266,7 +281,7 @@ pub(crate) unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int)
     let all = unsafe { iov_slice(iov, cnt) };
     let total = iov_total(all);
     let mut part = Vec::new();
-    wait::write_all_in_task(fd, total, |done| {
+    wait::write_all_in_task("writev", fd, total, |done| {
         if done == 0 {
             // SAFETY: forwarded from the caller.
             return unsafe { real::writev(fd, iov, cnt) };
@@ -293,7 +308,7 @@ pub(crate) unsafe extern "C" fn send(
     let op = |done: usize| unsafe {
         real::send(fd, buf.cast::<u8>().add(done).cast(), len - done, flags)
     };
-    send_all(fd, len, flags, op)
+    send_all("send", fd, len, flags, op)
 }
 
 /// Hooked `sendto(2)`.
@@ -321,7 +336,7 @@ pub(crate) unsafe extern "C" fn sendto(
             alen,
         )
     };
-    send_all(fd, len, flags, op)
+    send_all("sendto", fd, len, flags, op)
 }
 
 /// Hooked `sendmsg(2)`: writes every iovec; ancillary data goes with the first part only.
@@ -359,7 +374,7 @@ pub(crate) unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_
     let total = iov_total(all);
     let mut part = Vec::new();
     // SAFETY: `msg` is the caller's valid header.
-    wait::write_all_in_task(fd, total, |done| unsafe {
+    wait::write_all_in_task("sendmsg", fd, total, |done| unsafe {
         sendmsg_from(fd, msg, &hdr, all, done, flags, &mut part)
     })
 }

@@ -39,7 +39,7 @@ fn fresh_registration(fd: c_int) {
 /// A poll that waits on the loop. `fds` may be empty (then it is a sleep). A pending interrupt
 /// (a cancel, an expired deadline scope) fails it with -1 and `ECANCELED`/`ETIMEDOUT`, before
 /// it starts or while it waits.
-fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
+fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int, call: &'static str) -> c_int {
     let deadline =
         (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
     loop {
@@ -60,7 +60,7 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                 let dir = dir_of(one.events);
                 fresh_registration(one.fd);
                 // `wait_any` forgets the cached readiness and checks the registration first.
-                match fd_wait::wait_any(&[(one.fd, dir.interest())], deadline) {
+                match fd_wait::wait_any(&[(one.fd, dir.interest())], deadline, call) {
                     Ok(_) => {}
                     // An interrupt: the loop's next turn fails the call.
                     Err(e) if wait::is_interrupt(&e) => {}
@@ -89,7 +89,7 @@ fn poll_in_task(fds: &mut [pollfd], timeout_ms: c_int) -> c_int {
                     .filter(|p| p.fd >= 0)
                     .map(|p| (p.fd, dir_of(p.events).interest()))
                     .collect();
-                match fd_wait::wait_any(&list, deadline) {
+                match fd_wait::wait_any(&list, deadline, call) {
                     Ok(_) => {}
                     Err(e) if wait::is_interrupt(&e) => {}
                     Err(_) => {
@@ -122,7 +122,7 @@ pub(crate) unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_
         // SAFETY: the caller passes `nfds` valid pollfds.
         unsafe { std::slice::from_raw_parts_mut(fds, nfds as usize) }
     };
-    let r = poll_in_task(slice, timeout);
+    let r = poll_in_task(slice, timeout, "poll");
     if r == -1 {
         let e = errno();
         set_errno(e);
@@ -190,7 +190,7 @@ pub(crate) unsafe extern "C" fn select(
         let us = (t.tv_sec.max(0) as u128) * 1_000_000 + t.tv_usec.max(0) as u128;
         c_int::try_from(us.div_ceil(1000)).unwrap_or(c_int::MAX)
     };
-    let r = poll_in_task(&mut fds, timeout_ms);
+    let r = poll_in_task(&mut fds, timeout_ms, "select");
     if r == -1 {
         let e = errno();
         set_errno(e);

@@ -135,7 +135,7 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
         fd_wait::close_fd(fd);
     }
     loop {
-        let waited = match fd_wait::wait_fd(fd, Dir::Write.interest(), deadline) {
+        let waited = match fd_wait::wait_fd(fd, Dir::Write.interest(), deadline, "connect") {
             Ok(true) if st.generation() != generation => Err(libc::EBADF),
             Ok(true) => Ok(()),
             Ok(false) => Err(libc::EINPROGRESS),
@@ -209,7 +209,7 @@ unsafe fn accept_common(
             r
         }
     } else {
-        let r = wait::in_task(fd, Dir::Read, Timeout::Recv, 0, op);
+        let r = wait::in_task("accept", fd, Dir::Read, Timeout::Recv, 0, op);
         if r == -1 {
             let e = errno();
             wait::after_accept_failure(e);
@@ -336,7 +336,7 @@ pub(crate) unsafe extern "C" fn getaddrinfo(
         set_errno(e);
         return libc::EAI_SYSTEM;
     }
-    let job = wait::run_blocking(move || {
+    let job = wait::run_blocking("getaddrinfo", move || {
         let hints = req.hints.map(|(flags, family, socktype, protocol)| {
             let mut h: addrinfo = unsafe_zeroed_addrinfo();
             h.ai_flags = flags;

@@ -49,13 +49,14 @@ fn wait_loop(
     dir: Dir,
     deadline: Option<Instant>,
     clear: bool,
+    call: &'static str,
 ) -> Waited {
     if st.first_wait_here() {
         fd_wait::close_fd(fd);
     } else if clear {
         fd_wait::clear_ready(fd, dir.interest());
     }
-    match fd_wait::wait_fd(fd, dir.interest(), deadline) {
+    match fd_wait::wait_fd(fd, dir.interest(), deadline, call) {
         Ok(true) if st.generation() != generation => Waited::Fail(libc::EBADF),
         Ok(true) => Waited::Retry,
         Ok(false) => Waited::Fail(libc::EAGAIN),
@@ -71,7 +72,7 @@ fn wait_loop(
     }
 }
 
-/// Inside a task: runs the non-blocking attempt `op` until it does not fail with EAGAIN,
+/// Inside a task: runs the non-blocking attempt `op` of the hooked `call` until it does not fail with EAGAIN,
 /// waiting on the loop in between, within the user's timeout of `kind`. A pending interrupt
 /// (a cancel, an expired deadline scope) fails the call before it starts, and ends a wait.
 ///
@@ -79,6 +80,7 @@ fn wait_loop(
 /// a read that returns less has drained the socket, so the readiness cache is cleared and the
 /// next read waits for epoll's word instead of spending a syscall on `EAGAIN`.
 pub(super) fn in_task(
+    call: &'static str,
     fd: c_int,
     dir: Dir,
     kind: Timeout,
@@ -96,7 +98,7 @@ pub(super) fn in_task(
     let deadline = deadline(st, kind);
     let stream_read = want > 0 && st.flags() & FdState::STREAM != 0;
     if stream_read && !fd_wait::is_ready(fd, dir.interest()) {
-        match wait_loop(fd, st, generation, dir, deadline, false) {
+        match wait_loop(fd, st, generation, dir, deadline, false, call) {
             Waited::Retry => {}
             Waited::Fail(e) => {
                 set_errno(e);
@@ -117,7 +119,7 @@ pub(super) fn in_task(
             set_errno(e);
             return -1;
         }
-        match wait_loop(fd, st, generation, dir, deadline, true) {
+        match wait_loop(fd, st, generation, dir, deadline, true, call) {
             Waited::Retry => {}
             Waited::Fail(e) => {
                 set_errno(e);
@@ -131,6 +133,7 @@ pub(super) fn in_task(
 /// from offset `done` and returns what the syscall returned. A timeout or an error after
 /// some bytes went out returns the count written so far, as libc does.
 pub(super) fn write_all_in_task(
+    call: &'static str,
     fd: c_int,
     total: usize,
     mut op: impl FnMut(usize) -> isize,
@@ -156,7 +159,7 @@ pub(super) fn write_all_in_task(
         }
         let e = errno();
         let fail = if e == libc::EAGAIN {
-            match wait_loop(fd, st, generation, Dir::Write, deadline, true) {
+            match wait_loop(fd, st, generation, Dir::Write, deadline, true, call) {
                 Waited::Retry => continue,
                 Waited::Fail(e) => e,
             }
@@ -332,9 +335,10 @@ pub(crate) fn is_interrupt(e: &io::Error) -> bool {
 /// wait with its errno (the job runs on to its end on the pool). A panic in `f` is an `EIO`:
 /// nothing may unwind out of a hook.
 pub(crate) fn run_blocking<T: Send + 'static>(
+    call: &'static str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, c_int> {
-    match crate::blocking::run_interruptible(f) {
+    match crate::blocking::run_interruptible(call, f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(_panic)) => Err(libc::EIO),
         Err(i) => Err(i.errno()),

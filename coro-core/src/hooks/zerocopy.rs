@@ -153,7 +153,12 @@ fn not_ready(ends: &[End; 2]) -> Result<[bool; 2], c_int> {
 
 /// Waits until one of `ends` is ready (Ok), `deadline` passes (Err(EAGAIN)), or the wait
 /// fails: an interrupt (`ECANCELED`, `ETIMEDOUT`), or an fd closed meanwhile (`EBADF`).
-fn wait_ends(mode: Mode, ends: &[End], deadline: Option<Instant>) -> Result<(), c_int> {
+fn wait_ends(
+    mode: Mode,
+    ends: &[End],
+    deadline: Option<Instant>,
+    call: &'static str,
+) -> Result<(), c_int> {
     if mode == Mode::Thread {
         return poll_ends(ends, deadline);
     }
@@ -173,10 +178,10 @@ fn wait_ends(mode: Mode, ends: &[End], deadline: Option<Instant>) -> Result<(), 
         *slot = st.map(|st| (st, st.generation()));
     }
     let waited = match ends {
-        [one] => fd_wait::wait_fd(one.fd, one.dir.interest(), deadline),
+        [one] => fd_wait::wait_fd(one.fd, one.dir.interest(), deadline, call),
         _ => {
             let list: Vec<_> = ends.iter().map(|e| (e.fd, e.dir.interest())).collect();
-            fd_wait::wait_any(&list, deadline)
+            fd_wait::wait_any(&list, deadline, call)
         }
     };
     match waited {
@@ -250,6 +255,7 @@ fn pause(mode: Mode) -> Result<(), c_int> {
 /// `nonblock` asks it not to wait on a pipe end (`SPLICE_F_NONBLOCK`, where the call has one).
 #[inline(always)]
 fn transfer(
+    call: &'static str,
     fd_in: c_int,
     fd_out: c_int,
     len: usize,
@@ -268,7 +274,7 @@ fn transfer(
             return -1;
         }
         let r = op(0, true);
-        return transfer_rest(Mode::Task, ends, len, r, op);
+        return transfer_rest(call, Mode::Task, ends, len, r, op);
     }
     let r = op(0, false);
     if r == 0 || (r > 0 && r as usize >= len) {
@@ -293,13 +299,14 @@ fn transfer(
         set_errno(e);
         return r;
     }
-    transfer_rest(Mode::Thread, ends, len, r, op)
+    transfer_rest(call, Mode::Thread, ends, len, r, op)
 }
 
 /// The rest of [`transfer`], after the first attempt returned `r` (inside a task, always;
 /// outside, only after an `EAGAIN` or a short count on a socket of the hooks).
 #[inline(never)]
 fn transfer_rest(
+    call: &'static str,
     mode: Mode,
     ends: [End; 2],
     len: usize,
@@ -353,7 +360,7 @@ fn transfer_rest(
                 } else {
                     None
                 };
-                wait_ends(mode, &waiting, d)
+                wait_ends(mode, &waiting, d, call)
             };
             if let Err(e) = waited {
                 return fail(done, e);
@@ -393,7 +400,7 @@ pub(crate) unsafe extern "C" fn splice(
         // SAFETY: forwarded from the caller.
         return unsafe { real::splice(fd_in, off_in, fd_out, off_out, len, flags) };
     }
-    transfer(fd_in, fd_out, len, |done, nonblock| {
+    transfer("splice", fd_in, fd_out, len, |done, nonblock| {
         let flags = splice_flags(flags, nonblock);
         // SAFETY: forwarded from the caller; the kernel advances the offsets it was given.
         unsafe { real::splice(fd_in, off_in, fd_out, off_out, len - done, flags) }
@@ -429,7 +436,7 @@ pub(crate) unsafe extern "C" fn sendfile(
     offset: *mut off_t,
     count: size_t,
 ) -> ssize_t {
-    transfer(in_fd, out_fd, count, |done, _| {
+    transfer("sendfile", in_fd, out_fd, count, |done, _| {
         // SAFETY: forwarded from the caller; the kernel advances the offset it was given.
         unsafe { real::sendfile(out_fd, in_fd, offset, count - done) }
     })
@@ -448,7 +455,7 @@ pub(crate) unsafe extern "C" fn sendfile64(
     offset: *mut off64_t,
     count: size_t,
 ) -> ssize_t {
-    transfer(in_fd, out_fd, count, |done, _| {
+    transfer("sendfile64", in_fd, out_fd, count, |done, _| {
         // SAFETY: forwarded from the caller; the kernel advances the offset it was given.
         unsafe { real::sendfile64(out_fd, in_fd, offset, count - done) }
     })
@@ -470,7 +477,7 @@ pub(crate) unsafe extern "C" fn copy_file_range(
     len: size_t,
     flags: c_uint,
 ) -> ssize_t {
-    transfer(fd_in, fd_out, len, |done, _| {
+    transfer("copy_file_range", fd_in, fd_out, len, |done, _| {
         // SAFETY: forwarded from the caller; the kernel advances the offsets it was given.
         unsafe { real::copy_file_range(fd_in, off_in, fd_out, off_out, len - done, flags) }
     })
@@ -502,7 +509,11 @@ fn wait_socket(
         dir,
         managed: Some(st),
     };
-    wait_ends(mode, &[end], deadline)
+    let call = match dir {
+        Dir::Read => "recvmmsg",
+        _ => "sendmmsg",
+    };
+    wait_ends(mode, &[end], deadline, call)
 }
 
 /// The iovecs of a header as a slice (empty for a null pointer or no iovecs).

@@ -168,7 +168,7 @@ pub(crate) fn timed_out() -> io::Error {
 #[inline]
 pub(crate) fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
     let ready = if park::in_task() {
-        fd_wait::wait_fd(fd, interest, deadline)?
+        fd_wait::wait_fd(fd, interest, deadline, "")?
     } else {
         let events = if interest == Interest::READABLE {
             libc::POLLIN

@@ -22,6 +22,7 @@ use super::scheduler::SCHED;
 ///
 /// Outside [`crate::run`] ([`Error::NoRuntime`](crate::Error::NoRuntime)), or when no stack can be mapped; use
 /// [`Builder::spawn`] to get these as errors.
+#[track_caller]
 pub fn spawn<T, F>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
@@ -105,6 +106,7 @@ pub fn yield_now() {
 /// When called inside a running runtime ([`Error::NestedRun`](crate::Error::NestedRun)) or when the runtime cannot be
 /// set up; [`try_run`] returns these as errors. Also when every coroutine is parked and
 /// nothing can ever wake one (a deadlock).
+#[track_caller]
 pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
     match try_run(f) {
         Ok(v) => v,
@@ -121,17 +123,20 @@ pub fn run<T, F: FnOnce() -> T>(f: F) -> T {
 ///     assert!(matches!(err, coro::Error::NestedRun));
 /// });
 /// ```
+#[track_caller]
 pub fn try_run<T, F: FnOnce() -> T>(f: F) -> Result<T> {
-    super::run::run_main(&super::run::RunOptions::default(), f)
+    let options = super::run::RunOptions::default();
+    super::run::run_main(&options, 0, std::panic::Location::caller(), f)
 }
 
 /// As [`run`], with `f` on a stack of `size` bytes (`#[coro::main(stack_size = N)]`).
+#[track_caller]
 pub(crate) fn run_with_main_stack<T, F: FnOnce() -> T>(size: usize, f: F) -> T {
     let options = super::run::RunOptions {
         main_stack_size: size,
         ..Default::default()
     };
-    match super::run::run_main(&options, f) {
+    match super::run::run_main(&options, 0, std::panic::Location::caller(), f) {
         Ok(v) => v,
         Err(e) => panic!("coro::run: {e}"),
     }

@@ -64,6 +64,7 @@ impl Builder {
     ///
     /// Errors: [`Error::NoRuntime`] outside [`crate::run`]; [`Error::StackAlloc`],
     /// [`Error::StackTooSmall`] or [`Error::StackTooLarge`] when the stack cannot be had.
+    #[track_caller]
     pub fn spawn<T, F>(self, f: F) -> Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'static,
@@ -72,6 +73,7 @@ impl Builder {
         if !SCHED.is_set() {
             return Err(Error::NoRuntime);
         }
-        SCHED.with(|s| s.spawn(&self, f))
+        let site = std::panic::Location::caller();
+        SCHED.with(|s| s.spawn(&self, site, f))
     }
 }

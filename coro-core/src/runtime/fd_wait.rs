@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 
+use super::census::Wait;
 use super::driver::Driver;
 pub(crate) use super::driver::registration::Interest;
 use super::driver::registration::Prepared;
@@ -34,7 +35,13 @@ pub(crate) fn wait_fd(
     fd: RawFd,
     interest: Interest,
     deadline: Option<Instant>,
+    call: &'static str,
 ) -> io::Result<bool> {
+    let wait = Wait::Fd {
+        fd,
+        write: interest == Interest::WRITABLE,
+        call,
+    };
     let Some(t) = current_task() else {
         return Err(not_in_task());
     };
@@ -58,7 +65,7 @@ pub(crate) fn wait_fd(
                 }
                 d.fds.add_waiter(fd, interest, t.clone());
             }
-            let parked = s.park_wait(&t, deadline, true);
+            let parked = s.park_wait(&t, deadline, true, wait);
             let mut d = s.driver.borrow_mut();
             d.fds.remove_waiter(fd, &t);
             match parked {
@@ -81,7 +88,22 @@ pub(crate) fn wait_fd(
 /// (with a real `poll`) that none is ready. Used by `poll`, whose fds may be any (not only the
 /// sockets the hooks made), so each registration is checked before the wait: one closed
 /// behind the table's back and reused would otherwise never be reported.
-pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> io::Result<bool> {
+pub(crate) fn wait_any(
+    fds: &[(RawFd, Interest)],
+    deadline: Option<Instant>,
+    call: &'static str,
+) -> io::Result<bool> {
+    let wait = match fds {
+        [(fd, interest)] => Wait::Fd {
+            fd: *fd,
+            write: *interest == Interest::WRITABLE,
+            call,
+        },
+        _ => Wait::Fds {
+            count: u32::try_from(fds.len()).unwrap_or(u32::MAX),
+            call,
+        },
+    };
     let Some(t) = current_task() else {
         return Err(not_in_task());
     };
@@ -97,7 +119,7 @@ pub(crate) fn wait_any(fds: &[(RawFd, Interest)], deadline: Option<Instant>) -> 
                 d.fds.add_waiter(fd, interest, t.clone());
             }
         }
-        let parked = s.park_wait(&t, deadline, true);
+        let parked = s.park_wait(&t, deadline, true, wait);
         let mut d = s.driver.borrow_mut();
         for &(fd, _) in fds {
             d.fds.remove_waiter(fd, &t);

@@ -49,6 +49,9 @@ impl Scheduler {
             ),
         };
         *self.remote.borrow_mut() = remote;
+        // The census group's other members are threads the child does not have (and one may
+        // have held its locks at the fork): the child's scheduler is a group of its own.
+        *self.member.borrow_mut() = None;
         let keep = self.current_task();
         let gone = self
             .tasks

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::thread;
 
 use super::cancel::Cancelled;
+use super::census::Wait;
 use super::park::{self, Unparker};
 use super::scheduler::SCHED;
 use super::task::{Task, TaskState};
@@ -104,7 +105,7 @@ impl<T> JoinHandle<T> {
                 );
             }
             *self.inner.waiter.borrow_mut() = Some(park::current_unparker());
-            park::park();
+            park::park(Wait::Join { id: self.task.id });
         }
         self.take()
     }
@@ -114,7 +115,7 @@ impl<T> JoinHandle<T> {
     pub(crate) fn wait_once(&self) {
         if !self.is_finished() {
             *self.inner.waiter.borrow_mut() = Some(park::current_unparker());
-            park::park();
+            park::park(Wait::Join { id: self.task.id });
         }
     }
 

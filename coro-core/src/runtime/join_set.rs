@@ -17,6 +17,7 @@ use crate::error::Result;
 
 use super::builder::Builder;
 use super::cancel::{self, Cancelled};
+use super::census::Wait;
 use super::park::{self, Unparker};
 use super::scheduler::SCHED;
 use super::task::{Task, TaskState};
@@ -116,6 +117,7 @@ impl<T: 'static> JoinSet<T> {
     /// # Panics
     ///
     /// As [`crate::spawn`]; [`spawn_with`](Self::spawn_with) returns the error instead.
+    #[track_caller]
     pub fn spawn<F>(&mut self, f: F) -> u64
     where
         F: FnOnce() -> T + 'static,
@@ -127,6 +129,7 @@ impl<T: 'static> JoinSet<T> {
     }
 
     /// Spawns `f` with the options of `builder`.
+    #[track_caller]
     pub fn spawn_with<F>(&mut self, builder: Builder, f: F) -> Result<u64>
     where
         F: FnOnce() -> T + 'static,
@@ -173,7 +176,7 @@ impl<T: 'static> JoinSet<T> {
                 return None;
             }
             *self.queue.waiter.borrow_mut() = Some(park::current_unparker());
-            park::park();
+            park::park(Wait::JoinSet);
         }
     }
 

@@ -15,13 +15,17 @@
 //! | `park.rs` | parking and unparking, the contract the layers above use |
 //! | `fd_wait.rs` | waiting for fds: the readiness cache and registrations |
 //! | `cancel.rs` | a task's cancel and deadline scopes, and how an interrupt reaches a wait |
+//! | `census.rs` | what every live coroutine is doing: waits, stacks, backtraces from the loop |
+//! | `dump.rs` | the census on stderr at a `SIGQUIT`, when switched on |
 //! | `fork.rs` | a scheduler inherited by a fork child |
 //! | `driver/` | what the loop blocks on: epoll, registrations, the timing wheel, remote wake-ups |
 
 mod api;
 mod builder;
 pub(crate) mod cancel;
+pub(crate) mod census;
 pub(crate) mod driver;
+mod dump;
 pub(crate) mod fd_wait;
 mod fork;
 mod join;

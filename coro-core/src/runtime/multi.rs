@@ -76,6 +76,16 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether `SIGQUIT` prints the census of every thread's coroutines, with backtraces, to
+    /// standard error, after which the program goes on (default false, or true when the
+    /// environment has `CORO_DUMP_ON_SIGQUIT=1`). Once on, it stays on for the process: the
+    /// handler replaces `SIGQUIT`'s default action (a core dump) and any handler installed
+    /// before. See [`coro::debug`](crate::debug).
+    pub fn dump_on_sigquit(mut self, on: bool) -> Self {
+        self.options.dump_on_sigquit = on;
+        self
+    }
+
     /// The name prefix of the spawned threads (`coro-worker-1`, ...).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -89,6 +99,7 @@ impl RuntimeBuilder {
     /// # Panics
     ///
     /// Called inside a runtime, or when a thread cannot be started; see [`try_run`](Self::try_run).
+    #[track_caller]
     pub fn run<T, F>(self, f: F) -> Vec<T>
     where
         F: Fn(usize) -> T + Sync,
@@ -101,6 +112,7 @@ impl RuntimeBuilder {
     }
 
     /// As [`run`](Self::run), with set-up failures as errors.
+    #[track_caller]
     pub fn try_run<T, F>(self, f: F) -> Result<Vec<T>>
     where
         F: Fn(usize) -> T + Sync,
@@ -110,16 +122,22 @@ impl RuntimeBuilder {
             crate::blocking::set_pool_size(n);
         }
         let f = &f;
-        let options = &self.options;
+        let site = std::panic::Location::caller();
+        let options = &RunOptions {
+            group: Some(Default::default()),
+            ..self.options.clone()
+        };
         thread::scope(|scope| {
             let mut handles = Vec::with_capacity(self.threads - 1);
             for i in 1..self.threads {
                 let h = thread::Builder::new()
                     .name(format!("{}-{i}", self.name))
-                    .spawn_scoped(scope, move || run_main(options, || f(i)))?;
+                    .spawn_scoped(scope, move || run_main(options, i, site, || f(i)))?;
                 handles.push(h);
             }
-            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| run_main(options, || f(0))));
+            let first = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+                run_main(options, 0, site, || f(0))
+            }));
             let mut out = Vec::with_capacity(self.threads);
             let mut panicked = None;
             let mut error = None;

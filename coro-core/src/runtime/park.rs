@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::cancel;
 pub(crate) use super::cancel::Interrupt;
+use super::census::{self, Wait};
 use super::driver::remote::Remote;
 use super::scheduler::{SCHED, Scheduler};
 use super::task::{Task, TaskState};
@@ -35,12 +36,13 @@ impl Scheduler {
     /// `interruptible`) an interrupt ends the wait: a cancel, or the expiry of the deadline
     /// scope in force, whose timer is armed with the wait's own. Returns at once if a wake-up is
     /// pending or an interrupt already is. May return `Woken` spuriously: callers re-check
-    /// their condition. Never unwinds.
+    /// their condition. Never unwinds. `wait` says what it waits for, for the census.
     pub(crate) fn park_wait(
         &self,
         t: &Rc<Task>,
         deadline: Option<Instant>,
         interruptible: bool,
+        wait: Wait,
     ) -> Parked {
         let scope = if interruptible && t.cancel.armed() {
             if let Some(i) = t.cancel.pending(Instant::now) {
@@ -63,6 +65,7 @@ impl Scheduler {
         let fired = match timer {
             None => {
                 t.state.set(TaskState::Parked);
+                t.wait.set(wait);
                 suspend(t);
                 None
             }
@@ -76,6 +79,7 @@ impl Scheduler {
                 }
                 let key = self.driver.borrow_mut().add_timer(at, now, t.clone());
                 t.state.set(TaskState::Parked);
+                t.wait.set(wait);
                 suspend(t);
                 // If the timer is gone it fired: its deadline has passed.
                 self.driver
@@ -101,8 +105,8 @@ impl Scheduler {
     ///
     /// While an unwind is in flight on the thread the interrupt cannot start another: the wait
     /// then goes on as if shielded, and [`redeliver`](Self::redeliver) wakes it again later.
-    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
-        match self.park_wait(t, deadline, true) {
+    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>, wait: Wait) -> bool {
+        match self.park_wait(t, deadline, true, wait) {
             Parked::Woken => true,
             Parked::TimedOut => false,
             Parked::Interrupted(i) => {
@@ -110,7 +114,7 @@ impl Scheduler {
                     cancel::raise(i);
                 }
                 self.deferred.borrow_mut().push(t.clone());
-                !matches!(self.park_wait(t, deadline, false), Parked::TimedOut)
+                !matches!(self.park_wait(t, deadline, false, wait), Parked::TimedOut)
             }
         }
     }
@@ -136,14 +140,25 @@ impl Scheduler {
     }
 }
 
-/// Switches from the running task back to the loop.
+/// Switches from the running task back to the loop. This is the park point a census's
+/// backtrace is taken at: the loop may resume the task in capture mode, and it then takes its
+/// backtrace and switches back at once (see `runtime/census.rs`).
 fn suspend(t: &Task) {
     let y = t.yielder.get();
     debug_assert!(!y.is_null(), "a task suspended before its body started");
-    // SAFETY: `yielder` was set by the task's body when it started and points into the
-    // coroutine's heap block, alive while the coroutine is; the caller runs inside this task
-    // (checked through `current_id`), so suspending it is what the yielder is for.
-    unsafe { (*y).suspend(()) };
+    t.suspend_mode.set(census::SUSPENDED);
+    loop {
+        // SAFETY: `yielder` was set by the task's body when it started and points into the
+        // coroutine's heap block, alive while the coroutine is; the caller runs inside this
+        // task (checked through `current_id`), so suspending it is what the yielder is for.
+        unsafe { (*y).suspend(()) };
+        if t.suspend_mode.get() != census::CAPTURE {
+            break;
+        }
+        census::capture_here();
+        t.suspend_mode.set(census::SUSPENDED);
+    }
+    t.suspend_mode.set(census::NOT_SUSPENDED);
 }
 
 /// The running task of this thread's scheduler, if the innermost coroutine is one.
@@ -217,24 +232,24 @@ pub(crate) fn current_unparker() -> Unparker {
 
 /// Parks the running party until it is unparked. May return spuriously. Inside a task this is
 /// one of coro's own waits: a cancel or an expired deadline scope unwinds from here (see
-/// `runtime/cancel.rs`).
-pub(crate) fn park() {
-    park_deadline(None);
+/// `runtime/cancel.rs`). `wait` says what it waits for, for the census.
+pub(crate) fn park(wait: Wait) {
+    park_deadline(None, wait);
 }
 
 /// As [`park`], until `deadline` at the latest: false if the deadline passed first.
-pub(crate) fn park_deadline(deadline: Option<Instant>) -> bool {
+pub(crate) fn park_deadline(deadline: Option<Instant>, wait: Wait) -> bool {
     match current_task() {
-        Some(t) => SCHED.with(|s| s.park_raising(&t, deadline)),
+        Some(t) => SCHED.with(|s| s.park_raising(&t, deadline, wait)),
         None => park_thread(deadline),
     }
 }
 
 /// As [`park_deadline`], but an interrupt ends the wait with `Parked::Interrupted` instead of
 /// unwinding: for waits that report it as an error (hooks, `coro::net`, `coro::poll`).
-pub(crate) fn park_wait(deadline: Option<Instant>) -> Parked {
+pub(crate) fn park_wait(deadline: Option<Instant>, wait: Wait) -> Parked {
     match current_task() {
-        Some(t) => SCHED.with(|s| s.park_wait(&t, deadline, true)),
+        Some(t) => SCHED.with(|s| s.park_wait(&t, deadline, true, wait)),
         None if park_thread(deadline) => Parked::Woken,
         None => Parked::TimedOut,
     }
@@ -350,7 +365,15 @@ pub(crate) fn sleep_until(deadline: Instant) {
 
 fn sleep_until_opt(deadline: Option<Instant>) {
     match current_task() {
-        Some(t) => SCHED.with(|s| while s.park_raising(&t, deadline) {}),
+        Some(t) => SCHED.with(|s| {
+            while s.park_raising(
+                &t,
+                deadline,
+                Wait::Sleep {
+                    call: "coro::sleep",
+                },
+            ) {}
+        }),
         None => match deadline {
             Some(deadline) => {
                 let now = Instant::now();
@@ -371,7 +394,7 @@ fn sleep_until_opt(deadline: Option<Instant>) {
 pub(crate) fn sleep_interruptible(d: Duration) -> Result<(), Interrupt> {
     let deadline = Instant::now().checked_add(d);
     loop {
-        match park_wait(deadline) {
+        match park_wait(deadline, Wait::Sleep { call: "sleep" }) {
             Parked::TimedOut => return Ok(()),
             Parked::Woken => {}
             Parked::Interrupted(i) => return Err(i),

@@ -7,13 +7,18 @@
 /// region every owned stack has anyway.
 pub const MAIN_STACK_SIZE: usize = 8 << 20;
 
-/// How a runtime's coroutines get their stacks.
-#[derive(Debug, Clone, Copy)]
+/// How a runtime's coroutines get their stacks, and what watches them.
+#[derive(Debug, Clone)]
 pub(crate) struct RunOptions {
     /// The stack of the first coroutine.
     pub(crate) main_stack_size: usize,
     /// The stack of every coroutine spawned without a size of its own.
     pub(crate) stack_size: usize,
+    /// The schedulers of the same runtime (the threads of a multi-thread one), for the
+    /// census; None for a runtime of one thread.
+    pub(crate) group: Option<Arc<Group>>,
+    /// Whether `SIGQUIT` prints the census (also switched on by `CORO_DUMP_ON_SIGQUIT=1`).
+    pub(crate) dump_on_sigquit: bool,
 }
 
 impl Default for RunOptions {
@@ -21,16 +26,20 @@ impl Default for RunOptions {
         RunOptions {
             main_stack_size: MAIN_STACK_SIZE,
             stack_size: crate::DEFAULT_STACK_SIZE,
+            group: None,
+            dump_on_sigquit: false,
         }
     }
 }
 
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
 use super::builder::Builder;
 use super::cancel;
+use super::census::Group;
 use super::scheduler::{SCHED, Scheduler};
 
 impl Scheduler {
@@ -49,12 +58,33 @@ impl Scheduler {
 }
 
 /// Runs `f` as the first task of a new scheduler on this thread and drives the loop until
-/// every task has finished. See [`crate::run`].
-pub(crate) fn run_main<T, F: FnOnce() -> T>(options: &RunOptions, f: F) -> Result<T> {
+/// every task has finished. See [`crate::run`]. `index` is the thread's place in a
+/// multi-thread runtime (0 otherwise), `site` where the runtime was started.
+pub(crate) fn run_main<T, F: FnOnce() -> T>(
+    options: &RunOptions,
+    index: usize,
+    site: &'static Location<'static>,
+    f: F,
+) -> Result<T> {
     if SCHED.is_set() {
         return Err(Error::NestedRun);
     }
+    if options.dump_on_sigquit || super::dump::wanted_by_env() {
+        super::dump::enable()?;
+    }
     let sched = Scheduler::new(options.stack_size)?;
+    let group = options.group.clone().unwrap_or_default();
+    let member = group.join(index, &sched.remote());
+    *sched.member.borrow_mut() = Some((group.clone(), member.clone()));
+    /// Takes the scheduler out of its group however `run_main` ends, so that no census
+    /// waits for a loop that is gone.
+    struct Leave(Arc<Group>, Arc<super::census::Member>);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            self.0.leave(&self.1);
+        }
+    }
+    let _leave = Leave(group, member);
     let mut out: Option<T> = None;
     let slot: *mut Option<T> = &mut out;
     let mut main_panic: Option<Box<dyn std::any::Any + Send>> = None;
@@ -95,6 +125,7 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(options: &RunOptions, f: F) -> Resul
             &Builder::new()
                 .name("main")
                 .stack_size(options.main_stack_size),
+            site,
             main,
         )?;
         sched.run_loop();

@@ -9,9 +9,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::coroutine::{Coroutine, CoroutineResult, Yielder};
 use crate::error::Result;
@@ -20,6 +21,7 @@ use crate::sys;
 
 use super::builder::Builder;
 use super::cancel::{self, Cancelled};
+use super::census::{Group, Member};
 use super::driver::Driver;
 use super::driver::remote::Remote;
 use super::join::{Completion, JoinHandle, JoinInner};
@@ -60,6 +62,14 @@ pub(crate) struct Scheduler {
     fatal: RefCell<Option<String>>,
     /// The stack size of a coroutine spawned without one.
     stack_size: usize,
+    /// A coarse clock: milliseconds since the driver started, read once per turn of the loop;
+    /// a task notes it when it gives its thread back (for the census's idle times).
+    clock: Cell<u32>,
+    /// The runtime this scheduler belongs to, and its place there, where census requests
+    /// wait (set by `run_main`).
+    pub(super) member: RefCell<Option<(Arc<Group>, Arc<Member>)>>,
+    /// The `SIGQUIT` count this loop last answered with a dump (see `runtime/dump.rs`).
+    pub(super) dump_seen: Cell<u64>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -90,6 +100,9 @@ impl Scheduler {
             stopping: Cell::new(false),
             fatal: RefCell::new(None),
             stack_size,
+            clock: Cell::new(0),
+            member: RefCell::new(None),
+            dump_seen: Cell::new(super::dump::seq()),
         })
     }
 
@@ -126,8 +139,13 @@ impl Scheduler {
         (self.tasks.borrow().live(), d.fds.waiters(), d.wheel.len())
     }
 
-    /// Creates a task running `f` and queues it.
-    pub(crate) fn spawn<T, F>(&self, opts: &Builder, f: F) -> Result<JoinHandle<T>>
+    /// Creates a task running `f`, spawned at `site`, and queues it.
+    pub(crate) fn spawn<T, F>(
+        &self,
+        opts: &Builder,
+        site: &'static Location<'static>,
+        f: F,
+    ) -> Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + 'static,
         T: 'static,
@@ -172,7 +190,13 @@ impl Scheduler {
         } else {
             Coroutine::with_stack_size(size, body)?
         };
-        let task = Rc::new(Task::new(co, opts.name.clone(), opts.shared));
+        let task = Rc::new(Task::new(
+            co,
+            opts.name.clone(),
+            opts.shared,
+            site,
+            self.clock.get(),
+        ));
         if self.stopping.get() {
             task.cancel.cancel();
         }
@@ -269,6 +293,7 @@ impl Scheduler {
         };
         cancel::set_running_armed(false);
         self.current.borrow_mut().take();
+        t.ran_at.set(self.clock.get());
         match res {
             Ok(CoroutineResult::Yield(())) => {
                 if t.state.get() == TaskState::Running {
@@ -309,6 +334,7 @@ impl Scheduler {
             if self.tasks.borrow().live() == 0 {
                 return;
             }
+            self.serve();
             self.redeliver();
             let block = self.ready.borrow().is_empty();
             if block && self.is_deadlocked() {
@@ -377,6 +403,7 @@ impl Scheduler {
     /// `block`, not at all otherwise) and queues the tasks they wake.
     fn drive(&self, block: bool) {
         let remote = self.driver.borrow_mut().wait(block, |t| self.unpark(&t));
+        self.clock.set(self.clock_now(Instant::now()));
         if remote {
             let mut keys = self.remote_keys.borrow_mut();
             self.remote.borrow().drain(&mut keys);
@@ -384,6 +411,40 @@ impl Scheduler {
                 self.unpark_key(key);
             }
         }
+    }
+
+    /// The coarse clock's reading for `now` (see `clock`).
+    pub(super) fn clock_now(&self, now: Instant) -> u32 {
+        self.driver.borrow().now_tick(now) as u32
+    }
+
+    /// Answers what waits for the loop between tasks: census requests, a `SIGQUIT` dump.
+    #[inline]
+    fn serve(&self) {
+        if super::dump::seq() != self.dump_seen.get() {
+            self.dump_if_asked();
+        }
+        let member = self.member.borrow();
+        if let Some((_, m)) = member.as_ref()
+            && m.has_requests()
+        {
+            let m = m.clone();
+            drop(member);
+            self.answer_requests(&m);
+        }
+    }
+
+    /// The runtime this scheduler belongs to, and its place there (a group of its own if
+    /// `run_main` gave it none).
+    pub(super) fn census_group(&self) -> (Arc<Group>, Arc<Member>) {
+        let mut member = self.member.borrow_mut();
+        member
+            .get_or_insert_with(|| {
+                let group = Arc::new(Group::default());
+                let m = group.join(0, &self.remote.borrow());
+                (group, m)
+            })
+            .clone()
     }
 
     /// The message `run` panics with when the loop ended for a reason other than `main`.

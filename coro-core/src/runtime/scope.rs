@@ -24,6 +24,7 @@ use crate::error::Result;
 
 use super::builder::Builder;
 use super::cancel::{self, Cancelled};
+use super::census::Wait;
 use super::join::JoinHandle;
 use super::park::{self, Unparker};
 use super::scheduler::SCHED;
@@ -138,6 +139,7 @@ impl<'scope> Scope<'scope, '_> {
     ///
     /// When no stack can be had, as [`crate::spawn`]; [`spawn_with`](Self::spawn_with)
     /// returns the error instead.
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + 'scope,
@@ -151,6 +153,7 @@ impl<'scope> Scope<'scope, '_> {
 
     /// Spawns `f` with the options of `builder` (name, stack size, shared stack: the child
     /// may run on a shared stack, since what it borrows is not on its own stack).
+    #[track_caller]
     pub fn spawn_with<F, T>(
         &'scope self,
         builder: Builder,
@@ -266,7 +269,7 @@ where
     crate::cancel::shield(|| {
         while scope.shared.running.get() > 0 {
             *scope.shared.waiter.borrow_mut() = Some(park::current_unparker());
-            park::park();
+            park::park(Wait::Scope);
         }
     });
     let unjoined_panic = scope

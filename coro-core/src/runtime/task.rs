@@ -2,10 +2,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::panic::Location;
 
 use crate::coroutine::{Coroutine, Yielder};
 
 use super::cancel::CancelState;
+use super::census::{NOT_SUSPENDED, Wait};
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +44,26 @@ pub(crate) struct Task {
     pub(crate) cancel: CancelState,
     /// Whether it runs on a shared stack (its frames move while it waits).
     pub(crate) shared: bool,
+    /// Whether it is suspended at a park point, where the census may take its backtrace (see
+    /// `census::SUSPENDED`).
+    pub(crate) suspend_mode: Cell<u8>,
+    /// The loop's coarse clock (see `Scheduler::clock`) when it last gave its thread back.
+    pub(crate) ran_at: Cell<u32>,
+    /// What its last park waits for (for the census; meaningful while it is parked).
+    pub(crate) wait: Cell<Wait>,
+    /// Where it was spawned.
+    pub(crate) site: &'static Location<'static>,
 }
 
 impl Task {
     /// A task record around a coroutine that has not started.
-    pub(crate) fn new(co: Coroutine<(), (), ()>, name: Option<Box<str>>, shared: bool) -> Task {
+    pub(crate) fn new(
+        co: Coroutine<(), (), ()>,
+        name: Option<Box<str>>,
+        shared: bool,
+        site: &'static Location<'static>,
+        clock: u32,
+    ) -> Task {
         Task {
             id: co.id(),
             name,
@@ -57,6 +74,10 @@ impl Task {
             notified: Cell::new(false),
             cancel: CancelState::default(),
             shared,
+            suspend_mode: Cell::new(NOT_SUSPENDED),
+            ran_at: Cell::new(clock),
+            wait: Cell::new(Wait::Other),
+            site,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::census::Wait;
 use super::fd_wait::{self, Interest};
 use super::park;
 use super::scheduler::SCHED;
@@ -16,7 +17,7 @@ fn unpark_before_park_is_not_lost() {
         assert!(park::in_task());
         let me = park::current_unparker();
         me.unpark();
-        park::park(); // returns at once: the wake-up is remembered
+        park::park(Wait::Other); // returns at once: the wake-up is remembered
     });
     assert!(!park::in_task());
 }
@@ -30,7 +31,7 @@ fn park_and_unpark_between_tasks() {
         let h = crate::spawn(move || {
             s.set(Some(park::current_unparker()));
             while !f.get() {
-                park::park();
+                park::park(Wait::Other);
             }
         });
         crate::yield_now();
@@ -45,9 +46,9 @@ fn park_until_times_out() {
     crate::run(|| {
         let t = Instant::now();
         let deadline = t + Duration::from_millis(30);
-        while park::park_deadline(Some(deadline)) {}
+        while park::park_deadline(Some(deadline), Wait::Other) {}
         assert!(Instant::now() >= deadline);
-        assert!(!park::park_deadline(Some(Instant::now())));
+        assert!(!park::park_deadline(Some(Instant::now()), Wait::Other));
     });
 }
 
@@ -63,7 +64,7 @@ fn remote_unparker_wakes_a_task_from_a_std_thread() {
             remote.unpark();
         });
         while !done.load(std::sync::atomic::Ordering::Acquire) {
-            park::park();
+            park::park(Wait::Other);
         }
         th.join().unwrap();
     });
@@ -75,12 +76,12 @@ fn wait_fd_on_a_pipe_and_timeout() {
         let (r, w) = sys::pipe().unwrap();
         let (rfd, wfd) = (r.as_raw_fd(), w.as_raw_fd());
         let deadline = Instant::now() + Duration::from_millis(20);
-        assert!(!fd_wait::wait_fd(rfd, Interest::READABLE, Some(deadline)).unwrap());
+        assert!(!fd_wait::wait_fd(rfd, Interest::READABLE, Some(deadline), "").unwrap());
         let h = crate::spawn(move || {
             crate::sleep(Duration::from_millis(10));
             sys::write(wfd, b"hi").unwrap();
         });
-        assert!(fd_wait::wait_fd(rfd, Interest::READABLE, None).unwrap());
+        assert!(fd_wait::wait_fd(rfd, Interest::READABLE, None, "").unwrap());
         let mut buf = [0u8; 8];
         assert_eq!(sys::read(rfd, &mut buf).unwrap(), 2);
         fd_wait::clear_ready(rfd, Interest::READABLE);
@@ -95,7 +96,7 @@ fn close_fd_wakes_waiters_with_ebadf() {
     crate::run(|| {
         let (r, _w) = sys::pipe().unwrap();
         let rfd = r.as_raw_fd();
-        let h = crate::spawn(move || fd_wait::wait_fd(rfd, Interest::READABLE, None));
+        let h = crate::spawn(move || fd_wait::wait_fd(rfd, Interest::READABLE, None, ""));
         crate::yield_now();
         fd_wait::close_fd(rfd);
         drop(r);
@@ -106,7 +107,7 @@ fn close_fd_wakes_waiters_with_ebadf() {
 
 #[test]
 fn wait_fd_outside_a_task_is_an_error() {
-    assert!(fd_wait::wait_fd(0, Interest::READABLE, None).is_err());
+    assert!(fd_wait::wait_fd(0, Interest::READABLE, None, "").is_err());
 }
 
 #[test]

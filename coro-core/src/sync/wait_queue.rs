@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::waiters::{self, LocalNode, Node, Waiters};
+use crate::runtime::census::Wait;
 
 /// A FIFO queue of coroutines of this thread waiting for something.
 ///
@@ -81,7 +82,7 @@ impl WaitQueue {
         &self,
         node: &Rc<LocalNode>,
         deadline: Option<Instant>,
-        what: &str,
+        what: &'static str,
         on_abandon: &dyn Fn(),
     ) -> bool {
         let cancel = |abandon: bool| {
@@ -98,7 +99,7 @@ impl WaitQueue {
             self.waiters.borrow_mut().cancel(node);
             waiters::cannot_block(what);
         }
-        waiters::park_on(node, deadline, &cancel)
+        waiters::park_on(node, deadline, Wait::Lock { what }, &cancel)
     }
 }
 

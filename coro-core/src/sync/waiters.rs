@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 use super::park::{self, RemoteUnparker, Unparker};
+use crate::runtime::census::Wait;
 
 /// Where a waiter stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,7 +228,7 @@ pub(crate) fn cannot_block(what: &str) -> ! {
 }
 
 /// Parks the caller until `node` is notified (returns true) or `deadline` passes (returns
-/// false).
+/// false). `wait` names the wait for the census.
 ///
 /// `cancel(abandon)` must, under the primitive's lock, cancel the node if it is still waiting
 /// and return true; if the node was already notified it returns false, and when `abandon` is
@@ -237,6 +238,7 @@ pub(crate) fn cannot_block(what: &str) -> ! {
 pub(crate) fn park_on<W: Node>(
     node: &W,
     deadline: Option<Instant>,
+    wait: Wait,
     cancel: &dyn Fn(bool) -> bool,
 ) -> bool {
     struct Abandon<'a>(&'a dyn Fn(bool) -> bool);
@@ -250,7 +252,7 @@ pub(crate) fn park_on<W: Node>(
         if node.state() == NodeState::Notified {
             break true;
         }
-        if !park::park_deadline(deadline) && node.state() != NodeState::Notified {
+        if !park::park_deadline(deadline, wait) && node.state() != NodeState::Notified {
             break !cancel(false);
         }
     };
@@ -339,7 +341,9 @@ mod tests {
         let n = node();
         q.get_mut().push(n.clone());
         let deadline = Instant::now() + std::time::Duration::from_millis(5);
-        let got = park_on(&n, Some(deadline), &|_| q.borrow_mut().cancel(&n));
+        let got = park_on(&n, Some(deadline), Wait::Other, &|_| {
+            q.borrow_mut().cancel(&n)
+        });
         assert!(!got);
         assert_eq!(n.state(), NodeState::Cancelled);
         assert!(Instant::now() >= deadline);
@@ -351,7 +355,7 @@ mod tests {
         let n = node();
         q.push(n.clone());
         q.pop_waiting();
-        assert!(park_on(&n, None, &|_| unreachable!()));
+        assert!(park_on(&n, None, Wait::Other, &|_| unreachable!()));
     }
 
     #[test]
@@ -365,7 +369,10 @@ mod tests {
             let w = q2.lock().unwrap().pop_waiting().unwrap();
             w.unpark();
         });
-        assert!(park_on(&n, None, &|_| q.lock().unwrap().cancel(&n)));
+        assert!(park_on(&n, None, Wait::Other, &|_| q
+            .lock()
+            .unwrap()
+            .cancel(&n)));
         t.join().unwrap();
     }
 }

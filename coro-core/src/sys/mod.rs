@@ -322,6 +322,21 @@ unsafe extern "C" {
     ) -> libc::c_int;
 }
 
+/// Installs `handler` for `sig` (with `SA_RESTART`: interrupted system calls resume), in
+/// place of whatever was there. The handler must do only async-signal-safe things.
+pub(crate) fn on_signal(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
+    // SAFETY: a zeroed sigaction is a valid empty one (no flags, empty mask); we set the
+    // handler, which is a plain `extern "C" fn(c_int)` as `sa_handler` expects.
+    let action = unsafe {
+        let mut a: libc::sigaction = std::mem::zeroed();
+        a.sa_sigaction = handler as *const () as usize;
+        a.sa_flags = libc::SA_RESTART;
+        a
+    };
+    // SAFETY: a valid action; the old one is not asked for.
+    cvt(unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) }).map(drop)
+}
+
 /// How many threads this process has (`num_threads` in `/proc/self/stat`), if it can be read.
 /// A count of 0 is no count: Linux always says at least 1, but qemu-user's emulated file
 /// fills the field with 0.

@@ -46,6 +46,7 @@ pub fn sleep_until(deadline: Instant) {
 ///     assert!(matches!(slow, Err(coro::Error::TimedOut)));
 /// });
 /// ```
+#[track_caller]
 pub fn timeout<T, F>(d: Duration, f: F) -> Result<T>
 where
     F: FnOnce() -> T + 'static,
@@ -71,7 +72,7 @@ where
     let guard = CancelOnUnwind(&h);
     while !h.is_finished() {
         h.set_waiter(park::current_unparker());
-        park::park();
+        park::park(crate::runtime::census::Wait::Join { id: h.id() });
     }
     std::mem::forget(guard);
     match h.join() {

@@ -19,7 +19,7 @@ use crate::sys;
 
 use super::task::Task;
 use epoll::Poller;
-use registration::{FdTable, WAKE_TOKEN};
+use registration::{DUMP_TOKEN, FdTable, WAKE_TOKEN};
 use remote::Remote;
 use wheel::Wheel;
 
@@ -54,6 +54,9 @@ impl Driver {
         let poller = Poller::new()?;
         let remote = Remote::new()?;
         poller.add(remote.fd(), WAKE_TOKEN)?;
+        if let Some(fd) = super::dump::eventfd() {
+            poller.add(fd, DUMP_TOKEN)?;
+        }
         Ok((poller, remote))
     }
 
@@ -76,6 +79,13 @@ impl Driver {
     /// The wheel tick of `now`, rounded down.
     pub(crate) fn now_tick(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.start).as_millis() as u64
+    }
+
+    /// Every armed timer: its task and when it fires (to the millisecond tick).
+    pub(crate) fn timers(&self) -> impl Iterator<Item = (&Rc<Task>, Instant)> {
+        self.wheel
+            .iter()
+            .map(|(tick, t)| (t, self.start + Duration::from_millis(tick)))
     }
 
     /// Files a timer for `task` at `at`; the key removes it.
@@ -117,6 +127,8 @@ impl Driver {
                 for (token, bits) in events {
                     if token == WAKE_TOKEN {
                         remote = true;
+                    } else if token == DUMP_TOKEN {
+                        // A SIGQUIT: the loop looks at the dump counter after every wait.
                     } else {
                         self.fds.on_event(token, bits, &mut wake);
                     }

@@ -58,6 +58,8 @@ const RDHUP: u8 = 16;
 
 /// The event loop's token for the wake-up eventfd; fd tokens are `fd | generation << 32`.
 pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
+/// The epoll token of the process's `SIGQUIT` eventfd (see `runtime/dump.rs`).
+pub(crate) const DUMP_TOKEN: u64 = u64::MAX - 1;
 
 /// A task waiting for an fd.
 #[derive(Debug)]

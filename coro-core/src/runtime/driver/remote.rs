@@ -43,6 +43,13 @@ impl Remote {
         }
     }
 
+    /// Wakes the scheduler's loop without queueing a task (it has something else to look at).
+    pub(crate) fn ring(&self) {
+        if !self.signalled.swap(true, Ordering::AcqRel) {
+            sys::eventfd_signal(self.efd.as_raw_fd());
+        }
+    }
+
     /// Whether wake-ups are queued that the loop has not taken yet.
     pub(crate) fn has_pending(&self) -> bool {
         self.signalled.load(Ordering::Acquire)

@@ -107,6 +107,13 @@ impl<T> Wheel<T> {
         self.elapsed
     }
 
+    /// Every pending timer, as its deadline tick and value, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.value.as_ref().map(|v| (e.when, v)))
+    }
+
     /// Files `value` to fire at tick `when` (a past tick fires on the next [`advance`](Self::advance)).
     pub(crate) fn insert(&mut self, when: u64, value: T) -> TimerKey {
         let index = if self.free != NIL {
@@ -310,6 +317,19 @@ mod tests {
         assert_eq!(out, vec!['a']);
         assert!(w.is_empty());
         assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn iter_lists_the_pending_timers_only() {
+        let mut w = Wheel::new();
+        w.insert(5, 'a');
+        let k = w.insert(70, 'b');
+        w.insert(9000, 'c');
+        w.remove(k);
+        w.advance(6, |_| {});
+        let mut left: Vec<_> = w.iter().map(|(t, v)| (t, *v)).collect();
+        left.sort();
+        assert_eq!(left, vec![(9000, 'c')]);
     }
 
     #[test]
