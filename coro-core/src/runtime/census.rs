@@ -84,6 +84,11 @@ pub enum Wait {
         /// `"spawn_blocking"`, or the hooked call that runs there (`"getaddrinfo"`).
         call: &'static str,
     },
+    /// A `select!` over `arms` waitable things.
+    Select {
+        /// How many arms wait.
+        arms: u32,
+    },
     /// A census of the runtime (the coroutine that asked for it).
     Census,
     /// A park no wait named.
@@ -109,6 +114,7 @@ impl fmt::Display for Wait {
             Wait::JoinSet => f.write_str("JoinSet::join_next"),
             Wait::Scope => f.write_str("scope end"),
             Wait::Blocking { call } => write!(f, "{call} on the pool"),
+            Wait::Select { arms } => write!(f, "select! over {arms} arms"),
             Wait::Census => f.write_str("census"),
             Wait::Other => f.write_str("-"),
         }
