@@ -13,9 +13,9 @@
 //! mapped, a sub when one is unmapped; stacks taken from and given back to the pool are not
 //! mapped or unmapped, and cost nothing). The rest of the program's mappings are counted now and
 //! then from `/proc/self/maps` (one line per mapping), and the limit is read from
-//! `/proc/sys/vm/max_map_count`. A count reads the whole maps file, about 22 ms at 65,000
-//! mappings here, so it is made only when the stacks' count crosses a ceiling that the last
-//! count set halfway to the limit (at least 64 mappings on), and at most once every
+//! `/proc/sys/vm/max_map_count`. A count reads the whole maps file (tens of thousands of lines
+//! near the limit), so it is made only when the stacks' count crosses a ceiling that
+//! the last count set halfway to the limit (at least 64 mappings on), and at most once every
 //! [`RECOUNT_EVERY`] after that: a process that never comes near the limit counts once, at its
 //! first stack, when it has a few dozen mappings.
 
@@ -44,8 +44,9 @@ pub(crate) const RESERVE: usize = 1024;
 const DEFAULT_MAX_MAP_COUNT: usize = 65_530;
 
 /// The least time between two counts of the process's mappings once near the limit: a program
-/// that retries a refused spawn in a loop then spends at most one count (22 ms at the limit)
-/// every this long, and a count this old is close enough (the reserve covers the difference).
+/// that retries a refused spawn in a loop then spends at most one count (a read of the whole
+/// maps file) every this long, and a count this old is close enough (the reserve covers the
+/// difference).
 const RECOUNT_EVERY: Duration = Duration::from_millis(100);
 
 /// Mappings held by owned stacks, in use or idle in a pool, in the whole process.

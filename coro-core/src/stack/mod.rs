@@ -94,8 +94,8 @@ pub(crate) fn page_size() -> usize {
 /// Checked in every build (a release build would otherwise wrap `usize::MAX` round to 0).
 #[inline]
 pub(crate) fn round_to_pages(size: usize, page: usize) -> Result<usize> {
-    // The page size is a power of two: a mask, not a division (a `div` costs tens of cycles,
-    // which is most of what taking a stack from the pool costs otherwise).
+    // The page size is a power of two: a mask, not a division (a `div` is slow next to the
+    // few instructions that taking a stack from the pool costs otherwise).
     debug_assert!(page.is_power_of_two());
     if size > MAX_STACK_SIZE {
         return Err(too_large(size));
