@@ -152,6 +152,11 @@ impl SaveBuf {
         self.cap.set(cap);
     }
 
+    /// The frame bytes it holds (the frames of a suspended coroutine evicted from its stack).
+    pub(crate) fn used(&self) -> usize {
+        self.used.get() as usize
+    }
+
     /// Frees the buffer.
     pub(crate) fn free(&self) {
         let p = self.ptr.replace(ptr::null_mut());

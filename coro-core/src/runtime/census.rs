@@ -465,6 +465,11 @@ impl Scheduler {
         CAPTURED.take()
     }
 
+    /// The backtrace of the suspended task `t` as trimmed lines (see `capture`).
+    pub(super) fn capture_lines(&self, t: &Rc<Task>) -> Option<Vec<String>> {
+        self.capture(t).map(|bt| trim_backtrace(&bt.to_string()))
+    }
+
     /// This scheduler's part of a census, taken from the loop (no task runs).
     pub(super) fn census_part(&self, backtraces: bool) -> Vec<CoroutineReport> {
         let thread = std::thread::current().name().map_or_else(

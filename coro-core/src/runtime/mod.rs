@@ -18,6 +18,7 @@
 //! | `census.rs` | what every live coroutine is doing: waits, stacks, backtraces from the loop |
 //! | `dump.rs` | the census on stderr at a `SIGQUIT`, when switched on |
 //! | `fork.rs` | a scheduler inherited by a fork child |
+//! | `watchdog.rs` | the stall watchdog: a coroutine that keeps its thread too long |
 //! | `driver/` | what the loop blocks on: epoll, registrations, the timing wheel, remote wake-ups |
 
 mod api;
@@ -37,6 +38,7 @@ pub(crate) mod scheduler;
 mod scope;
 pub(crate) mod task;
 mod tasks;
+mod watchdog;
 #[cfg(test)]
 mod tests;
 

@@ -86,6 +86,19 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Switches the stall watchdog on with `threshold`: a coroutine that keeps its thread
+    /// longer than that without reaching a suspension point (a tight loop, a blocking call the
+    /// hooks do not cover) is reported on standard error, once per stall, with its id, spawn
+    /// site and how long; when it gives the thread back, its loop reports how long the stall
+    /// lasted and a backtrace of where it went on from. Off by default, or on with the
+    /// environment's `CORO_WATCHDOG_MS=<ms>`. It costs a few relaxed stores per switch, and one
+    /// thread for the process that wakes every quarter threshold. See
+    /// [`coro::debug`](crate::debug).
+    pub fn watchdog(mut self, threshold: std::time::Duration) -> Self {
+        self.options.watchdog = Some(threshold);
+        self
+    }
+
     /// The name prefix of the spawned threads (`coro-worker-1`, ...).
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();

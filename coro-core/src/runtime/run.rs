@@ -19,6 +19,8 @@ pub(crate) struct RunOptions {
     pub(crate) group: Option<Arc<Group>>,
     /// Whether `SIGQUIT` prints the census (also switched on by `CORO_DUMP_ON_SIGQUIT=1`).
     pub(crate) dump_on_sigquit: bool,
+    /// The stall watchdog's threshold, if it is on (also `CORO_WATCHDOG_MS`).
+    pub(crate) watchdog: Option<std::time::Duration>,
 }
 
 impl Default for RunOptions {
@@ -28,6 +30,7 @@ impl Default for RunOptions {
             stack_size: crate::DEFAULT_STACK_SIZE,
             group: None,
             dump_on_sigquit: false,
+            watchdog: None,
         }
     }
 }
@@ -73,6 +76,12 @@ pub(crate) fn run_main<T, F: FnOnce() -> T>(
         super::dump::enable()?;
     }
     let sched = Scheduler::new(options.stack_size)?;
+    if let Some(threshold) = options
+        .watchdog
+        .or_else(super::watchdog::threshold_from_env)
+    {
+        let _ = sched.watch.set(super::watchdog::watch(threshold));
+    }
     let group = options.group.clone().unwrap_or_default();
     let member = group.join(index, &sched.remote());
     *sched.member.borrow_mut() = Some((group.clone(), member.clone()));

@@ -7,7 +7,7 @@
 //! for events — without blocking if tasks are still ready, else for as long as the nearest timer
 //! allows (forever when there is none), so an idle runtime burns no CPU.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
@@ -22,6 +22,7 @@ use crate::sys;
 use super::builder::Builder;
 use super::cancel::{self, Cancelled};
 use super::census::{Group, Member};
+use super::watchdog::{self, Slot};
 use super::driver::Driver;
 use super::driver::remote::Remote;
 use super::join::{Completion, JoinHandle, JoinInner};
@@ -70,6 +71,8 @@ pub(crate) struct Scheduler {
     pub(super) member: RefCell<Option<(Arc<Group>, Arc<Member>)>>,
     /// The `SIGQUIT` count this loop last answered with a dump (see `runtime/dump.rs`).
     pub(super) dump_seen: Cell<u64>,
+    /// What the stall watchdog sees of this loop, when it is on (see `runtime/watchdog.rs`).
+    pub(super) watch: OnceCell<Arc<Slot>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -103,6 +106,7 @@ impl Scheduler {
             clock: Cell::new(0),
             member: RefCell::new(None),
             dump_seen: Cell::new(super::dump::seq()),
+            watch: OnceCell::new(),
         })
     }
 
@@ -287,6 +291,10 @@ impl Scheduler {
         t.state.set(TaskState::Running);
         *self.current.borrow_mut() = Some(t.clone());
         cancel::set_running_armed(t.cancel.armed());
+        let watch = self.watch.get();
+        if let Some(w) = watch {
+            w.enter(&t);
+        }
         let res = match t.co.borrow_mut().as_mut() {
             Some(co) => co.resume(()),
             None => return,
@@ -294,6 +302,11 @@ impl Scheduler {
         cancel::set_running_armed(false);
         self.current.borrow_mut().take();
         t.ran_at.set(self.clock.get());
+        if let Some(w) = watch
+            && w.leave()
+        {
+            self.stall_ended(w, &t);
+        }
         match res {
             Ok(CoroutineResult::Yield(())) => {
                 if t.state.get() == TaskState::Running {
@@ -459,12 +472,13 @@ impl Scheduler {
 }
 
 /// Whether a thread other than this one exists that could wake a task: any thread of the
-/// process except this one and the blocking pool's idle threads (which hold nothing). Counted
+/// process except this one, the blocking pool's idle threads and the watchdog's (which hold
+/// nothing). Counted
 /// from `/proc/self/stat`; only asked when the loop is about to wait for ever.
 #[cold]
 fn other_threads_could_wake() -> bool {
     match sys::thread_count() {
-        Some(n) => n > 1 + crate::blocking::idle_threads(),
+        Some(n) => n > 1 + crate::blocking::idle_threads() + usize::from(watchdog::running()),
         None => true,
     }
 }
