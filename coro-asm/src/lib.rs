@@ -26,9 +26,25 @@
 mod arch;
 
 pub use arch::{
-    Context, MIN_STACK_SIZE, STACK_ALIGNMENT, exit, init_stack, resume, stack_pointer, suspend,
-    syscall,
+    Context, MIN_STACK_SIZE, STACK_ALIGNMENT, SUSPENDED_FRAME, exit, init_stack, resume,
+    stack_pointer, suspend, syscall,
 };
+
+/// Where [`suspend`] leaves a suspended child's registers, relative to the stack pointer it
+/// saved in [`Context::sp`]: what a debugger needs to show the frames of a coroutine that is
+/// not running without resuming it (coro's gdb script reads it from the running program). Each
+/// architecture's file defines [`SUSPENDED_FRAME`] next to the asm that writes the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct SuspendedFrame {
+    /// The bytes the switch frame takes: the child's stack pointer at the point where it
+    /// resumes, as its code and unwind tables expect it, is the saved one plus this.
+    pub size: usize,
+    /// The offset of the resume address (the child's program counter).
+    pub pc: usize,
+    /// The other registers the asm saves, by their names in the architecture's DWARF register
+    /// set as gdb spells them, and their offsets.
+    pub regs: [(&'static str, usize); 2],
+}
 
 /// The signature of a coroutine's entry point, called on the fresh stack by the bootstrap code.
 ///

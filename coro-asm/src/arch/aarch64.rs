@@ -100,6 +100,16 @@ pub struct Context {
 
 const _: () = assert!(offset_of!(Context, sp) == 0);
 
+/// Where [`suspend`] leaves a suspended child's registers above its saved stack pointer: the
+/// 32-byte switch frame, with the resume address at 0, the spare word (FPCR with `fpu-env`) at
+/// 8, x19 and x29 at 16 and 24. The child's code and unwind tables expect the stack pointer 32
+/// bytes above the saved one.
+pub const SUSPENDED_FRAME: crate::SuspendedFrame = crate::SuspendedFrame {
+    size: 32,
+    pc: 0,
+    regs: [("x19", 16), ("x29", 24)],
+};
+
 impl Context {
     /// A context with no stack yet; set [`Context::sp`] with [`init_stack`] before resuming.
     pub const fn new() -> Self {

@@ -101,6 +101,16 @@ pub struct Context {
 
 const _: () = assert!(offset_of!(Context, sp) == 0);
 
+/// Where [`suspend`] leaves a suspended child's registers above its saved stack pointer: the
+/// 32-byte switch frame, with the resume address at 0, the spare word (fcsr with `fpu-env`) at
+/// 8, s0 and s1 at 16 and 24. The child's code and unwind tables expect the stack pointer 32
+/// bytes above the saved one.
+pub const SUSPENDED_FRAME: crate::SuspendedFrame = crate::SuspendedFrame {
+    size: 32,
+    pc: 0,
+    regs: [("s0", 16), ("s1", 24)],
+};
+
 impl Context {
     /// A context with no stack yet; set [`Context::sp`] with [`init_stack`] before resuming.
     pub const fn new() -> Self {

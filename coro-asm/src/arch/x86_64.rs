@@ -83,6 +83,17 @@ pub struct Context {
 
 const _: () = assert!(offset_of!(Context, sp) == 0);
 
+/// Where [`suspend`] leaves a suspended child's registers above its saved stack pointer (see the
+/// diagram above): the resume address, then rbx, then rbp, then (with `fpu-env`) the FPU slot.
+/// The child resumes at the resume address with `rsp` at the saved pointer plus 8 and leaves the
+/// asm block with `rsp` at the saved pointer plus `size`, which is what the unwind tables of its
+/// function expect everywhere in the block.
+pub const SUSPENDED_FRAME: crate::SuspendedFrame = crate::SuspendedFrame {
+    size: if cfg!(feature = "fpu-env") { 32 } else { 24 },
+    pc: 0,
+    regs: [("rbx", 8), ("rbp", 16)],
+};
+
 impl Context {
     /// A context with no stack yet; set [`Context::sp`] with [`init_stack`] before resuming.
     pub const fn new() -> Self {

@@ -15,12 +15,14 @@
 //!   the shared-stack take-over;
 //! - `id.rs`: coroutine ids;
 //! - `extension.rs`: the extension word and the end hook the layer above registers;
-//! - `save.rs`: the buffer a shared-stack coroutine's frames wait in while it is evicted.
+//! - `save.rs`: the buffer a shared-stack coroutine's frames wait in while it is evicted;
+//! - `debugger.rs`: where a debugger finds a coroutine's saved context, state and stack.
 //!
 //! (`Coroutine` and `Body` stay in this file: the trybuild test of `!Send`,
 //! `tests/ui/fail/coroutine_not_send.stderr`, names them by this path.)
 
 mod control;
+pub(crate) mod debugger;
 mod entry;
 mod extension;
 mod id;

@@ -17,6 +17,7 @@
 //! | `cancel.rs` | a task's cancel and deadline scopes, and how an interrupt reaches a wait |
 //! | `census.rs` | what every live coroutine is doing: waits, stacks, backtraces from the loop |
 //! | `dump.rs` | the census on stderr at a `SIGQUIT`, when switched on |
+//! | `debugger.rs` | the registry of live tasks that coro's gdb script reads |
 //! | `fork.rs` | a scheduler inherited by a fork child |
 //! | `watchdog.rs` | the stall watchdog: a coroutine that keeps its thread too long |
 //! | `driver/` | what the loop blocks on: epoll, registrations, the timing wheel, remote wake-ups |
@@ -25,6 +26,7 @@ mod api;
 mod builder;
 pub(crate) mod cancel;
 pub(crate) mod census;
+mod debugger;
 pub(crate) mod driver;
 mod dump;
 pub(crate) mod fd_wait;

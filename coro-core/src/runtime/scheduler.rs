@@ -206,6 +206,7 @@ impl Scheduler {
         }
         let key = self.tasks.borrow_mut().insert(task.clone());
         task.key.set(key);
+        super::debugger::spawned(self, &task);
         self.ready.borrow_mut().push_back(task.clone());
         Ok(JoinHandle::new(inner, task))
     }
@@ -276,6 +277,7 @@ impl Scheduler {
 
     fn finish(&self, t: &Rc<Task>) {
         t.state.set(TaskState::Done);
+        super::debugger::finished(self, t);
         self.tasks.borrow_mut().remove(t.key.get());
         let co = t.co.borrow_mut().take();
         drop(co);

@@ -108,6 +108,12 @@ impl SharedInner {
         self.occupant.load(Ordering::Relaxed)
     }
 
+    /// The word that names the occupant (the slot of the stack's top region), for debuggers,
+    /// which read it from a stopped process (see `runtime/debugger.rs`).
+    pub(crate) fn occupant_slot(&self) -> *const AtomicPtr<()> {
+        self.occupant
+    }
+
     /// Records `owner` (or null) as the occupant, in every region of the stack.
     #[inline]
     pub(crate) fn set_occupant(&self, owner: *const ()) {

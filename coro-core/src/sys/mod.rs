@@ -337,6 +337,11 @@ pub(crate) fn on_signal(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) -
     cvt(unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) }).map(drop)
 }
 
+/// The calling thread's kernel id (its LWP id, as debuggers show it).
+pub(crate) fn gettid() -> i32 {
+    raw_syscall!(SYS_gettid).map_or(0, |tid| tid as i32)
+}
+
 /// How many threads this process has (`num_threads` in `/proc/self/stat`), if it can be read.
 /// A count of 0 is no count: Linux always says at least 1, but qemu-user's emulated file
 /// fills the field with 0.

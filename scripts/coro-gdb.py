@@ -1,0 +1,1 @@
+../coro-core/gdb/coro-gdb.py
