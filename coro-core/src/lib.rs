@@ -17,6 +17,7 @@ mod local;
 pub mod net;
 pub mod poll;
 pub mod runtime;
+mod select;
 pub mod stack;
 pub mod sync;
 pub(crate) mod sys;

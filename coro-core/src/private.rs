@@ -180,3 +180,11 @@ pub fn join_value<T>(r: std::thread::Result<T>) -> T {
         Err(p) => std::panic::resume_unwind(p),
     }
 }
+
+/// `select!`: its arms' operations and the loop that runs them (see `coro-core/src/select/`).
+pub mod select {
+    pub use crate::select::{
+        Arm, Branch, Op, SelectChanged, SelectFd, SelectJoin, SelectRecv, SelectSend, no_winner,
+        run, sleep, sleep_until,
+    };
+}

@@ -388,6 +388,11 @@ macro_rules! broadcast_halves {
             pub fn capacity(&self) -> usize {
                 self.shared.with(|b| b.capacity())
             }
+
+            /// The channel's state and this receiver's position, for `select!`'s receive arms.
+            pub(crate) fn select_parts(&mut self) -> (&Shared<T>, &mut u64) {
+                (&self.shared, &mut self.next)
+            }
         }
 
         impl<T> Clone for BroadcastSender<T> {

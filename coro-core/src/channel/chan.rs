@@ -135,9 +135,30 @@ impl<T, W: Node> Chan<T, W> {
         Ok(self.recv_waiters.pop_waiting())
     }
 
-    /// Enqueues a sender that found the channel full.
+    /// Enqueues a sender that found the channel full. On a rendezvous channel only a
+    /// `select!` send arm waits here (a blocking sender offers its value instead): it is woken
+    /// when a receiver starts to wait, and then hands its value over with `try_send`.
     pub(crate) fn wait_send(&mut self, node: W) {
         self.send_waiters.push(node);
+    }
+
+    /// Whether a send would not wait now: there is room (a rendezvous channel: a receiver
+    /// waits), or every receiver is gone (it fails at once). For `select!`'s send arms.
+    pub(crate) fn send_ready(&self) -> bool {
+        if self.receivers == 0 {
+            return true;
+        }
+        match self.cap {
+            None => true,
+            Some(0) => self.recv_waiters.has_waiting(),
+            Some(cap) => self.queue.len() + self.reserved < cap,
+        }
+    }
+
+    /// Whether a receive would not wait now: a message (or an offer) is queued, or every
+    /// sender is gone. For `select!`'s receive arms.
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.queue.is_empty() || self.senders == 0
     }
 
     /// A notified sender sends into the slot reserved for it; gives `v` back if every receiver
@@ -159,6 +180,16 @@ impl<T, W: Node> Chan<T, W> {
         }
         if !abandon || self.receivers == 0 {
             return (false, None);
+        }
+        if self.is_rendezvous() {
+            // A `select!` send arm woken for a waiting receiver: no slot was reserved, the
+            // wake-up goes to the next such arm while a receiver still waits.
+            let next = if self.recv_waiters.has_waiting() {
+                self.send_waiters.pop_waiting()
+            } else {
+                None
+            };
+            return (false, next);
         }
         match self.send_waiters.pop_waiting() {
             Some(next) => (false, Some(next)),
@@ -244,10 +275,16 @@ impl<T, W: Node> Chan<T, W> {
         }
     }
 
-    /// Enqueues a receiver that found the channel empty.
-    pub(crate) fn wait_recv(&mut self, node: W) {
+    /// Enqueues a receiver that found the channel empty. Returns whom to wake: on a rendezvous
+    /// channel, the first `select!` send arm that waits for a receiver (see `wait_send`).
+    pub(crate) fn wait_recv(&mut self, node: W) -> Option<W> {
         debug_assert!(self.queue.is_empty());
         self.recv_waiters.push(node);
+        if self.is_rendezvous() {
+            self.send_waiters.pop_waiting()
+        } else {
+            None
+        }
     }
 
     /// A waiting receiver gives up (`abandon`: it unwinds). Returns whether it was still

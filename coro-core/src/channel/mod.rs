@@ -117,6 +117,7 @@ mod chan;
 mod error;
 mod local;
 mod ops;
+mod select;
 pub mod sync;
 mod watch;
 

@@ -294,13 +294,16 @@ pub(crate) fn recv<T, F: Flavor<T>>(
         }
         // Empty: try again with a node ready to enqueue.
         let node = F::node();
+        // A rendezvous channel's `select!` sender that waited for a receiver to wait.
+        let mut sender = None;
         let got: Result<(T, Wake<F::Node>), bool> = f.with(|c| {
             let r = c.try_recv();
             if let Err(false) = r {
-                c.wait_recv(node.clone());
+                sender = c.wait_recv(node.clone());
             }
             r
         });
+        wake_one(sender);
         match got {
             Ok((v, wake)) => {
                 wake.unpark();
@@ -443,6 +446,20 @@ macro_rules! channel_halves {
             /// The capacity, `None` for an unbounded channel, `Some(0)` for a rendezvous one.
             pub fn capacity(&self) -> Option<usize> {
                 $crate::channel::ops::Flavor::with(&*self.chan, |c| c.capacity())
+            }
+        }
+
+        impl<T> Sender<T> {
+            /// The channel's state, for `select!`'s send arms.
+            pub(crate) fn shared(&self) -> &Shared<T> {
+                &self.chan
+            }
+        }
+
+        impl<T> Receiver<T> {
+            /// The channel's state, for `select!`'s receive arms.
+            pub(crate) fn shared(&self) -> &Shared<T> {
+                &self.chan
             }
         }
 

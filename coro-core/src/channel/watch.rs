@@ -303,6 +303,12 @@ macro_rules! watch_halves {
             pub fn is_disconnected(&self) -> bool {
                 self.shared.with(|w| w.senders_gone())
             }
+
+            /// The channel's state and the version this receiver saw, for `select!`'s
+            /// `changed` arms.
+            pub(crate) fn select_parts(&mut self) -> (&Shared<T>, &mut u64) {
+                (&self.shared, &mut self.seen)
+            }
         }
 
         impl<T> Clone for WatchSender<T> {

@@ -1,6 +1,6 @@
 //! Waiting for file descriptors: the readiness cache and registrations of this thread's
-//! driver, as `net/`, `poll` and the hooks use them. A task parks until its fd is ready (see
-//! `runtime/park.rs`); the driver's epoll unparks it.
+//! driver, as `net/`, `poll`, `select!` and the hooks use them. A task parks until its fd is
+//! ready (see `runtime/park.rs`); the driver's epoll unparks it.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -130,6 +130,33 @@ pub(crate) fn wait_any(
             Parked::Woken => Ok(true),
         }
     })
+}
+
+/// For a `select!` fd arm: queues the running task on `fd`'s waiters for `interest`, after
+/// the caller saw with a real `poll` that it is not ready, so the cached readiness is cleared
+/// and the registration checked first, as in [`wait_any`]. `Ok(false)`: epoll cannot watch
+/// the fd (a regular file), which is always ready. Undone by [`unwatch`], or by the wake-up.
+pub(crate) fn watch(fd: RawFd, interest: Interest) -> io::Result<bool> {
+    let Some(t) = current_task() else {
+        return Err(not_in_task());
+    };
+    SCHED.with(|s| {
+        let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
+        let d = &mut *d;
+        if let Prepared::AlwaysReady = d.fds.revalidate(&d.poller, fd)? {
+            return Ok(false);
+        }
+        d.fds.clear(&d.poller, fd, interest);
+        d.fds.add_waiter(fd, interest, t);
+        Ok(true)
+    })
+}
+
+/// Takes the running task off `fd`'s waiters once (a [`watch`] that was not woken).
+pub(crate) fn unwatch(fd: RawFd) {
+    if let Some(t) = current_task() {
+        with_driver(|_, d| d.fds.remove_waiter(fd, &t));
+    }
 }
 
 /// Runs `f` on this thread's driver, if there is a runtime and its driver is free: it is

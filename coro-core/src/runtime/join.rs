@@ -16,6 +16,8 @@ use super::task::{Task, TaskState};
 pub(crate) struct JoinInner<T> {
     result: RefCell<Option<thread::Result<T>>>,
     done: Cell<bool>,
+    /// A `select!` join arm took the result.
+    taken: Cell<bool>,
     waiter: RefCell<Option<Unparker>>,
 }
 
@@ -24,6 +26,7 @@ impl<T> JoinInner<T> {
         JoinInner {
             result: RefCell::new(None),
             done: Cell::new(false),
+            taken: Cell::new(false),
             waiter: RefCell::new(None),
         }
     }
@@ -95,7 +98,8 @@ impl<T> JoinHandle<T> {
     /// # Panics
     ///
     /// Called outside a coroutine while the coroutine has not finished: the thread could only
-    /// wait forever, since the scheduler that would run it is not running.
+    /// wait forever, since the scheduler that would run it is not running. Called after a
+    /// [`select!`](crate::select!) join arm on this handle took the result.
     pub fn join(self) -> thread::Result<T> {
         while !self.is_finished() {
             if !park::in_task() {
@@ -127,6 +131,34 @@ impl<T> JoinHandle<T> {
     /// Registers `u` to be woken when the coroutine finishes.
     pub(crate) fn set_waiter(&self, u: Unparker) {
         *self.inner.waiter.borrow_mut() = Some(u);
+    }
+
+    /// Forgets the party [`set_waiter`](Self::set_waiter) registered (a `select!` that took
+    /// another arm).
+    pub(crate) fn clear_waiter(&self) {
+        self.inner.waiter.borrow_mut().take();
+    }
+
+    /// For a `select!` join arm, once the coroutine has finished: its result, which this
+    /// handle then no longer has (a later `join` or join arm panics).
+    ///
+    /// # Panics
+    ///
+    /// If an earlier join arm took it.
+    pub(crate) fn take_selected(&mut self) -> thread::Result<T> {
+        let r = self.take();
+        self.inner.taken.set(true);
+        r
+    }
+
+    /// Panics if a `select!` join arm took the result.
+    pub(crate) fn check_not_taken(&self) {
+        if self.inner.taken.get() {
+            panic!(
+                "the result of coroutine {} was already taken by a `select!` join arm; a handle gives its result once",
+                self.task.id
+            );
+        }
     }
 
     /// Cancels the coroutine, wherever it waits: its waits end with `ECANCELED` (hooked
@@ -162,6 +194,7 @@ impl<T> JoinHandle<T> {
     }
 
     fn take(&self) -> thread::Result<T> {
+        self.check_not_taken();
         self.inner.result.borrow_mut().take().unwrap_or_else(|| {
             let cancelled: Box<dyn Any + Send> = Box::new(Cancelled);
             Err(cancelled)
