@@ -93,7 +93,14 @@ fn every_kind_of_wait_is_named() {
             }
         );
         assert!(
-            matches!(wait_of(&census, net.id()), Wait::Fd { write: false, call: "", .. }),
+            matches!(
+                wait_of(&census, net.id()),
+                Wait::Fd {
+                    write: false,
+                    call: "",
+                    ..
+                }
+            ),
             "{census}"
         );
         assert_eq!(
@@ -129,10 +136,7 @@ fn every_kind_of_wait_is_named() {
                 call: "spawn_blocking"
             }
         );
-        assert_eq!(
-            wait_of(&census, joiner.id()),
-            Wait::Join { id: target_id }
-        );
+        assert_eq!(wait_of(&census, joiner.id()), Wait::Join { id: target_id });
         assert_eq!(wait_of(&census, set_waiter.id()), Wait::JoinSet);
         let r = census.get(ready.id()).unwrap();
         assert_eq!(r.status, TaskStatus::Ready, "{census}");
@@ -283,10 +287,7 @@ fn a_backtrace_names_the_waiting_function_on_a_shared_stack() {
 
 #[test]
 fn a_census_outside_a_coroutine_is_an_error() {
-    assert!(matches!(
-        coro::debug::census(),
-        Err(coro::Error::NoRuntime)
-    ));
+    assert!(matches!(coro::debug::census(), Err(coro::Error::NoRuntime)));
 }
 
 #[test]

@@ -37,14 +37,14 @@ pub(crate) fn wait_fd(
     deadline: Option<Instant>,
     call: &'static str,
 ) -> io::Result<bool> {
-    let wait = Wait::Fd {
-        fd,
-        write: interest == Interest::WRITABLE,
-        call,
-    };
     let Some(t) = current_task() else {
         return Err(not_in_task());
     };
+    t.wait.set(Wait::Fd {
+        fd,
+        write: interest == Interest::WRITABLE,
+        call,
+    });
     SCHED.with(|s| {
         let generation = {
             let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
@@ -65,7 +65,7 @@ pub(crate) fn wait_fd(
                 }
                 d.fds.add_waiter(fd, interest, t.clone());
             }
-            let parked = s.park_wait(&t, deadline, true, wait);
+            let parked = s.park_wait(&t, deadline, true);
             let mut d = s.driver.borrow_mut();
             d.fds.remove_waiter(fd, &t);
             match parked {
@@ -93,7 +93,10 @@ pub(crate) fn wait_any(
     deadline: Option<Instant>,
     call: &'static str,
 ) -> io::Result<bool> {
-    let wait = match fds {
+    let Some(t) = current_task() else {
+        return Err(not_in_task());
+    };
+    t.wait.set(match fds {
         [(fd, interest)] => Wait::Fd {
             fd: *fd,
             write: *interest == Interest::WRITABLE,
@@ -103,10 +106,7 @@ pub(crate) fn wait_any(
             count: u32::try_from(fds.len()).unwrap_or(u32::MAX),
             call,
         },
-    };
-    let Some(t) = current_task() else {
-        return Err(not_in_task());
-    };
+    });
     SCHED.with(|s| {
         {
             let mut d = s.driver.try_borrow_mut().map_err(|_| busy())?;
@@ -119,7 +119,7 @@ pub(crate) fn wait_any(
                 d.fds.add_waiter(fd, interest, t.clone());
             }
         }
-        let parked = s.park_wait(&t, deadline, true, wait);
+        let parked = s.park_wait(&t, deadline, true);
         let mut d = s.driver.borrow_mut();
         for &(fd, _) in fds {
             d.fds.remove_waiter(fd, &t);

@@ -40,9 +40,9 @@ pub(crate) mod scheduler;
 mod scope;
 pub(crate) mod task;
 mod tasks;
-mod watchdog;
 #[cfg(test)]
 mod tests;
+mod watchdog;
 
 pub(crate) use api::run_with_main_stack;
 pub use api::{CoroutineInfo, current, run, spawn, try_run, yield_now};

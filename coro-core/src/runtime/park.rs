@@ -36,13 +36,14 @@ impl Scheduler {
     /// `interruptible`) an interrupt ends the wait: a cancel, or the expiry of the deadline
     /// scope in force, whose timer is armed with the wait's own. Returns at once if a wake-up is
     /// pending or an interrupt already is. May return `Woken` spuriously: callers re-check
-    /// their condition. Never unwinds. `wait` says what it waits for, for the census.
+    /// their condition. Never unwinds. The caller has set `t.wait` to what it waits for (for
+    /// the census): set there, before the call, the value is not carried down through the
+    /// frames that stay on the stack while the task is parked.
     pub(crate) fn park_wait(
         &self,
         t: &Rc<Task>,
         deadline: Option<Instant>,
         interruptible: bool,
-        wait: Wait,
     ) -> Parked {
         let scope = if interruptible && t.cancel.armed() {
             if let Some(i) = t.cancel.pending(Instant::now) {
@@ -65,7 +66,6 @@ impl Scheduler {
         let fired = match timer {
             None => {
                 t.state.set(TaskState::Parked);
-                t.wait.set(wait);
                 suspend(t);
                 None
             }
@@ -79,7 +79,6 @@ impl Scheduler {
                 }
                 let key = self.driver.borrow_mut().add_timer(at, now, t.clone());
                 t.state.set(TaskState::Parked);
-                t.wait.set(wait);
                 suspend(t);
                 // If the timer is gone it fired: its deadline has passed.
                 self.driver
@@ -105,8 +104,8 @@ impl Scheduler {
     ///
     /// While an unwind is in flight on the thread the interrupt cannot start another: the wait
     /// then goes on as if shielded, and [`redeliver`](Self::redeliver) wakes it again later.
-    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>, wait: Wait) -> bool {
-        match self.park_wait(t, deadline, true, wait) {
+    pub(crate) fn park_raising(&self, t: &Rc<Task>, deadline: Option<Instant>) -> bool {
+        match self.park_wait(t, deadline, true) {
             Parked::Woken => true,
             Parked::TimedOut => false,
             Parked::Interrupted(i) => {
@@ -114,7 +113,7 @@ impl Scheduler {
                     cancel::raise(i);
                 }
                 self.deferred.borrow_mut().push(t.clone());
-                !matches!(self.park_wait(t, deadline, false, wait), Parked::TimedOut)
+                !matches!(self.park_wait(t, deadline, false), Parked::TimedOut)
             }
         }
     }
@@ -143,14 +142,18 @@ impl Scheduler {
 /// Switches from the running task back to the loop. This is the park point a census's
 /// backtrace is taken at: the loop may resume the task in capture mode, and it then takes its
 /// backtrace and switches back at once (see `runtime/census.rs`).
+#[inline]
 fn suspend(t: &Task) {
-    let y = t.yielder.get();
-    debug_assert!(!y.is_null(), "a task suspended before its body started");
     t.suspend_mode.set(census::SUSPENDED);
     loop {
+        // Read again each time round: nothing but `t` stays live across the switch, which
+        // keeps the frame a parked task leaves on its stack as small as without the loop.
+        let y = t.yielder.get();
+        debug_assert!(!y.is_null(), "a task suspended before its body started");
         // SAFETY: `yielder` was set by the task's body when it started and points into the
         // coroutine's heap block, alive while the coroutine is; the caller runs inside this
         // task (checked through `current_id`), so suspending it is what the yielder is for.
+        // (One call site of the switch: it stays inlined, and the parked frames small.)
         unsafe { (*y).suspend(()) };
         if t.suspend_mode.get() != census::CAPTURE {
             break;
@@ -240,7 +243,10 @@ pub(crate) fn park(wait: Wait) {
 /// As [`park`], until `deadline` at the latest: false if the deadline passed first.
 pub(crate) fn park_deadline(deadline: Option<Instant>, wait: Wait) -> bool {
     match current_task() {
-        Some(t) => SCHED.with(|s| s.park_raising(&t, deadline, wait)),
+        Some(t) => {
+            t.wait.set(wait);
+            SCHED.with(|s| s.park_raising(&t, deadline))
+        }
         None => park_thread(deadline),
     }
 }
@@ -249,7 +255,10 @@ pub(crate) fn park_deadline(deadline: Option<Instant>, wait: Wait) -> bool {
 /// unwinding: for waits that report it as an error (hooks, `coro::net`, `coro::poll`).
 pub(crate) fn park_wait(deadline: Option<Instant>, wait: Wait) -> Parked {
     match current_task() {
-        Some(t) => SCHED.with(|s| s.park_wait(&t, deadline, true, wait)),
+        Some(t) => {
+            t.wait.set(wait);
+            SCHED.with(|s| s.park_wait(&t, deadline, true))
+        }
         None if park_thread(deadline) => Parked::Woken,
         None => Parked::TimedOut,
     }
@@ -365,15 +374,12 @@ pub(crate) fn sleep_until(deadline: Instant) {
 
 fn sleep_until_opt(deadline: Option<Instant>) {
     match current_task() {
-        Some(t) => SCHED.with(|s| {
-            while s.park_raising(
-                &t,
-                deadline,
-                Wait::Sleep {
-                    call: "coro::sleep",
-                },
-            ) {}
-        }),
+        Some(t) => {
+            t.wait.set(Wait::Sleep {
+                call: "coro::sleep",
+            });
+            SCHED.with(|s| while s.park_raising(&t, deadline) {})
+        }
         None => match deadline {
             Some(deadline) => {
                 let now = Instant::now();

@@ -22,12 +22,12 @@ use crate::sys;
 use super::builder::Builder;
 use super::cancel::{self, Cancelled};
 use super::census::{Group, Member};
-use super::watchdog::{self, Slot};
 use super::driver::Driver;
 use super::driver::remote::Remote;
 use super::join::{Completion, JoinHandle, JoinInner};
 use super::task::{Task, TaskState};
 use super::tasks::TaskSlab;
+use super::watchdog::{self, Slot};
 
 scoped_tls::scoped_thread_local!(pub(crate) static SCHED: Scheduler);
 

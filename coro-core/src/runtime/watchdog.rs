@@ -45,7 +45,11 @@ pub(crate) struct Slot {
 pub(crate) fn threshold_from_env() -> Option<Duration> {
     static ENV: OnceLock<Option<Duration>> = OnceLock::new();
     *ENV.get_or_init(|| {
-        let ms: u64 = std::env::var("CORO_WATCHDOG_MS").ok()?.trim().parse().ok()?;
+        let ms: u64 = std::env::var("CORO_WATCHDOG_MS")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         (ms > 0).then(|| Duration::from_millis(ms))
     })
 }
@@ -102,8 +106,10 @@ impl Slot {
     #[inline]
     pub(crate) fn enter(&self, t: &Task) {
         self.task.store(t.id, Ordering::Relaxed);
-        self.site
-            .store(t.site as *const Location<'static> as *mut _, Ordering::Relaxed);
+        self.site.store(
+            t.site as *const Location<'static> as *mut _,
+            Ordering::Relaxed,
+        );
         let turn = self.turn.load(Ordering::Relaxed) + 1;
         self.turn.store(turn, Ordering::Release);
     }
@@ -138,9 +144,9 @@ fn watch_loop() {
         let now = Instant::now();
         for slot in &slots {
             let turn = slot.turn.load(Ordering::Acquire);
-            let entry = seen.iter_mut().find(|(w, _, _)| {
-                std::ptr::eq(w.as_ptr(), Arc::as_ptr(slot))
-            });
+            let entry = seen
+                .iter_mut()
+                .find(|(w, _, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(slot)));
             let entry = match entry {
                 Some(e) => e,
                 None => {
