@@ -15,6 +15,7 @@ use coro_asm::Context;
 
 use super::extension::Extension;
 use super::id::Id;
+use super::sanitizer;
 use super::save::SaveBuf;
 use crate::error::{Error, Result};
 use crate::stack::{OwnedStack, SharedInner, Stack, StackOwner};
@@ -121,9 +122,11 @@ impl Control {
         // its occupant is busy.
         self.state.set(CoroutineState::Running);
         // Nothing records that the child runs now: `current()` finds it by the stack pointer.
+        let fake = sanitizer::resume_start(self);
         // SAFETY: the caller guarantees a valid fresh or suspended context; the child returns
         // only through `suspend` or `exit` on this same context.
         let got = unsafe { coro_asm::resume(self.ctx.get(), arg) };
+        sanitizer::resume_finish(fake);
         if got == EXITED {
             self.exited();
         } else {

@@ -14,6 +14,7 @@ use std::ptr;
 
 use super::control::{EXITED, Ended};
 use super::extension;
+use super::sanitizer;
 use super::{Body, Head, Inner, Outcome, Yielder};
 
 /// The payload a dropped coroutine's `suspend` unwinds with, so that every destructor on its
@@ -35,11 +36,13 @@ pub(super) unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> 
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
+    sanitizer::started();
     let inner = data.cast::<Inner<I, Y, R, F>>();
     // SAFETY: see the function's contract.
     let caught = panic::catch_unwind(AssertUnwindSafe(|| unsafe { run(inner, arg) }));
     // SAFETY: see the function's contract; the block outlives the coroutine.
     unsafe { body_ended(&(*inner).body, caught) };
+    sanitizer::leaving(true);
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
     // `switch_in` on this context, and marks us finished when it sees EXITED.
     unsafe { coro_asm::exit((*inner).body.head.control.ctx.get(), EXITED) }

@@ -16,7 +16,8 @@
 //! - `id.rs`: coroutine ids;
 //! - `extension.rs`: the extension word and the end hook the layer above registers;
 //! - `save.rs`: the buffer a shared-stack coroutine's frames wait in while it is evicted;
-//! - `debugger.rs`: where a debugger finds a coroutine's saved context, state and stack.
+//! - `debugger.rs`: where a debugger finds a coroutine's saved context, state and stack;
+//! - `sanitizer.rs`: AddressSanitizer's fiber annotations around each switch (ASan builds only).
 //!
 //! (`Coroutine` and `Body` stay in this file: the trybuild test of `!Send`,
 //! `tests/ui/fail/coroutine_not_send.stderr`, names them by this path.)
@@ -26,6 +27,7 @@ pub(crate) mod debugger;
 mod entry;
 mod extension;
 mod id;
+mod sanitizer;
 mod save;
 mod yielder;
 

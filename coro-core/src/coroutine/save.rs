@@ -77,6 +77,8 @@ impl SaveBuf {
             self.grow(need);
         }
         let (frames_end, word) = self.layout(len);
+        // ASan's redzones between the frames' locals are copied too (see `sanitizer`).
+        super::sanitizer::unpoison(sp, len + 8);
         // SAFETY: the buffer holds at least `len + 8` bytes (`grow`), laid out by `layout`;
         // `sp .. end` holds the frames and `end .. end + 8` the word, both inside `limit .. top`
         // (checked above), which the caller vouches for.
@@ -109,6 +111,10 @@ impl SaveBuf {
             bad_restore(top, limit, len, self.cap.get());
         }
         let (frames_end, word) = self.layout(len);
+        // Valgrind's memcheck may count these addresses as freed stack (see `stack::valgrind`).
+        #[cfg(feature = "valgrind")]
+        crate::stack::valgrind::reclaim(end - len, len + 8);
+        super::sanitizer::unpoison(end - len, len + 8);
         // SAFETY: `save_frame` wrote `len` frame bytes and the word where `layout` puts them,
         // inside the buffer (checked above); `end - len .. end + 8` lies inside `limit .. top`
         // (checked above), which the caller vouches for.

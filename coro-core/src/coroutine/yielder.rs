@@ -13,6 +13,7 @@ use std::ptr;
 
 use super::control::{CANCEL, Control, current};
 use super::entry::ForcedUnwind;
+use super::sanitizer;
 use super::{Head, value_ptr};
 
 /// The body's handle on its own coroutine: [`Yielder::suspend`] gives a value to the resumer and
@@ -53,10 +54,12 @@ impl<I, Y> Yielder<I, Y> {
             wrong_stack(control);
         }
         let value = ManuallyDrop::new(value);
+        let fake = sanitizer::leaving(false);
         // SAFETY: we are the running coroutine of this context (checked just above: we run on
         // its stack, and code runs there only while `resume` has switched into it). The
         // resumer moves `value` out (ptr::read) before anything else runs.
         let arg = unsafe { coro_asm::suspend(self.head.control.ctx.get(), value_ptr(&value)) };
+        sanitizer::entered(fake);
         if arg == CANCEL {
             panic::resume_unwind(Box::new(ForcedUnwind));
         }

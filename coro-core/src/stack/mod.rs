@@ -11,7 +11,8 @@
 //! - `region.rs`: the 16 MiB-aligned spans stacks live in, and the table of their owners;
 //! - `pool.rs`: the per-thread pool of idle mappings;
 //! - `budget.rs`: how many memory mappings the stacks may take;
-//! - `overflow.rs`: the SIGSEGV/SIGBUS handler that reports an overflow into a guard.
+//! - `overflow.rs`: the SIGSEGV/SIGBUS handler that reports an overflow into a guard;
+//! - `valgrind.rs`: with the `valgrind` feature, every stack registered with Valgrind.
 
 mod budget;
 mod overflow;
@@ -19,6 +20,8 @@ mod owned;
 mod pool;
 mod region;
 mod shared;
+#[cfg(feature = "valgrind")]
+pub(crate) mod valgrind;
 
 use crate::error::{Error, Result};
 

@@ -102,6 +102,8 @@ impl OwnedStack {
             return Err(not_mapped(size, source));
         }
         let top = NonZeroUsize::new(top).expect("the kernel maps nothing at address 0");
+        #[cfg(feature = "valgrind")]
+        super::valgrind::register(top.get() - size, top.get());
         Ok(OwnedStack { top, size })
     }
 

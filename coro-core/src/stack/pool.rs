@@ -16,6 +16,8 @@ pub(super) struct Mapping {
 
 impl Mapping {
     pub(super) fn unmap(self) {
+        #[cfg(feature = "valgrind")]
+        super::valgrind::deregister(self.top);
         // SAFETY: every Mapping comes from an OwnedStack that owned this span and gave it up.
         unsafe { super::region::release(self.top, super::owned::span_of(self.size)) };
         super::budget::release();
