@@ -6,28 +6,15 @@
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-/// Runs this test binary again, running only `test`, in a child with `CORO_TEARDOWN_CHILD` set.
-fn run_child(test: &str) -> Output {
-    let mut cmd = match std::env::var("CROSS_TEST_RUNNER") {
-        Ok(runner) if !runner.is_empty() => {
-            let mut parts = runner.split_whitespace();
-            let mut c = Command::new(parts.next().unwrap());
-            c.args(parts).arg(std::env::current_exe().unwrap());
-            c
-        }
-        _ => Command::new(std::env::current_exe().unwrap()),
-    };
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("CORO_TEARDOWN_CHILD", "1")
-        .output()
-        .unwrap()
-}
+mod common;
+use common::in_child;
 
-fn in_child() -> bool {
-    std::env::var_os("CORO_TEARDOWN_CHILD").is_some()
+/// Runs this test binary again as a child, running only `test`.
+fn run_child(test: &str) -> Output {
+    common::run_child(test, &[], Duration::from_secs(300))
 }
 
 /// Prints a line when dropped: the child's stderr shows which destructors ran.

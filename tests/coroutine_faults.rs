@@ -3,9 +3,13 @@
 //! memory mappings is an error, not a crash.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output};
+use std::process::Output;
+use std::time::Duration;
 
 use coro::{Coroutine, Error, OwnedStack, SharedStack};
+
+mod common;
+use common::in_child;
 
 /// `Coroutine::with_shared_stack` for this file's bodies.
 fn on_shared<I: 'static, Y: 'static, R: 'static, F>(stack: &SharedStack, f: F) -> Coroutine<I, Y, R>
@@ -17,17 +21,9 @@ where
     unsafe { Coroutine::with_shared_stack(stack, f) }
 }
 
-/// Runs this test binary again, running only `test` with `CORO_FAULT_CHILD` set.
+/// Runs this test binary again as a child, running only `test`.
 fn run_child(test: &str) -> Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("CORO_FAULT_CHILD", "1")
-        .output()
-        .unwrap()
-}
-
-fn in_child() -> bool {
-    std::env::var_os("CORO_FAULT_CHILD").is_some()
+    common::run_child(test, &[], Duration::from_secs(300))
 }
 
 #[inline(never)]

@@ -9,32 +9,18 @@
 use std::cell::Cell;
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{self, AssertUnwindSafe};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::rc::Rc;
 use std::time::Duration;
 
 use coro::{Coroutine, Error, OwnedStack, SharedStack, Stack, Yielder};
 
-/// Runs this test binary again, running only `test` with `CORO_FAULT_CHILD` set (through the
-/// emulator in `CROSS_TEST_RUNNER` under `cross-test`).
-fn run_child(test: &str) -> Output {
-    let mut cmd = match std::env::var("CROSS_TEST_RUNNER") {
-        Ok(runner) if !runner.is_empty() => {
-            let mut parts = runner.split_whitespace();
-            let mut c = Command::new(parts.next().unwrap());
-            c.args(parts).arg(std::env::current_exe().unwrap());
-            c
-        }
-        _ => Command::new(std::env::current_exe().unwrap()),
-    };
-    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("CORO_FAULT_CHILD", "1")
-        .output()
-        .unwrap()
-}
+mod common;
+use common::in_child;
 
-fn in_child() -> bool {
-    std::env::var_os("CORO_FAULT_CHILD").is_some()
+/// Runs this test binary again as a child, running only `test`.
+fn run_child(test: &str) -> Output {
+    common::run_child(test, &[], Duration::from_secs(300))
 }
 
 /// Runs `test` in a child and asserts that it printed `CHILD-OK` and exited 0; returns its

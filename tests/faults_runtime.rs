@@ -5,53 +5,16 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Runs this test binary again, running only `test`, with `CORO_FAULT_CHILD` set; kills it
-/// after `limit`.
-fn run_child(test: &str, limit: Duration) -> Output {
-    let mut cmd = match std::env::var("CROSS_TEST_RUNNER") {
-        Ok(runner) if !runner.is_empty() => {
-            let mut parts = runner.split_whitespace();
-            let mut c = Command::new(parts.next().unwrap());
-            c.args(parts).arg(std::env::current_exe().unwrap());
-            c
-        }
-        _ => Command::new(std::env::current_exe().unwrap()),
-    };
-    let child = cmd
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("CORO_FAULT_CHILD", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    let killer = std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(50));
-            // SAFETY: kill(pid, 0) only checks whether the process exists.
-            if unsafe { libc::kill(pid, 0) } != 0 {
-                return false;
-            }
-        }
-        // SAFETY: the child is ours; it overran its limit.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        true
-    });
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        !killer.join().unwrap(),
-        "the child hung (killed after {limit:?})"
-    );
-    out
-}
+mod common;
+use common::in_child;
 
-fn in_child() -> bool {
-    std::env::var_os("CORO_FAULT_CHILD").is_some()
+/// Runs this test binary again as a child, running only `test`, killed after `limit`.
+fn run_child(test: &str, limit: Duration) -> Output {
+    common::run_child(test, &[], limit)
 }
 
 /// Echoes one message over a fresh std::net connection between two coroutines, through the
@@ -499,34 +462,13 @@ fn an_accept_loop_short_of_fds_lets_the_handlers_run() {
         return;
     }
     for net in [false, true] {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args([
+        let env: &[(&str, &str)] = if net { &[("CORO_NET", "1")] } else { &[] };
+        let out = common::run_child(
             "an_accept_loop_short_of_fds_lets_the_handlers_run",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORO_FAULT_CHILD", "1");
-        if net {
-            cmd.env("CORO_NET", "1");
-        }
-        let mut child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break Some(st);
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                child.kill().unwrap();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let out = child.wait_with_output().unwrap();
+            env,
+            Duration::from_secs(120),
+        );
+        let status = Some(out.status);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

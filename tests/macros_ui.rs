@@ -6,6 +6,13 @@
 
 #[test]
 fn ui() {
+    if std::env::var_os("CROSS_TEST_RUNNER").is_some() {
+        // Under cross-test, the test binary runs in qemu and trybuild would build the cases
+        // for the host with another compiler (Debian's), whose messages differ from the
+        // expected ones of the pinned toolchain: the compile-time face is the host's business.
+        println!("skipped: macros_ui checks compiler messages on the host toolchain only");
+        return;
+    }
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/fail/*.rs");
     t.pass("tests/ui/pass/*.rs");

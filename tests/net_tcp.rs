@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use coro::net::{TcpListener, TcpStream};
 
+mod common;
+
 /// Raises the soft fd limit to the hard one (1,000 connections need 2,000 fds in one process).
 fn raise_fd_limit() {
     let mut rl = libc::rlimit {
@@ -285,21 +287,15 @@ fn std_conversions_and_use_outside_a_runtime() {
 #[test]
 fn emfile_on_accept_is_an_error_and_the_listener_keeps_working() {
     // Runs in a child process (this test binary re-executed) with a low RLIMIT_NOFILE.
-    if std::env::var_os("CORO_EMFILE_CHILD").is_some() {
+    if common::in_child() {
         emfile_child();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "emfile_on_accept_is_an_error_and_the_listener_keeps_working",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORO_EMFILE_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = common::run_child(
+        "emfile_on_accept_is_an_error_and_the_listener_keeps_working",
+        &[],
+        std::time::Duration::from_secs(120),
+    );
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{text}");

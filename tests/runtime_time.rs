@@ -16,9 +16,11 @@ fn next(seed: &mut u64) -> u64 {
 fn ten_thousand_timers_with_random_deadlines_fire_in_order() {
     coro::run(|| {
         let fired = Rc::new(RefCell::new(Vec::with_capacity(10_000)));
-        // Set once every coroutine is spawned (they first run when main waits below), far
-        // enough ahead that all have armed their timers before the first is due.
+        // Set once every coroutine has started and waits for it, far enough ahead that all
+        // can arm their timers before the first is due: twice as long as it took them all to
+        // start, so that a slow machine (qemu) gets a later base, not timers armed too late.
         let base = Rc::new(std::cell::Cell::new(Instant::now()));
+        let go = Rc::new(coro::sync::Cond::new());
         let mut seed = 0x1234_5678_9abc_def1u64;
         let hs: Vec<_> = (0..10_000)
             .map(|_| {
@@ -27,10 +29,12 @@ fn ten_thousand_timers_with_random_deadlines_fire_in_order() {
                 let ms = next(&mut seed) % 400;
                 let fired = fired.clone();
                 let base = base.clone();
+                let go = go.clone();
                 // SAFETY: the body keeps every reference into its stack to itself while it
                 // waits (shared stacks move a suspended coroutine's frames away).
                 unsafe { coro::Builder::new().shared(true) }
                     .spawn(move || {
+                        go.wait();
                         let deadline = base.get() + Duration::from_millis(ms);
                         coro::sleep_until(deadline);
                         assert!(Instant::now() >= deadline, "woke early");
@@ -39,7 +43,11 @@ fn ten_thousand_timers_with_random_deadlines_fire_in_order() {
                     .unwrap()
             })
             .collect();
-        base.set(Instant::now() + Duration::from_millis(500));
+        let started = Instant::now();
+        coro::yield_now(); // every coroutine starts and waits on `go`
+        let margin = Duration::from_millis(200) + started.elapsed() * 2;
+        base.set(Instant::now() + margin);
+        assert_eq!(go.broadcast(), 10_000);
         for h in hs {
             h.join().unwrap();
         }
@@ -69,20 +77,22 @@ fn a_ten_minute_timer_is_accepted() {
 fn sleep_lets_others_run_and_is_not_early() {
     coro::run(|| {
         let log = Rc::new(RefCell::new(Vec::new()));
+        // Deadlines from one base, so that the order does not depend on when each coroutine
+        // got to run (a loaded machine, qemu).
+        let t = Instant::now();
         let l = log.clone();
         let h = coro::spawn(move || {
-            coro::sleep(Duration::from_millis(30));
+            coro::sleep_until(t + Duration::from_millis(300));
             l.borrow_mut().push("slow");
         });
         let l = log.clone();
         let g = coro::spawn(move || {
-            coro::sleep(Duration::from_millis(5));
+            coro::sleep_until(t + Duration::from_millis(5));
             l.borrow_mut().push("fast");
         });
-        let t = Instant::now();
         h.join().unwrap();
         g.join().unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(30));
+        assert!(t.elapsed() >= Duration::from_millis(300), "never early");
         assert_eq!(*log.borrow(), vec!["fast", "slow"]);
     });
 }
@@ -125,18 +135,23 @@ fn spawn_blocking_runs_off_thread_while_others_run() {
     coro::run(|| {
         let ticks = Rc::new(RefCell::new(0));
         let t = ticks.clone();
+        // The job waits until the ticker has ticked five times, which it can only do if the
+        // loop runs while the job blocks its pool thread.
+        let (ticked, all_ticked) = std::sync::mpsc::channel::<()>();
         let ticker = coro::spawn(move || {
             for _ in 0..5 {
                 coro::sleep(Duration::from_millis(5));
                 *t.borrow_mut() += 1;
             }
+            ticked.send(()).unwrap();
         });
         let me = std::thread::current().id();
-        let (other, v) = coro::spawn_blocking(move || {
-            std::thread::sleep(Duration::from_millis(60));
-            (std::thread::current().id() != me, 42)
+        let (other, saw, v) = coro::spawn_blocking(move || {
+            let saw = all_ticked.recv_timeout(Duration::from_secs(60)).is_ok();
+            (std::thread::current().id() != me, saw, 42)
         });
         assert!(other);
+        assert!(saw, "the ticker ticked while the job blocked");
         assert_eq!(v, 42);
         assert_eq!(
             *ticks.borrow(),

@@ -150,6 +150,16 @@ fn ten_thousand_connections_in_waves_with_resets_and_half_closes() {
     let t = Rc::clone(&tally);
     let connections = coro::run(move || {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // std listens with a backlog of 128, and a wave connects 2,500 at once: past the
+        // backlog the kernel (with SYN cookies) may answer a client's first data with a reset,
+        // when the server is slow to accept (a loaded machine, qemu). A second listen(2) on
+        // the listening socket raises the backlog (capped by net.core.somaxconn).
+        // SAFETY: listen(2) on a socket this test owns.
+        assert_eq!(
+            unsafe { libc::listen(listener.as_raw_fd(), 4096) },
+            0,
+            "listen"
+        );
         let addr = listener.local_addr().unwrap();
         let server = coro::spawn(move || -> std::io::Result<()> {
             loop {
