@@ -33,7 +33,12 @@ suites (each prints FIGURE lines, coro first, then the peers measured in the sam
                              not block: coro::with_timeout against tokio::time::timeout
   scoped                     a scoped spawn that borrows, joined: coro::scope against
                              std::thread::scope and may's coroutine::scope
-  all                        switch, create, memory, local, hooks, deadline, scoped, echo, hold
+  debug [--count N] [--conns C]
+                             a census of N parked coroutines (default 100,000), per
+                             coroutine; the scheduler switch and the coro echo server with
+                             the stall watchdog off and on
+  all                        switch, create, memory, local, hooks, deadline, scoped, debug,
+                             echo, hold
 
 common options: --rounds R (samples per contender, default 11)";
 
@@ -99,6 +104,7 @@ fn main() -> ExitCode {
         "hooks" => suites::hooks::run(&args),
         "deadline" => suites::deadline::run(&args),
         "scoped" => suites::scoped::run(&args),
+        "debug" => suites::debug::run(&args),
         "server" => suites::servers::serve(&args.rest),
         "all" => suites::run_all(&args),
         "help" | "-h" | "--help" => {

@@ -23,9 +23,15 @@ pub(crate) struct ServerProc {
 impl ServerProc {
     /// Starts `coro-bench server KIND 127.0.0.1:0` and waits for its `LISTENING` line.
     pub(crate) fn start(kind: &str) -> Result<Self, String> {
+        Self::start_with(kind, &[])
+    }
+
+    /// As [`start`](Self::start), with extra environment for the server (`CORO_WATCHDOG_MS`).
+    pub(crate) fn start_with(kind: &str, env: &[(&str, &str)]) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut cmd = Command::new(exe);
         cmd.args(["server", kind, "127.0.0.1:0"]);
+        cmd.envs(env.iter().copied());
         Self::spawn(cmd, kind)
     }
 

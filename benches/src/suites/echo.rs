@@ -50,7 +50,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             // Rotate the order each run so that no server always goes first.
             let i = (r + k) % kinds.len();
             let kind = &kinds[i];
-            let mut res = one(kind, conns, size, warmup, secs)?;
+            let mut res = one(kind, conns, size, warmup, secs, &[])?;
             println!(
                 "echo {kind:<10} run {}: {:>9.0} req/s  p99 {:>9.1} us  {:>9.0} req per server CPU-s  (server CPU {:.2} s)",
                 r + 1,
@@ -89,15 +89,16 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 }
 
 /// One server, one load run.
-fn one(
+pub(crate) fn one(
     kind: &str,
     conns: usize,
     size: usize,
     warmup: f64,
     secs: f64,
+    env: &[(&str, &str)],
 ) -> Result<LoadResult, String> {
     let t0 = std::time::Instant::now();
-    let mut server = ServerProc::start(kind)?;
+    let mut server = ServerProc::start_with(kind, env)?;
     let fds = client::connect_many(server.addr, conns).map_err(|e| format!("{kind}: {e}"))?;
     let t1 = std::time::Instant::now();
     let res = client::run_load(

@@ -4,6 +4,7 @@ pub(crate) mod child;
 pub(crate) mod coro_servers;
 pub(crate) mod create;
 pub(crate) mod deadline;
+pub(crate) mod debug;
 pub(crate) mod echo;
 pub(crate) mod hold;
 pub(crate) mod hold_servers;
@@ -22,7 +23,8 @@ pub(crate) fn run_all(args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut failed = Vec::new();
     for suite in [
-        "switch", "create", "memory", "local", "hooks", "deadline", "scoped", "echo", "hold",
+        "switch", "create", "memory", "local", "hooks", "deadline", "scoped", "debug", "echo",
+        "hold",
     ] {
         let status = std::process::Command::new(&exe)
             .arg(suite)

@@ -385,6 +385,7 @@ fn trim_backtrace(text: &str) -> Vec<String> {
             || n.starts_with("<core::panic::unwind_safe::AssertUnwindSafe")
             || n.starts_with("core::ops::function::FnOnce::call_once")
             || n.starts_with("<alloc::boxed::Box<F,A> as core::ops::function::FnOnce")
+            || n.starts_with("coro_core::runtime::multi::")
     }
     let mut start = frames
         .iter()

@@ -303,12 +303,14 @@ impl Scheduler {
         };
         cancel::set_running_armed(false);
         self.current.borrow_mut().take();
-        t.ran_at.set(self.clock.get());
         if let Some(w) = watch
             && w.leave()
         {
+            // A long turn: the coarse clock is far behind.
+            self.clock.set(self.clock_now(Instant::now()));
             self.stall_ended(w, &t);
         }
+        t.ran_at.set(self.clock.get());
         match res {
             Ok(CoroutineResult::Yield(())) => {
                 if t.state.get() == TaskState::Running {
