@@ -32,7 +32,7 @@ fn crunch_numbers(d: Duration) -> u64 {
 
 /// Starts the coroutines, lets the staller stall, takes the census with backtraces, then ends
 /// them all. Returns the census.
-pub fn run() -> std::io::Result<Census> {
+pub(crate) fn run() -> std::io::Result<Census> {
     // ANCHOR: setup
     let census = coro::Runtime::builder()
         .watchdog(Duration::from_millis(100))
