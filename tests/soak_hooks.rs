@@ -155,11 +155,8 @@ fn ten_thousand_connections_in_waves_with_resets_and_half_closes() {
         // when the server is slow to accept (a loaded machine, qemu). A second listen(2) on
         // the listening socket raises the backlog (capped by net.core.somaxconn).
         // SAFETY: listen(2) on a socket this test owns.
-        assert_eq!(
-            unsafe { libc::listen(listener.as_raw_fd(), 4096) },
-            0,
-            "listen"
-        );
+        let listening = unsafe { libc::listen(listener.as_raw_fd(), 4096) };
+        assert_eq!(listening, 0, "listen");
         let addr = listener.local_addr().unwrap();
         let server = coro::spawn(move || -> std::io::Result<()> {
             loop {
