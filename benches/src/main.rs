@@ -33,12 +33,14 @@ suites (each prints FIGURE lines, coro first, then the peers measured in the sam
                              not block: coro::with_timeout against tokio::time::timeout
   scoped                     a scoped spawn that borrows, joined: coro::scope against
                              std::thread::scope and may's coroutine::scope
+  select                     a select over two channels that both hold a message:
+                             coro::select! against tokio::select! (current_thread)
   debug [--count N] [--conns C]
                              a census of N parked coroutines (default 100,000), per
                              coroutine; the scheduler switch and the coro echo server with
                              the stall watchdog off and on
-  all                        switch, create, memory, local, hooks, deadline, scoped, debug,
-                             echo, hold
+  all                        switch, create, memory, local, hooks, deadline, scoped, select,
+                             debug, echo, hold
 
 common options: --rounds R (samples per contender, default 11)";
 
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         "deadline" => suites::deadline::run(&args),
         "scoped" => suites::scoped::run(&args),
         "debug" => suites::debug::run(&args),
+        "select" => suites::select::run(&args),
         "server" => suites::servers::serve(&args.rest),
         "all" => suites::run_all(&args),
         "help" | "-h" | "--help" => {

@@ -140,7 +140,17 @@ impl<O: Op> Arm for Branch<O> {
 ///
 /// If it must wait outside a coro task, with no deadline, and no arm can be completed by
 /// anything that can run meanwhile (only thread-local channels and join handles).
+#[inline]
 pub fn run(arms: &mut [&mut dyn Arm], default: bool) -> bool {
+    // The first arm of the random order: when it is ready (the common case when all are),
+    // the select is over without building the order, and nothing was registered anywhere.
+    let first = random_below(arms.len());
+    arms[first].poll() || run_on(arms, default, first)
+}
+
+/// The rest of [`run`], once the arm `first` was found not ready.
+#[inline(never)]
+fn run_on(arms: &mut [&mut dyn Arm], default: bool, first: usize) -> bool {
     let n = arms.len();
     let mut inline = [0usize; INLINE];
     let mut heap = Vec::new();
@@ -150,27 +160,40 @@ pub fn run(arms: &mut [&mut dyn Arm], default: bool) -> bool {
         heap.resize(n, 0);
         &mut heap[..]
     };
+    // Whether an arm may be registered (a winner must then unregister the others).
+    let mut registered = false;
+    let mut tried = Some(first);
     loop {
         for (i, slot) in order.iter_mut().enumerate() {
             *slot = i;
         }
-        for k in 0..n {
-            // The next arm of a random permutation, drawn as it is needed (Fisher-Yates).
+        // The random permutation, drawn as it is needed (Fisher-Yates); its first arm may
+        // have been tried already.
+        let mut k = 0;
+        if let Some(first) = tried.take() {
+            order.swap(0, first);
+            k = 1;
+        }
+        while k < n {
             order.swap(k, k + random_below(n - k));
             let i = order[k];
             if arms[i].poll() {
-                for (j, arm) in arms.iter_mut().enumerate() {
-                    if j != i {
-                        arm.unregister();
+                if registered {
+                    for (j, arm) in arms.iter_mut().enumerate() {
+                        if j != i {
+                            arm.unregister();
+                        }
                     }
                 }
                 return true;
             }
+            k += 1;
         }
         if default {
             // Nothing was registered: the first round only polls.
             return false;
         }
+        registered = true;
         if !register_all(arms) {
             // An arm became ready between its poll and its registration (another thread).
             continue;
