@@ -91,8 +91,17 @@ fn target() {
     });
 }
 
-/// gdb, if it is installed and has Python; else the reason it cannot run.
+/// gdb, if it is installed and has Python and can run this binary; else the reason why not.
 fn gdb() -> Result<(), String> {
+    if let Some(runner) = std::env::var_os("CROSS_TEST_RUNNER") {
+        return Err(format!(
+            "this binary runs under {} (cross-test): the machine's gdb debugs native programs",
+            runner.to_string_lossy()
+        ));
+    }
+    if !cfg!(target_arch = "x86_64") {
+        return Err("coro's gdb commands are tested on x86_64 only".to_owned());
+    }
     match Command::new("gdb")
         .args(["-nx", "-batch", "-ex", "python print('coro-gdb-python-ok')"])
         .output()
