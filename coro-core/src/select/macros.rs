@@ -11,22 +11,28 @@
 /// coro::run(|| {
 ///     let (tx, rx) = coro::channel::unbounded::<&str>();
 ///     let (_quit_tx, quit_rx) = coro::channel::unbounded::<()>();
-///     let worker = coro::spawn(move || {
+///     let mut worker = coro::spawn(move || {
 ///         coro::sleep(Duration::from_millis(5));
 ///         tx.send("hello").unwrap();
 ///         7
 ///     });
+///     // Nothing has come yet: `default` runs, and the select does not wait.
+///     let first = coro::select! {
+///         recv(rx) -> msg => msg.ok(),
+///         default => None,
+///     };
+///     assert_eq!(first, None);
+///     // Waits for the first of a message, a quit, or five seconds.
 ///     coro::select! {
 ///         recv(rx) -> msg => assert_eq!(msg, Ok("hello")),
 ///         recv(quit_rx) -> _ => unreachable!("nobody quits"),
 ///         sleep(Duration::from_secs(5)) => panic!("timed out"),
 ///     }
-///     let mut worker = worker;
 ///     let n = coro::select! {
 ///         join(worker) -> r => r.unwrap(),
-///         default => 0, // runs if the worker has not finished yet
+///         sleep(Duration::from_secs(5)) => panic!("the worker is stuck"),
 ///     };
-///     assert!(n == 7 || n == 0);
+///     assert_eq!(n, 7);
 /// });
 /// ```
 ///
@@ -273,8 +279,8 @@ macro_rules! __select_op {
     ($op:ident ($($args:tt)*)) => {
         ::core::compile_error!(::core::concat!(
             "`select!` has no arm `",
-            ::core::stringify!($op($($args)*)),
-            "`: the arms are `recv(rx)`, `send(tx, value)`, `changed(watch_rx)`, `join(handle)`, `sleep(duration)`, `sleep_until(instant)`, `readable(fd)`, `writable(fd)`, each with one argument but `send`, and `default`"
+            ::core::stringify!($op),
+            "(..)`: the arms are `recv(rx)`, `send(tx, value)`, `changed(watch_rx)`, `join(handle)`, `sleep(duration)`, `sleep_until(instant)`, `readable(fd)`, `writable(fd)`, each with one argument but `send`, and `default`"
         ))
     };
 }
