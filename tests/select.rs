@@ -599,6 +599,76 @@ fn cross_thread_arm_is_woken_from_a_std_thread() {
 }
 
 #[test]
+fn rendezvous_send_arm_meets_a_receiving_std_thread() {
+    coro::run(|| {
+        let (tx, rx) = sync::bounded::<u32>(0);
+        let (_keep, idle) = channel::unbounded::<u32>();
+        let receiver = thread::spawn(move || {
+            thread::sleep(SHORT); // the select parks first
+            (rx.recv(), rx.recv())
+        });
+        for v in [1, 2] {
+            let r = coro::select! {
+                send(tx, v) -> r => r,
+                recv(idle) -> _ => unreachable!(),
+            };
+            assert_eq!(r, Ok(()));
+        }
+        let got = coro::spawn_blocking(move || receiver.join().unwrap());
+        assert_eq!(got, (Ok(1), Ok(2)));
+    });
+}
+
+/// Selects on shared (copy) stacks: a parked select's arms are locals of its frame, copied
+/// away while it waits; what the channels hold (wait nodes) is on the heap.
+#[test]
+fn selects_on_shared_stacks() {
+    coro::run(|| {
+        let (tx_a, rx_a) = channel::bounded::<u64>(2);
+        let (tx_b, rx_b) = channel::unbounded::<u64>();
+        let (done_tx, done_rx) = channel::unbounded::<u64>();
+        for w in 0..20u64 {
+            let (rx_a, rx_b, done_tx) = (rx_a.clone(), rx_b.clone(), done_tx.clone());
+            // SAFETY: the body keeps every reference into its stack to itself while it waits.
+            let builder = unsafe { coro::Builder::new().shared(true) };
+            builder
+                .spawn(move || {
+                    let frame = std::hint::black_box([w; 32]);
+                    let mut sum = 0;
+                    let mut open = [true, true];
+                    while open[0] || open[1] {
+                        coro::select! {
+                            recv(rx_a) -> v => match v {
+                                Ok(v) => sum += v,
+                                Err(_) => open[0] = false,
+                            },
+                            recv(rx_b) -> v => match v {
+                                Ok(v) => sum += v,
+                                Err(_) => open[1] = false,
+                            },
+                        }
+                    }
+                    assert!(frame.iter().all(|&x| x == w));
+                    done_tx.send(sum).unwrap();
+                })
+                .unwrap();
+        }
+        drop((rx_a, rx_b, done_tx));
+        for v in 0..2_000u64 {
+            if v % 2 == 0 {
+                coro::select! { send(tx_a, v) -> r => r.unwrap() }
+            } else {
+                tx_b.send(v).unwrap();
+                coro::yield_now();
+            }
+        }
+        drop((tx_a, tx_b));
+        let total: u64 = done_rx.iter().sum();
+        assert_eq!(total, (0..2_000u64).sum::<u64>());
+    });
+}
+
+#[test]
 fn select_on_a_plain_thread_parks_the_thread() {
     let (tx, rx) = sync::unbounded::<u32>();
     let (_keep, idle) = sync::unbounded::<u32>();
