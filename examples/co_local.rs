@@ -19,6 +19,7 @@ pub(crate) fn run(quick: bool) {
     request_ids();
     thread_fallback();
     drop_at_end();
+    inherited();
     many(if quick { 1_000 } else { 100_000 });
     println!("done");
 }
@@ -104,6 +105,46 @@ fn drop_at_end() {
         h.join().unwrap(); // "connection 7 closed" was printed before join returned
     });
     // ANCHOR_END: use_drop
+}
+
+// ANCHOR: inherit
+co_local! {
+    /// The trace id of the request being served, handed down to what its handler spawns.
+    #[inherit]
+    static TRACE: Cell<u64> = Cell::new(0);
+}
+
+/// Serves one request with two helper coroutines, which log under the request's trace id.
+fn handle(request: u64) -> Vec<String> {
+    TRACE.set(request);
+    let helpers: Vec<_> = ["fetch", "render"]
+        .into_iter()
+        .map(|part| coro::go! { format!("[trace {}] {part}", TRACE.get()) })
+        .collect();
+    helpers.into_iter().map(|h| h.join().unwrap()).collect()
+}
+// ANCHOR_END: inherit
+
+fn inherited() {
+    println!("-- #[inherit]: spawned coroutines start with a copy of the spawner's value");
+    // ANCHOR: use_inherit
+    let lines = coro::run(|| {
+        let requests: Vec<_> = [41, 42]
+            .into_iter()
+            .map(|r| coro::go! { handle(r) })
+            .collect();
+        let lines: Vec<_> = requests
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        assert_eq!(TRACE.get(), 0); // a child's set() is its own
+        lines
+    });
+    assert_eq!(lines[3], "[trace 42] render");
+    // ANCHOR_END: use_inherit
+    for l in lines {
+        println!("  {l}");
+    }
 }
 
 fn many(n: u64) {

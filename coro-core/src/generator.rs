@@ -53,8 +53,10 @@ impl<T: 'static, R: 'static> Generator<T, R> {
     where
         F: FnOnce(&Yielder<(), T>) -> R + 'static,
     {
+        let co = Coroutine::new(move |y: &Yielder<(), T>, ()| body(y));
+        crate::local::inherit_into(co.extension());
         Generator {
-            co: Coroutine::new(move |y: &Yielder<(), T>, ()| body(y)),
+            co,
             state: Progress::Running,
         }
     }
@@ -70,6 +72,7 @@ impl<T: 'static, R: 'static> Generator<T, R> {
         F: FnOnce(&Yielder<(), T>) -> R + 'static,
     {
         let co = Coroutine::with_stack_size(size, move |y: &Yielder<(), T>, ()| body(y))?;
+        crate::local::inherit_into(co.extension());
         Ok(Generator {
             co,
             state: Progress::Running,

@@ -18,16 +18,32 @@
 //!
 //! An access is: one load of the key's index, the current coroutine's extension word (found
 //! from the stack pointer), a bounds-checked slot load and a null check.
+//!
+//! # Inherited keys
+//!
+//! A key declared `#[inherit]` (its `T: Clone`) is copied into children: when a coroutine (or a
+//! thread, for the first coroutine of `coro::run`) spawns a coroutine or makes a generator,
+//! the child's set starts with a clone of each inherited value the parent has, made at the
+//! spawn, in the parent (the parallel of tokio's `task_local!` scope, but without the scope:
+//! the value simply travels down). A slot remembers how to clone its value; a set remembers
+//! whether it holds any inherited one, and [`ANY_INHERITED`] whether any set ever did, so a
+//! spawn in a program that uses none pays one load.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::coroutine::{Extension, current_extension};
 
 /// The next key index to hand out.
 static NEXT_INDEX: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any set of the process ever held an inherited value (see the module's docs).
+static ANY_INHERITED: AtomicBool = AtomicBool::new(false);
+
+/// Makes a boxed clone of a boxed `T`, for an inherited slot.
+type CloneFn = unsafe fn(*mut ()) -> *mut ();
 
 /// A key to a coroutine-local value, declared with `co_local!`.
 ///
@@ -48,6 +64,8 @@ pub struct LocalKey<T: 'static> {
     init: fn() -> T,
     /// The key's slot index plus one; 0 until the key is first used.
     index: AtomicUsize,
+    /// How children get a copy of the value, for an `#[inherit]` key.
+    inherit: Option<CloneFn>,
 }
 
 impl<T: 'static> fmt::Debug for LocalKey<T> {
@@ -79,7 +97,27 @@ impl<T: 'static> LocalKey<T> {
         LocalKey {
             init,
             index: AtomicUsize::new(0),
+            inherit: None,
         }
+    }
+
+    /// Makes an `#[inherit]` key: coroutines spawned (and generators made) by a coroutine that
+    /// has a value start with a clone of it. Used by `co_local!`; not for direct use.
+    #[doc(hidden)]
+    pub const fn new_inherited(init: fn() -> T) -> Self
+    where
+        T: Clone,
+    {
+        LocalKey {
+            init,
+            index: AtomicUsize::new(0),
+            inherit: Some(clone_box::<T>),
+        }
+    }
+
+    /// Whether children get a copy of this key's value.
+    pub fn is_inherited(&'static self) -> bool {
+        self.inherit.is_some()
     }
 
     /// Runs `f` on the current coroutine's value (the thread's outside coroutines), making it
@@ -145,8 +183,9 @@ impl<T: 'static> LocalKey<T> {
         // SAFETY: as in `get_or_init`.
         match unsafe { set.as_ref().get(index) } {
             Some(value) => Ok(value.cast()),
-            // SAFETY: as above; slot `index` belongs to this key, so it only ever holds `T`s.
-            None => Ok(unsafe { set.as_ref().init(index, init) }),
+            // SAFETY: as above; slot `index` belongs to this key, so it only ever holds `T`s,
+            // and `self.inherit` clones `T`s.
+            None => Ok(unsafe { set.as_ref().init(index, init, self.inherit) }),
         }
     }
 
@@ -272,17 +311,31 @@ impl<T: 'static> LocalKey<RefCell<T>> {
     }
 }
 
-/// One slot of a [`LocalSet`]: a boxed value (null when empty) and the function that drops it.
+/// One slot of a [`LocalSet`]: a boxed value (null when empty), the function that drops it,
+/// and for an inherited key the function that clones it.
 struct LocalSlot {
     value: *mut (),
     drop: unsafe fn(*mut ()),
+    inherit: Option<CloneFn>,
 }
 
 impl LocalSlot {
     const EMPTY: LocalSlot = LocalSlot {
         value: ptr::null_mut(),
         drop: drop_nothing,
+        inherit: None,
     };
+}
+
+/// Clones a `Box<T>` made by [`LocalSet::init`] into a new one.
+///
+/// # Safety
+///
+/// `value` points to a live `T` boxed by this module.
+unsafe fn clone_box<T: Clone>(value: *mut ()) -> *mut () {
+    // SAFETY: the caller's contract.
+    let v = unsafe { &*value.cast::<T>() };
+    Box::into_raw(Box::new(v.clone())).cast()
 }
 
 /// Does nothing: the drop function of an empty slot.
@@ -309,12 +362,15 @@ unsafe fn drop_box<T>(value: *mut ()) {
 /// vector, is sound.
 pub(crate) struct LocalSet {
     slots: UnsafeCell<Vec<LocalSlot>>,
+    /// Whether a slot holds the value of an inherited key.
+    inherits: Cell<bool>,
 }
 
 impl LocalSet {
     const fn new() -> Self {
         LocalSet {
             slots: UnsafeCell::new(Vec::new()),
+            inherits: Cell::new(false),
         }
     }
 
@@ -335,9 +391,15 @@ impl LocalSet {
     ///
     /// # Safety
     ///
-    /// As [`get`](Self::get), and every value put in slot `index` is a `T`.
+    /// As [`get`](Self::get), and every value put in slot `index` is a `T`, which `inherit`
+    /// (if any) clones.
     #[cold]
-    unsafe fn init<T>(&self, index: usize, init: impl FnOnce() -> T) -> NonNull<T> {
+    unsafe fn init<T>(
+        &self,
+        index: usize,
+        init: impl FnOnce() -> T,
+        inherit: Option<CloneFn>,
+    ) -> NonNull<T> {
         // The initializer may use other keys (or this one): no borrow is held across it.
         let fresh = Box::into_raw(Box::new(init()));
         let (kept, spare) = {
@@ -350,6 +412,11 @@ impl LocalSet {
             if slot.value.is_null() {
                 slot.value = fresh.cast();
                 slot.drop = drop_box::<T>;
+                slot.inherit = inherit;
+                if inherit.is_some() {
+                    self.inherits.set(true);
+                    ANY_INHERITED.store(true, Ordering::Relaxed);
+                }
                 (fresh, None)
             } else {
                 // The initializer used its own key: keep that value, which may be borrowed.
@@ -484,6 +551,65 @@ fn drop_locals(ext: &Extension) {
         drop(unsafe { Box::from_raw(set.cast::<LocalSet>()) });
     }
     ext.set(ptr::null_mut());
+}
+
+/// Gives the coroutine whose extension word is `child` (made, not started) a clone of every
+/// inherited value of the running coroutine (or of the thread, outside coroutines). One load
+/// when no inherited key was ever used. A clone that panics drops the copies made so far and
+/// lets the panic go on: the spawn panics in the spawner and the child never runs.
+#[inline]
+pub(crate) fn inherit_into(child: &Extension) {
+    if ANY_INHERITED.load(Ordering::Relaxed) {
+        inherit_slow(child);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn inherit_slow(child: &Extension) {
+    let Some(parent) = fast_set() else {
+        return;
+    };
+    // SAFETY: `fast_set` returns the live set of the running coroutine or thread.
+    let parent = unsafe { parent.as_ref() };
+    if !parent.inherits.get() || !child.get().is_null() {
+        return;
+    }
+    let set = LocalSet::new();
+    let mut index = 0;
+    loop {
+        // A short borrow per slot: a clone is user code, which may use (and grow) the set.
+        let (value, clone) = {
+            // SAFETY: single-threaded; the borrow ends before the clone runs.
+            let slots = unsafe { &*parent.slots.get() };
+            match slots.get(index) {
+                None => break,
+                Some(s) => (s.value, s.inherit),
+            }
+        };
+        if let (false, Some(clone)) = (value.is_null(), clone) {
+            // SAFETY: an inherited slot's value is a boxed `T` that `clone` (clone_box::<T>)
+            // was made for; the parent's box lives on during the call (its coroutine runs it).
+            let copy = unsafe { clone(value) };
+            // SAFETY: `set` is ours alone; nothing else borrows its vector.
+            let slots = unsafe { &mut *set.slots.get() };
+            if slots.len() <= index {
+                slots.resize_with(index + 1, || LocalSlot::EMPTY);
+            }
+            // The parent's slot `index` has the same key, hence the same drop as its type's.
+            // SAFETY: as above, a short read of the parent's slot.
+            let drop = unsafe { &*parent.slots.get() }[index].drop;
+            slots[index] = LocalSlot {
+                value: copy,
+                drop,
+                inherit: Some(clone),
+            };
+            set.inherits.set(true);
+        }
+        index += 1;
+    }
+    crate::coroutine::set_end_hook(drop_locals);
+    child.set(Box::into_raw(Box::new(set)).cast());
 }
 
 /// Drops the running coroutine's co_local values now, on its own stack: a task does so inside

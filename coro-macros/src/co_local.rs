@@ -5,13 +5,16 @@
 //!     crate = "my_coro";                        // optional, first: a renamed `coro`
 //!     /// docs and attributes are kept
 //!     pub static NAME: Type = init;             // `= const { init }` is accepted too
+//!     #[inherit]                                // children start with a clone (Type: Clone)
+//!     static REQUEST: Type = init;
 //! }
 //! ```
 //! Each declaration becomes a `static NAME: LocalKey<Type>` whose initializer is a plain `fn`.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Ident, LitStr, Token, Type, Visibility};
 
 use crate::options::parse_crate;
@@ -19,6 +22,8 @@ use crate::options::parse_crate;
 /// One `static NAME: T = init;`.
 struct Decl {
     attrs: Vec<Attribute>,
+    /// `#[inherit]` was written (and taken out of `attrs`).
+    inherit: bool,
     vis: Visibility,
     name: Ident,
     ty: Type,
@@ -33,7 +38,23 @@ struct Input {
 
 impl Parse for Decl {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
+        let mut attrs = input.call(Attribute::parse_outer)?;
+        let mut inherit = false;
+        for a in &attrs {
+            if a.path().is_ident("inherit") {
+                if !matches!(a.meta, syn::Meta::Path(_)) {
+                    return Err(syn::Error::new_spanned(
+                        &a.meta,
+                        "`#[inherit]` takes no arguments: write `#[inherit]` before `static`",
+                    ));
+                }
+                if inherit {
+                    return Err(syn::Error::new_spanned(a, "`#[inherit]` is written twice"));
+                }
+                inherit = true;
+            }
+        }
+        attrs.retain(|a| !a.path().is_ident("inherit"));
         let vis: Visibility = input.parse()?;
         if !input.peek(Token![static]) {
             return Err(
@@ -82,6 +103,7 @@ impl Parse for Decl {
         }
         Ok(Decl {
             attrs,
+            inherit,
             vis,
             name,
             ty,
@@ -120,6 +142,7 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Tok
     let decls = input.decls.iter().map(
         |Decl {
              attrs,
+             inherit,
              vis,
              name,
              ty,
@@ -132,11 +155,18 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Tok
                 }
                 other => quote!({ #other }),
             };
+            // An inherited key's type must be Clone: the error points at the type.
+            let make = if *inherit {
+                quote_spanned!(ty.span()=>
+                    #krate::__private::LocalKey::<#ty>::new_inherited(__coro_local_init))
+            } else {
+                quote!(#krate::__private::LocalKey::new(__coro_local_init))
+            };
             quote! {
                 #(#attrs)*
                 #vis static #name: #krate::__private::LocalKey<#ty> = {
                     fn __coro_local_init() -> #ty #body
-                    #krate::__private::LocalKey::new(__coro_local_init)
+                    #make
                 };
             }
         },

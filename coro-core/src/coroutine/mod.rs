@@ -453,6 +453,12 @@ impl<I, Y, R> Coroutine<I, Y, R> {
         self.control().id()
     }
 
+    /// The word the layer above keeps for this coroutine (see `extension`): `co_local`
+    /// hangs a child's inherited values there before the child first runs.
+    pub(crate) fn extension(&self) -> &Extension {
+        &self.control().ext
+    }
+
     /// Whether it runs on a shared stack, the stack's usable size, and the bytes its frames
     /// take while suspended (see `Control::stack_use`), for the runtime's census.
     pub(crate) fn stack_use(&self) -> (bool, usize, usize) {
@@ -477,12 +483,25 @@ impl<I, Y, R> Drop for Coroutine<I, Y, R> {
                 drop(unsafe { ptr::read(got as *const Y) });
             }
         }
+        // A coroutine that never ran may hold what the layer above gave it before its start
+        // (a child's inherited co_local values): its entry function will not end that, so it
+        // is ended here, on the dropper's stack. A panic of a destructor goes on after the free.
+        let ended = if control.state.get() == CoroutineState::Fresh {
+            extension::end(&control.ext)
+        } else {
+            Ok(())
+        };
         // A suspended coroutine whose shared stack is busy with the resume chain cannot be
         // unwound now: its frames are freed without running their destructors (documented).
         control.release_stack();
         // SAFETY: the coroutine is not running and never will again; `free` matches the type
         // the block was allocated with.
         unsafe { (self.free)(self.body) };
+        if let Err(payload) = ended
+            && !std::thread::panicking()
+        {
+            panic::resume_unwind(payload);
+        }
     }
 }
 

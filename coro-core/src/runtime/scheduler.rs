@@ -194,6 +194,8 @@ impl Scheduler {
         } else {
             Coroutine::with_stack_size(size, body)?
         };
+        // Inherited co_local values are cloned here, in the spawner (one load if none is used).
+        crate::local::inherit_into(co.extension());
         let task = Rc::new(Task::new(
             co,
             opts.name.clone(),

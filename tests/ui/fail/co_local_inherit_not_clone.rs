@@ -1,0 +1,8 @@
+struct NotClone;
+
+coro::co_local! {
+    #[inherit]
+    static KEY: NotClone = NotClone;
+}
+
+fn main() {}
