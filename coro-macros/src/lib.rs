@@ -114,6 +114,22 @@ pub fn go(input: TokenStream) -> TokenStream {
 /// });
 /// assert_eq!(ID.get(), 0); // the thread's own value
 /// ```
+///
+/// A key marked `#[inherit]` (its type `Clone`) is copied into children: a coroutine spawned,
+/// or a generator made, by a coroutine that has a value starts with a clone of it.
+///
+/// ```
+/// use std::cell::Cell;
+/// coro::co_local! {
+///     #[inherit]
+///     static TRACE: Cell<u64> = Cell::new(0);
+/// }
+/// coro::run(|| {
+///     TRACE.set(7);
+///     let child = coro::go! { TRACE.get() };
+///     assert_eq!(child.join().unwrap(), 7);
+/// });
+/// ```
 #[proc_macro]
 pub fn co_local(input: TokenStream) -> TokenStream {
     options::emit(co_local::expand(input.into()))
