@@ -9,12 +9,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use crate::runtime::census::Wait;
-use crate::runtime::park;
 #[cfg(feature = "hooks")]
 use crate::runtime::park::{Interrupt, Parked};
+use crate::runtime::{self, park};
 
 /// Threads in the pool unless [`set_pool_size`] says otherwise.
-pub const DEFAULT_POOL_SIZE: usize = 4;
+pub const DEFAULT_POOL_SIZE: usize = runtime::pool::DEFAULT_SIZE;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -34,18 +34,18 @@ struct Pool {
 /// there, and a lock one of them held at the fork would stay locked. It makes a pool of its
 /// own, and leaves the copy alone.
 static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
-static POOL_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_POOL_SIZE);
 
 /// Sets how many threads the blocking pool may start (at least 1). Threads already started
 /// stay; a smaller size only stops new ones from starting.
 pub fn set_pool_size(n: usize) {
-    POOL_SIZE.store(n.max(1), Ordering::Relaxed);
+    runtime::pool::set_size(n);
 }
 
 /// How many of this process's pool threads wait for a job and will not take one (they hold
 /// nothing that could wake a coroutine). A queued job counts one idle thread as busy: the
-/// thread is still in its wait, about to take it.
-pub(crate) fn idle_threads() -> usize {
+/// thread is still in its wait, about to take it. Registered with the runtime's deadlock check
+/// (`runtime::pool`) when the first pool is made.
+fn idle_threads() -> usize {
     // SAFETY: a non-null POOL points to a leaked pool, never freed.
     match unsafe { POOL.load(Ordering::Acquire).as_ref() } {
         Some(pool) if pool.generation == crate::sys::fork_generation() => {
@@ -58,6 +58,7 @@ pub(crate) fn idle_threads() -> usize {
 
 fn pool() -> &'static Pool {
     let generation = crate::sys::fork_generation();
+    runtime::pool::register_idle_threads(idle_threads);
     loop {
         let p = POOL.load(Ordering::Acquire);
         // SAFETY: a non-null POOL points to a leaked pool, never freed.
@@ -90,7 +91,7 @@ impl Pool {
             .push_back(job);
         let started = self.started.load(Ordering::Acquire);
         if self.idle.load(Ordering::Acquire) == 0
-            && started < POOL_SIZE.load(Ordering::Relaxed)
+            && started < runtime::pool::size()
             && self
                 .started
                 .compare_exchange(started, started + 1, Ordering::AcqRel, Ordering::Acquire)

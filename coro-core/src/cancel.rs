@@ -55,7 +55,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::runtime::cancel::{self, DeadlineUnwind, Saved};
+use crate::runtime::cancel::{self, DeadlineUnwind};
 use crate::runtime::scheduler::SCHED;
 use crate::runtime::task::Task;
 
@@ -177,19 +177,6 @@ fn scope<T>(t: &Task, at: Instant, f: impl FnOnce() -> T) -> Result<T> {
     }
 }
 
-/// Ends a shield when it returns or unwinds.
-struct LeaveShield<'a> {
-    task: &'a Task,
-    saved: Saved,
-}
-
-impl Drop for LeaveShield<'_> {
-    fn drop(&mut self) {
-        self.task.cancel.leave_shield(&self.saved);
-        cancel::set_running_armed(self.task.cancel.armed());
-    }
-}
-
 /// Runs `f` with the cancel and the enclosing deadlines held off: the waits inside it wait as
 /// if neither had happened (a deadline scope inside the shield still applies). For cleanup that
 /// must finish, such as a goodbye written to a peer, or a lock released over the network.
@@ -212,15 +199,7 @@ impl Drop for LeaveShield<'_> {
 /// });
 /// ```
 pub fn shield<T, F: FnOnce() -> T>(f: F) -> T {
-    let Ok(t) = task() else {
-        return f();
-    };
-    let _leave = LeaveShield {
-        saved: t.cancel.enter_shield(),
-        task: &t,
-    };
-    cancel::set_running_armed(t.cancel.armed());
-    f()
+    cancel::shield(f)
 }
 
 /// Whether the running coroutine has been cancelled (and is not inside a [`shield`]). False

@@ -27,6 +27,9 @@ use std::cell::Cell;
 use std::fmt;
 use std::time::Instant;
 
+use super::scheduler::SCHED;
+use super::task::Task;
+
 /// Why a wait ended before what it waited for happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Interrupt {
@@ -302,6 +305,39 @@ impl CancelState {
     pub(crate) fn leave_shield(&self, saved: &Saved) {
         self.leave_scope(saved);
         self.fired.set(saved.fired);
+    }
+}
+
+/// Runs `f` with the running task's cancel and enclosing deadlines held off (the public
+/// [`shield`](crate::shield)); outside a coroutine of the runtime, `f` just runs. The runtime's
+/// own waits that must finish (a scope waiting for its children) use it too.
+pub(crate) fn shield<T>(f: impl FnOnce() -> T) -> T {
+    let task = if SCHED.is_set() {
+        SCHED.with(|s| s.current_task())
+    } else {
+        None
+    };
+    let Some(task) = task else {
+        return f();
+    };
+    let _leave = LeaveShield {
+        saved: task.cancel.enter_shield(),
+        task: &task,
+    };
+    set_running_armed(task.cancel.armed());
+    f()
+}
+
+/// Ends a shield when it returns or unwinds.
+struct LeaveShield<'a> {
+    task: &'a Task,
+    saved: Saved,
+}
+
+impl Drop for LeaveShield<'_> {
+    fn drop(&mut self) {
+        self.task.cancel.leave_shield(&self.saved);
+        set_running_armed(self.task.cancel.armed());
     }
 }
 

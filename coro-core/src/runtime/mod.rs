@@ -13,6 +13,7 @@
 //! | `scheduler.rs` | `Scheduler`: the ready queue and the loop |
 //! | `task.rs`, `tasks.rs` | a task as the scheduler sees it; the table of live tasks |
 //! | `park.rs` | parking and unparking, the contract the layers above use |
+//! | `pool.rs` | what the runtime reads of the blocking pool above it: its size and idle threads |
 //! | `fd_wait.rs` | waiting for fds: the readiness cache and registrations |
 //! | `cancel.rs` | a task's cancel and deadline scopes, and how an interrupt reaches a wait |
 //! | `census.rs` | what every live coroutine is doing: waits, stacks, backtraces from the loop |
@@ -35,6 +36,7 @@ mod join;
 mod join_set;
 mod multi;
 pub(crate) mod park;
+pub(crate) mod pool;
 mod run;
 pub(crate) mod scheduler;
 mod scope;

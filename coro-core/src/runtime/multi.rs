@@ -132,7 +132,7 @@ impl RuntimeBuilder {
         T: Send,
     {
         if let Some(n) = self.blocking_threads {
-            crate::blocking::set_pool_size(n);
+            super::pool::set_size(n);
         }
         let f = &f;
         let site = std::panic::Location::caller();

@@ -484,7 +484,7 @@ impl Scheduler {
 #[cold]
 fn other_threads_could_wake() -> bool {
     match sys::thread_count() {
-        Some(n) => n > 1 + crate::blocking::idle_threads() + usize::from(watchdog::running()),
+        Some(n) => n > 1 + super::pool::idle_threads() + usize::from(watchdog::running()),
         None => true,
     }
 }

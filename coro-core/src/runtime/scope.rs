@@ -266,7 +266,7 @@ where
     }
     // Every child's closure ends before the frames it borrows can go, children spawned by
     // other children included. Shielded: neither a cancel nor a deadline may cut this short.
-    crate::cancel::shield(|| {
+    super::cancel::shield(|| {
         while scope.shared.running.get() > 0 {
             *scope.shared.waiter.borrow_mut() = Some(park::current_unparker());
             park::park(Wait::Scope);
