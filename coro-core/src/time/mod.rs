@@ -1,5 +1,5 @@
 //! Timers: [`sleep`], [`sleep_until`] and [`timeout`], on a hierarchical timing wheel with
-//! millisecond ticks and no upper bound (see `wheel.rs`).
+//! millisecond ticks and no upper bound (the driver's, in `runtime/driver/wheel.rs`).
 
 use std::time::{Duration, Instant};
 
