@@ -3,7 +3,7 @@
 //!
 //! Use it through the facade crate `coro`; the generated code names everything through
 //! `::coro::__private`. When `coro` is renamed in `Cargo.toml`
-//! (`my_coro = { package = "coro", .. }`), tell each macro with `crate = "my_coro"`:
+//! (`my_coro = { package = "coro-stackful", .. }`), tell each macro with `crate = "my_coro"`:
 //! `#[coro::coroutine(crate = "my_coro")]`, `#[my_coro::main(crate = "my_coro")]`,
 //! `go!(crate = "my_coro"; { .. })`, `co_local! { crate = "my_coro"; static .. }`.
 //!
