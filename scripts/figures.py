@@ -11,10 +11,22 @@ suites' whole output can be piped in. A line is
 Columns named `count` and `conns` are parameters of the run, not contenders: they are shown
 beside the figure, not compared. When a figure appears more than once the last line wins.
 Without --md the table goes to stdout. Uses only the standard library.
+
+Figures in the pages. README.md and the book's chapters show a bench figure only through a
+marker, `<!--fig NAME COLUMN[/COLUMN2] [FORMAT]-->VALUE<!--/fig-->` (the syntax and the
+formats are in scripts/check-book.py, which fails CI on a stale or unknown one). When the input
+is the book's figures file, book/src/performance/figures.txt, every VALUE in README.md and
+book/src/**/*.md is rewritten from it (`--pages` forces that for another input, `--no-pages`
+turns it off). So after a bench run, one command updates the table, the chart and every page:
+
+    python3 scripts/figures.py book/src/performance/figures.txt \
+        --md book/src/performance/table.md --svg book/src/performance/figures.svg
 """
 
 import argparse
 import html
+import os
+import re
 import sys
 
 PARAMS = {"count", "conns"}
@@ -47,6 +59,84 @@ def fmt(v):
     if abs(v) >= 100:
         return f"{v:,.0f}"
     return f"{v:.2f}"
+
+
+def _column(figs, name, col):
+    unit, cols, params = figs[name]
+    for c, v in cols:
+        if c == col:
+            return v
+    if col in params:
+        return params[col]
+    return None
+
+
+def marker_value(figs, spec):
+    """The text a `<!--fig SPEC-->` marker shows: (text, None), or (None, why it has none)."""
+    words = spec.split()
+    if len(words) not in (2, 3):
+        return None, "a marker is NAME COLUMN[/COLUMN2] [FORMAT]"
+    name, cols = words[0], words[1]
+    form = words[2] if len(words) == 3 else "auto"
+    if name not in figs:
+        return None, f"no FIGURE {name} in book/src/performance/figures.txt"
+    vals = []
+    for col in cols.split("/"):
+        v = _column(figs, name, col)
+        if v is None:
+            have = [c for c, _ in figs[name][1]] + list(figs[name][2])
+            return None, f"FIGURE {name} has no column {col} (it has {', '.join(have)})"
+        vals.append(v)
+    if len(vals) > 2:
+        return None, "a ratio has two columns"
+    v = vals[0] / vals[1] if len(vals) == 2 and vals[1] else vals[0]
+    if len(vals) == 2 and not vals[1]:
+        return None, f"FIGURE {name}: {cols.split('/')[1]} is 0"
+    if v != v:
+        return None, f"FIGURE {name} {cols} is not a number"
+    if form == "auto":
+        return (f"{v:.2f}" if len(vals) == 2 else fmt(v)), None
+    if form == "int":
+        return f"{v:,.0f}", None
+    if form == "k":
+        return f"{v / 1000:,.0f}", None
+    if form in (".0", ".1", ".2"):
+        return f"{v:,{form}f}", None
+    if form == "pct":
+        return f"{(v - 1) * 100:.0f}", None
+    return None, f"unknown format {form} (auto, int, k, .0, .1, .2, pct)"
+
+
+MARKER = re.compile(r"(<!--fig\s+([^>]*?)\s*-->)(.*?)(<!--/fig-->)", re.S)
+
+
+def update_pages(figs, root):
+    """Rewrite every marker's value in README.md and book/src/**/*.md; report what is left."""
+    paths = [os.path.join(root, "README.md")]
+    for d, _, files in os.walk(os.path.join(root, "book", "src")):
+        paths.extend(os.path.join(d, f) for f in files if f.endswith(".md"))
+    changed, missing = 0, []
+    for path in sorted(paths):
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+
+        def repl(m):
+            want, err = marker_value(figs, m.group(2))
+            if err:
+                missing.append(f"{os.path.relpath(path, root)}: {m.group(2)}: {err}")
+                return m.group(0)
+            return m.group(1) + want + m.group(4)
+
+        new = MARKER.sub(repl, text)
+        if new != text:
+            changed += 1
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(new)
+    print(f"figures.py: {changed} page(s) updated", file=sys.stderr)
+    for m in missing:
+        print(f"figures.py: not updated: {m}", file=sys.stderr)
 
 
 def markdown(figs):
@@ -112,7 +202,15 @@ def main():
     ap.add_argument("input", nargs="*", help="files with FIGURE lines (default: stdin)")
     ap.add_argument("--md", help="write the markdown table here instead of stdout")
     ap.add_argument("--svg", help="write an SVG bar chart here")
+    ap.add_argument("--pages", dest="pages", action="store_true", default=None,
+                    help="rewrite the figure markers of README.md and book/src from this input")
+    ap.add_argument("--no-pages", dest="pages", action="store_false",
+                    help="never rewrite the pages")
     a = ap.parse_args()
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    book_figures = os.path.join(root, "book", "src", "performance", "figures.txt")
+    if a.pages is None:
+        a.pages = any(os.path.abspath(p) == book_figures for p in a.input)
     lines = []
     if a.input:
         for path in a.input:
@@ -132,6 +230,8 @@ def main():
     if a.svg:
         with open(a.svg, "w", encoding="utf-8") as f:
             f.write(svg(figs))
+    if a.pages:
+        update_pages(figs, root)
 
 
 if __name__ == "__main__":
