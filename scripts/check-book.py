@@ -30,8 +30,8 @@ standard library.
     (HTML comments, so the marker is invisible in mdBook and on a forge, and the page stays
     plain markdown). NAME is a FIGURE line's name, COLUMN one of its columns (or `count`,
     `conns`); `A/B` is the ratio of two columns. FORMAT is `auto` (the table's rounding, the
-    default), `int`, `k` (thousands, no decimals), `.0`, `.1`, `.2`, or `pct` (a ratio as a
-    percentage difference: 1.12 -> 12). `python3 scripts/figures.py
+    default), `int`, `k` (thousands, no decimals; `k.1` with one, e.g. us shown as ms), `.0`,
+    `.1`, `.2`, or `pct` (a ratio as a percentage difference: 1.12 -> 12). `python3 scripts/figures.py
     book/src/performance/figures.txt --md ... --svg ...` rewrites every VALUE, so one run of the
     benches and that one command update every page; the table itself is
     `{{#include performance/table.md}}`. This check fails when:

@@ -100,11 +100,13 @@ def marker_value(figs, spec):
         return f"{v:,.0f}", None
     if form == "k":
         return f"{v / 1000:,.0f}", None
+    if form == "k.1":
+        return f"{v / 1000:,.1f}", None
     if form in (".0", ".1", ".2"):
         return f"{v:,{form}f}", None
     if form == "pct":
         return f"{(v - 1) * 100:.0f}", None
-    return None, f"unknown format {form} (auto, int, k, .0, .1, .2, pct)"
+    return None, f"unknown format {form} (auto, int, k, k.1, .0, .1, .2, pct)"
 
 
 MARKER = re.compile(r"(<!--fig\s+([^>]*?)\s*-->)(.*?)(<!--/fig-->)", re.S)
