@@ -152,7 +152,7 @@ def check_block(path, start, info, body, doctested, problems):
     )
 
 
-MARKER = re.compile(r"<!--fig\s+([^>]*?)\s*-->(.*?)<!--/fig-->", re.S)
+MARKER = re.compile(r"(?<!`)<!--fig\s+([^>]*?)\s*-->(.*?)<!--/fig-->", re.S)
 
 
 def check_prose(path, lines, skip, figs, problems):

@@ -109,7 +109,8 @@ def marker_value(figs, spec):
     return None, f"unknown format {form} (auto, int, k, k.1, .0, .1, .2, pct)"
 
 
-MARKER = re.compile(r"(<!--fig\s+([^>]*?)\s*-->)(.*?)(<!--/fig-->)", re.S)
+# Not right after a backtick: `<!--fig NAME COLUMN-->` in inline code is an example, not a figure.
+MARKER = re.compile(r"(?<!`)(<!--fig\s+([^>]*?)\s*-->)(.*?)(<!--/fig-->)", re.S)
 
 
 def update_pages(figs, root):
