@@ -48,8 +48,10 @@ standard library.
     machine's limits, a cost the design chapter reasons about) are exempt when the paragraph,
     list item or table carries, on the line before it, a comment a reader of the source sees:
         <!-- not a bench figure: <what the numbers are and where they come from> -->
-    It covers the block up to the next blank line. Code blocks are not scanned for (b): their
-    output is a program's, shown as it printed it.
+    It covers the block up to the next blank line. Code blocks are not scanned for units
+    (their text is a program's output, shown as it printed it), but a `FIGURE name unit ...`
+    line pasted into one is a bench figure typed by hand: include figures.txt instead, or put
+    the exemption comment on the line before the fence.
 """
 
 import importlib.util
@@ -113,6 +115,21 @@ def doctest_files():
             for rel in re.findall(r'include_str!\("([^"]+\.md)"\)', f.read()):
                 found.add(os.path.normpath(os.path.join(ROOT, "src", rel)))
     return found
+
+
+PASTED_FIGURE = re.compile(r"^\s*FIGURE\s+[a-z0-9_]+\s+\S+\s+\S+\s+\d")
+
+
+def check_pasted(path, start, lines, body, problems):
+    """A FIGURE line pasted into a code block, without the exemption before the fence."""
+    if start > 0 and EXEMPT.search(lines[start - 1]):
+        return
+    for k, l in enumerate(body):
+        if PASTED_FIGURE.match(l):
+            problems.append(
+                f"{rel(path)}:{start + 2 + k}: a pasted FIGURE line: include "
+                f"performance/figures.txt or use markers, so that the next run updates it"
+            )
 
 
 def check_block(path, start, info, body, doctested, problems):
@@ -214,6 +231,7 @@ def main():
         for start, end, info, body in fences(lines):
             skip.update(range(start, end + 1))
             check_block(path, start, info, body, doctested, problems)
+            check_pasted(path, start, lines, body, problems)
         check_prose(path, lines, skip, figs, problems)
     for p in problems:
         print(p)

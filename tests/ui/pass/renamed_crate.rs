@@ -1,5 +1,5 @@
 //! `crate = ".."` makes the expansion name coro through another path, as a renamed dependency
-//! (`my_coro = { package = "coro", .. }`) needs.
+//! (`my_coro = { package = "coro-stackful", .. }`) needs.
 
 mod my_coro {
     pub use ::coro::*;
