@@ -135,6 +135,51 @@ fn cancelling_the_coroutine_in_a_scope_cancels_the_children() {
 }
 
 #[test]
+fn an_interrupt_while_the_scope_waits_for_its_children_cancels_them() {
+    coro::run(|| {
+        // The closure has returned; the scope waits for a child that sleeps LONG. A cancel of
+        // the coroutine reaches that wait: the children are cancelled, then waited for.
+        let drops = Rc::new(Cell::new(0));
+        let finished = Rc::new(Cell::new(false));
+        let (d, f) = (Rc::clone(&drops), Rc::clone(&finished));
+        let h = coro::spawn(move || {
+            coro::scope(|s| {
+                let c = Counted(Rc::clone(&d));
+                let f = Rc::clone(&f);
+                s.spawn(move || {
+                    let _c = c;
+                    coro::sleep(LONG);
+                    f.set(true);
+                });
+            });
+        });
+        coro::sleep(Duration::from_millis(10));
+        h.cancel();
+        assert!(h.join().unwrap_err().is::<coro::Cancelled>());
+        assert_eq!(drops.get(), 1, "the child unwound");
+        assert!(!finished.get(), "the child did not sleep its time out");
+
+        // A deadline scope around a coro::scope: its expiry reaches the same wait, and the
+        // deadline scope reports it.
+        let d = Rc::clone(&drops);
+        let f = Rc::clone(&finished);
+        let r = coro::with_timeout(Duration::from_millis(20), || {
+            coro::scope(|s| {
+                let c = Counted(Rc::clone(&d));
+                s.spawn(move || {
+                    let _c = c;
+                    coro::sleep(LONG);
+                    f.set(true);
+                });
+            });
+        });
+        assert!(matches!(r, Err(coro::Error::TimedOut)), "{r:?}");
+        assert_eq!(drops.get(), 2, "the second child unwound");
+        assert!(!finished.get());
+    });
+}
+
+#[test]
 fn a_scope_on_a_shared_stack_is_refused_and_children_may_be_shared() {
     coro::run(|| {
         // SAFETY: the closure lends no reference into its stack while it waits.

@@ -3,9 +3,9 @@
 //!
 //! The children are ordinary tasks whose closures outlive no borrow: the scope waits for every
 //! child's closure to end before it returns, on every path. If the scope's closure returns, it
-//! waits for the children; if it unwinds (a panic, a cancel, an expired deadline), it first
-//! cancels the children, then waits for them, shielded, since their borrows must end before the
-//! frame they borrow from is unwound. A child's panic comes back from its handle's `join`, and,
+//! waits for the children; if it unwinds (a panic, a cancel, an expired deadline), or a cancel
+//! or an expiry reaches that wait, it cancels the children, then waits for them, shielded, since
+//! their borrows must end before the frame they borrow from is unwound. A child's panic comes back from its handle's `join`, and,
 //! if nobody joined that child, is raised by the scope once every child has ended.
 //!
 //! The caller must run on an owned stack: a coroutine on a shared stack has its frames copied
@@ -209,8 +209,9 @@ impl<'scope> Scope<'scope, '_> {
 /// Runs `f` with a [`Scope`] in which it spawns coroutines that may borrow from the caller's
 /// stack; returns once every one of them has ended, with `f`'s value.
 ///
-/// If `f` panics or is cancelled, the children are cancelled, and the panic (or the cancel)
-/// goes on once they have all ended. A child's panic comes back from its handle's `join`; if
+/// If `f` panics or is cancelled, or a cancel or an expired deadline reaches the wait for the
+/// children after `f` returned, the children are cancelled, and the panic (or the cancel, or
+/// the expiry) goes on once they have all ended. A child's panic comes back from its handle's `join`; if
 /// nobody joined a child that panicked, `scope` raises that panic once all have ended.
 ///
 /// ```
@@ -256,7 +257,14 @@ where
         scope: PhantomData,
         env: PhantomData,
     };
-    let r = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    let mut r = panic::catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    // The closure returned: wait for the children where a cancel or an expired deadline can
+    // still reach the wait, and treat one that does as the closure's own unwinding.
+    if r.is_ok()
+        && let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| wait_for(&scope.shared)))
+    {
+        r = Err(p);
+    }
     if r.is_err() {
         SCHED.with(|s| {
             for task in scope.tasks.borrow().iter() {
@@ -266,12 +274,7 @@ where
     }
     // Every child's closure ends before the frames it borrows can go, children spawned by
     // other children included. Shielded: neither a cancel nor a deadline may cut this short.
-    super::cancel::shield(|| {
-        while scope.shared.running.get() > 0 {
-            *scope.shared.waiter.borrow_mut() = Some(park::current_unparker());
-            park::park(Wait::Scope);
-        }
-    });
+    super::cancel::shield(|| wait_for(&scope.shared));
     let unjoined_panic = scope
         .shared
         .panics
@@ -281,5 +284,13 @@ where
     match (r, unjoined_panic) {
         (Err(p), _) | (Ok(_), Some(p)) => panic::resume_unwind(p),
         (Ok(v), None) => v,
+    }
+}
+
+/// Parks until every child's closure has ended.
+fn wait_for(shared: &Shared) {
+    while shared.running.get() > 0 {
+        *shared.waiter.borrow_mut() = Some(park::current_unparker());
+        park::park(Wait::Scope);
     }
 }
