@@ -152,7 +152,23 @@ fn by_hand() {
     assert_eq!(first, [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
     // ANCHOR_END: by_hand
     println!("  fib: {first:?}");
+    // ANCHOR: use_helper
+    let down: Vec<u64> = Generator::new(|y: &Yielder<(), u64>| countdown(y, 3)).collect();
+    assert_eq!(down, [3, 2, 1]);
+    // ANCHOR_END: use_helper
+    println!("  countdown: {down:?}");
 }
+
+// ANCHOR: helper
+/// Gives values out from an ordinary function, several calls deep: all it needs is the
+/// generator's `Yielder`.
+fn countdown(y: &Yielder<(), u64>, from: u64) {
+    if from > 0 {
+        y.suspend(from);
+        countdown(y, from - 1);
+    }
+}
+// ANCHOR_END: helper
 
 fn inside_coroutines(n: u64) {
     println!("-- generators inside scheduled coroutines");

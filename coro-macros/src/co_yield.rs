@@ -49,7 +49,7 @@ pub(crate) fn expand(input: TokenStream) -> Result<TokenStream, (syn::Error, Tok
         return Err((
             syn::Error::new(
                 Span::call_site(),
-                "`co_yield!` can only be used in the body of a `#[coro::coroutine(yield = T)]` function: mark the enclosing function `#[coro::coroutine(yield = T)]`, or write `co_yield!` directly in such a body (not through another macro)",
+                "`co_yield!` can only be used in the body of a `#[coro::coroutine(yield = T)]` function, not in a function that body calls or in code another macro generates: make this function a generator with `#[coro::coroutine(yield = T)]`, or, to give values out from a helper, make the generator with `coro::Generator::new(|y| ..)` and pass the helper `y`, which calls `y.suspend(value)`",
             ),
             fallback,
         ));
