@@ -35,12 +35,15 @@ suites (each prints FIGURE lines, coro first, then the peers measured in the sam
                              std::thread::scope and may's coroutine::scope
   select                     a select over two channels that both hold a message:
                              coro::select! against tokio::select! (current_thread)
+  sync [--quick]             the book's examples/sync_costs.rs: a yield ping-pong, local
+                             channels, a mutex hand-off, a cond ping-pong, a cross-thread
+                             channel (coro only)
   debug [--count N] [--conns C]
                              a census of N parked coroutines (default 100,000), per
                              coroutine; the scheduler switch and the coro echo server with
                              the stall watchdog off and on
   all                        switch, create, memory, local, hooks, deadline, scoped, select,
-                             debug, echo, hold
+                             sync, debug, echo, hold
 
 common options: --rounds R (samples per contender, default 11)";
 
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         "scoped" => suites::scoped::run(&args),
         "debug" => suites::debug::run(&args),
         "select" => suites::select::run(&args),
+        "sync" => suites::sync::run(&args),
         "server" => suites::servers::serve(&args.rest),
         "all" => suites::run_all(&args),
         "help" | "-h" | "--help" => {

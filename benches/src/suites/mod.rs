@@ -15,6 +15,7 @@ pub(crate) mod scoped;
 pub(crate) mod select;
 pub(crate) mod servers;
 pub(crate) mod switch;
+pub(crate) mod sync;
 
 use crate::Args;
 
@@ -24,8 +25,8 @@ pub(crate) fn run_all(args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut failed = Vec::new();
     for suite in [
-        "switch", "create", "memory", "local", "hooks", "deadline", "scoped", "select", "debug",
-        "echo", "hold",
+        "switch", "create", "memory", "local", "hooks", "deadline", "scoped", "select", "sync",
+        "debug", "echo", "hold",
     ] {
         let status = std::process::Command::new(&exe)
             .arg(suite)
