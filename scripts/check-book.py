@@ -3,6 +3,8 @@
 
 Usage:
     python3 scripts/check-book.py            # from anywhere; exits 1 and lists each problem
+    python3 scripts/check-book.py --figures  # which FIGURE lines the pages use, and which of
+                                             # them figures.txt lacks (what a bench run must make)
 
 Run by .ci/run before `mdbook build book`. Reads README.md and book/src/**/*.md. Uses only the
 standard library.
@@ -215,9 +217,36 @@ def pages():
     return sorted(p for p in out if os.path.exists(p))
 
 
+def list_figures(figs):
+    """Print every figure name the pages' markers use, with the columns and where."""
+    used = {}
+    for path in pages():
+        with open(path, encoding="utf-8") as f:
+            for m in MARKER.finditer(f.read()):
+                words = m.group(1).split()
+                if not words:
+                    continue
+                cols = words[1].split("/") if len(words) > 1 else []
+                entry = used.setdefault(words[0], (set(), set()))
+                entry[0].update(cols)
+                entry[1].add(rel(path))
+    for name in sorted(used):
+        cols, where = used[name]
+        if name not in figs:
+            state = "MISSING from figures.txt"
+        else:
+            have = {c for c, _ in figs[name][1]} | set(figs[name][2])
+            lack = sorted(cols - have)
+            state = "in figures.txt" + (f", but without {', '.join(lack)}" if lack else "")
+        print(f"{name} [{', '.join(sorted(cols))}]: {state} (used in {', '.join(sorted(where))})")
+
+
 def main():
     with open(FIGURES_TXT, encoding="utf-8") as f:
         figs = figures.parse(f)
+    if sys.argv[1:] == ["--figures"]:
+        list_figures(figs)
+        return
     doctested = doctest_files()
     problems = []
     for path in pages():
