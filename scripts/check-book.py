@@ -30,7 +30,8 @@ standard library.
     scripts/figures.py fills from book/src/performance/figures.txt,
         <!--fig NAME COLUMN[/COLUMN2] [FORMAT]-->VALUE<!--/fig-->
     (HTML comments, so the marker is invisible in mdBook and on a forge, and the page stays
-    plain markdown). NAME is a FIGURE line's name, COLUMN one of its columns (or `count`,
+    plain markdown). A marker must not begin a line: a line that starts with `<!--` starts an
+    HTML block in CommonMark and would cut its paragraph in two. NAME is a FIGURE line's name, COLUMN one of its columns (or `count`,
     `conns`); `A/B` is the ratio of two columns. FORMAT is `auto` (the table's rounding, the
     default), `int`, `k` (thousands, no decimals; `k.1` with one, e.g. us shown as ms), `.0`,
     `.1`, `.2`, or `pct` (a ratio as a percentage difference: 1.12 -> 12). `python3 scripts/figures.py
@@ -185,6 +186,9 @@ def check_prose(path, lines, skip, figs, problems):
             while exempt_until < len(lines) and lines[exempt_until].strip():
                 exempt_until += 1
         where = f"{rel(path)}:{i + 1}"
+        if line.lstrip().startswith("<!--fig"):
+            problems.append(f"{where}: a figure marker begins the line, which cuts the paragraph "
+                            f"in two: move a word of the line before onto this one")
         for m in MARKER.finditer(line):
             want, err = figures.marker_value(figs, m.group(1))
             if err:
