@@ -43,8 +43,8 @@ standard library.
       - a VALUE differs from what figures.txt gives (someone edited the number by hand, or
         did not run figures.py after the benches), or
       - prose outside markers states a number in a unit that only measurements have: `ns`,
-        `us`/`µs`, `req/s`, `req/cpu-s`, requests per CPU-second, `k req`, a ratio such as
-        `1.21x`, or bytes per coroutine/connection (`192 B per`, `1,571 bytes per`).
+        `us`/`µs`, `req/s`, `req/cpu-s`, requests per CPU-second, thousands (`262k`), a ratio
+        such as `1.21x`, or bytes per coroutine/connection (`192 B per`, `1,571 bytes per`).
         (A heuristic: a bench figure in `ms`, `GB` or `%` is not caught; write it through a
         marker anyway.)
     Numbers that are not bench figures (a callgrind count, a one-off measurement of the
@@ -83,7 +83,7 @@ SKETCH = re.compile(r"^\s*//\s*(?:a\s+sketch|sketch|not\s+compiled)\b[^:\n]*:\s*
 EXEMPT = re.compile(r"<!--\s*not a bench figure:\s*\S.*?-->", re.S)
 MEASURED = re.compile(
     r"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s*"
-    r"(?:ns\b|us\b|µs\b|req/s\b|req/cpu-s\b|k\s+req|x\b"
+    r"(?:ns\b|us\b|µs\b|req/s\b|req/cpu-s\b|k\s+req|x\b|k\b"
     r"|(?:k\s+)?requests\s+per\s+(?:server\s+)?CPU-second"
     r"|(?:B|bytes)\s+(?:per|each|a)\s+(?:suspended\s+|parked\s+|idle\s+)?"
     r"(?:coroutine|connection|conn))"
