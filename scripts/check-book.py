@@ -34,7 +34,9 @@ standard library.
     HTML block in CommonMark and would cut its paragraph in two. NAME is a FIGURE line's name, COLUMN one of its columns (or `count`,
     `conns`); `A/B` is the ratio of two columns. FORMAT is `auto` (the table's rounding, the
     default), `int`, `k` (thousands, no decimals; `k.1` with one, e.g. us shown as ms), `.0`,
-    `.1`, `.2`, or `pct` (a ratio as a percentage difference: 1.12 -> 12). `python3 scripts/figures.py
+    `.1`, `.2`, `pct` (a ratio as a percentage difference: 1.12 -> 12), `diff` (A - B, signed),
+    or a target, which shows `yes` or `no`: `le:K` (A <= K, or A <= K * B for `A/B`), `ge:K`,
+    and `le:K+C` / `ge:K+C` (A <= K * B + C), so that a table of targets is decided by the run. `python3 scripts/figures.py
     book/src/performance/figures.txt --md ... --svg ...` rewrites every VALUE, so one run of the
     benches and that one command update every page; the table itself is
     `{{#include performance/table.md}}`. This check fails when:

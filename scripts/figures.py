@@ -89,11 +89,25 @@ def marker_value(figs, spec):
         vals.append(v)
     if len(vals) > 2:
         return None, "a ratio has two columns"
-    v = vals[0] / vals[1] if len(vals) == 2 and vals[1] else vals[0]
+    if any(x != x for x in vals):
+        return None, f"FIGURE {name} {cols}: not a number (the run failed?)"
+    if form[:3] in ("le:", "ge:"):
+        # A target: `le:K` is A <= K (one column) or A <= K * B (two); `le:K+C` adds C.
+        try:
+            k, _, c = form[3:].partition("+")
+            k, c = float(k), float(c or 0)
+        except ValueError:
+            return None, f"bad target {form} (le:K, le:K+C, ge:K, ge:K+C)"
+        bound = k * vals[1] + c if len(vals) == 2 else k + c
+        ok = vals[0] <= bound if form[:2] == "le" else vals[0] >= bound
+        return ("yes" if ok else "no"), None
+    if form == "diff":
+        if len(vals) != 2:
+            return None, "diff needs two columns, A/B"
+        return f"{vals[0] - vals[1]:+.1f}", None
     if len(vals) == 2 and not vals[1]:
         return None, f"FIGURE {name}: {cols.split('/')[1]} is 0"
-    if v != v:
-        return None, f"FIGURE {name} {cols} is not a number"
+    v = vals[0] / vals[1] if len(vals) == 2 else vals[0]
     if form == "auto":
         return (f"{v:.2f}" if len(vals) == 2 else fmt(v)), None
     if form == "int":
@@ -106,7 +120,7 @@ def marker_value(figs, spec):
         return f"{v:,{form}f}", None
     if form == "pct":
         return f"{(v - 1) * 100:.0f}", None
-    return None, f"unknown format {form} (auto, int, k, k.1, .0, .1, .2, pct)"
+    return None, f"unknown format {form} (auto, int, k, k.1, .0, .1, .2, pct, diff, le:K, ge:K)"
 
 
 # Not right after a backtick: `<!--fig NAME COLUMN-->` in inline code is an example, not a figure.
