@@ -11,8 +11,8 @@
 //! `.init_array` before `main`, so that a signal handler never has to resolve anything), then
 //! read with one relaxed load. `dlsym` may itself call `malloc`, and an interposed allocator may
 //! call `read` or `close` while it starts; a hook reached while a resolution is in flight does
-//! not recurse into `dlsym` but uses the symbol's fallback, a raw `syscall(2)` with the same
-//! meaning. With the `hooks` feature off, every function here is plain `libc::`.
+//! not recurse into `dlsym` but uses the symbol's fallback, a raw system call with the same
+//! meaning (made in `sys`). With the `hooks` feature off, every function here is plain `libc::`.
 
 use libc::{
     addrinfo, c_char, c_int, c_uint, c_ulong, c_void, clockid_t, fd_set, loff_t, mmsghdr, msghdr,
@@ -134,10 +134,11 @@ macro_rules! real_fns {
     };
 }
 
-/// `syscall(2)` returning `ssize_t`.
+/// A raw system call with libc's `-1`/`errno` convention (see `sys::syscall_errno`), its
+/// result cast to the libc function's return type.
 #[cfg(feature = "hooks")]
 macro_rules! sys {
-    ($nr:ident $(, $a:expr)*) => { libc::syscall(libc::$nr $(, $a)*) as _ };
+    ($nr:ident $(, $a:expr)*) => { crate::sys::syscall_errno(libc::$nr, &[$($a as usize),*]) as _ };
 }
 
 /// Converts a millisecond poll timeout to a `timespec` pointer for ppoll (null: infinite).
@@ -344,4 +345,56 @@ static RESOLVE_BEFORE_MAIN: extern "C" fn() = init;
 #[cfg(feature = "hooks")]
 pub(crate) fn resolve_now() {
     resolve_all();
+}
+
+#[cfg(all(test, feature = "hooks"))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    /// The stand-ins used while `dlsym` is in flight keep libc's conventions on every
+    /// architecture: a result, or -1 with errno (and clock_nanosleep's error number).
+    #[test]
+    fn fallbacks_return_what_libc_returns() {
+        type ReadFn = unsafe extern "C" fn(c_int, *mut c_void, size_t) -> ssize_t;
+        type WriteFn = unsafe extern "C" fn(c_int, *const c_void, size_t) -> ssize_t;
+        type CloseFn = unsafe extern "C" fn(c_int) -> c_int;
+        type SleepFn =
+            unsafe extern "C" fn(clockid_t, c_int, *const timespec, *mut timespec) -> c_int;
+        type FcntlFn = unsafe extern "C" fn(c_int, c_int, c_ulong) -> c_int;
+        // SAFETY: each slot's fallback is a function with its libc function's signature.
+        let (read, write, close, sleep, fcntl) = unsafe {
+            (
+                std::mem::transmute::<*mut c_void, ReadFn>(READ.fallback),
+                std::mem::transmute::<*mut c_void, WriteFn>(WRITE.fallback),
+                std::mem::transmute::<*mut c_void, CloseFn>(CLOSE.fallback),
+                std::mem::transmute::<*mut c_void, SleepFn>(CLOCK_NANOSLEEP.fallback),
+                std::mem::transmute::<*mut c_void, FcntlFn>(variadic::FCNTL.fallback),
+            )
+        };
+        let (r, w) = crate::sys::pipe().unwrap();
+        let (r, w) = (r.as_raw_fd(), w.as_raw_fd());
+        let mut buf = [0u8; 4];
+        let bad = timespec {
+            tv_sec: 0,
+            tv_nsec: 2_000_000_000,
+        };
+        // SAFETY: live descriptors and buffers; errno is this thread's.
+        unsafe {
+            assert_eq!(write(w, b"hi".as_ptr().cast(), 2), 2);
+            assert_eq!(read(r, buf.as_mut_ptr().cast(), buf.len()), 2);
+            assert_eq!(&buf[..2], b"hi");
+            assert_eq!(
+                read(r, buf.as_mut_ptr().cast(), buf.len()),
+                -1,
+                "empty pipe"
+            );
+            assert_eq!(*libc::__errno_location(), libc::EAGAIN);
+            assert_ne!(fcntl(r, libc::F_GETFL, 0) & libc::O_NONBLOCK, 0);
+            assert_eq!(close(-1), -1);
+            assert_eq!(*libc::__errno_location(), libc::EBADF);
+            let slept = sleep(libc::CLOCK_MONOTONIC, 0, &bad, std::ptr::null_mut());
+            assert_eq!(slept, libc::EINVAL, "clock_nanosleep returns the error");
+        }
+    }
 }

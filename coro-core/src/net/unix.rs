@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
@@ -113,7 +113,7 @@ impl UnixStream {
 
     /// A connected pair of streams.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = socketpair()?;
+        let (a, b) = sock::socketpair(libc::AF_UNIX, libc::SOCK_STREAM)?;
         let (a, b) = (Socket::from_owned(a), Socket::from_owned(b));
         a.register_connected();
         b.register_connected();
@@ -168,15 +168,6 @@ impl UnixStream {
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
         Ok(std::os::unix::net::UnixStream::from(self.sock.into_std()?))
     }
-}
-
-/// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)`.
-fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    crate::sys::raw_syscall!(SYS_socketpair, libc::AF_UNIX, ty, 0, fds.as_mut_ptr())?;
-    // SAFETY: the kernel just returned these two new descriptors; nothing else owns them.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 timeout_methods!(UnixStream);

@@ -230,13 +230,12 @@ fn report_overflow(id: u64, size: usize) -> ! {
     let end = b"-byte stack\nfatal runtime error: coroutine stack overflow, aborting\n";
     buf[n..n + end.len()].copy_from_slice(end);
     n += end.len();
-    // SAFETY: the write system call and abort(3) are async-signal-safe; `buf[..n]` is
-    // initialised. The write goes straight to the kernel: `libc::write` would be coro's own
-    // hook (see `hooks`), which is not meant to run in a signal handler.
-    unsafe {
-        libc::syscall(libc::SYS_write, 2, buf.as_ptr(), n);
-        libc::abort();
-    }
+    // The write goes straight to the kernel (a raw system call, which touches neither errno
+    // nor the heap): `libc::write` would be coro's own hook (see `hooks`), which is not meant to
+    // run in a signal handler.
+    let _ = crate::sys::write(2, &buf[..n]);
+    // SAFETY: abort(3) is async-signal-safe.
+    unsafe { libc::abort() }
 }
 
 /// Writes `v` in decimal at the start of `out`, returns the number of bytes.

@@ -9,8 +9,13 @@
 //! With the `hooks` feature coro defines libc's blocking symbols (`read`, `write`, `accept4`,
 //! `connect`, `poll`, `close`, ...) in the program itself, so a plain `libc::read` from here
 //! would land in the hook. The runtime must reach the kernel, so every wrapper for a hooked
-//! symbol goes through `libc::syscall(SYS_..)`, which no hook intercepts. Symbols that are never
-//! hooked (`epoll_*`, `eventfd`, `pipe2`, `getrlimit`) are called directly.
+//! symbol makes the system call itself with [`raw_syscall!`]: the architecture's system call
+//! instruction in inline asm (`coro_asm::syscall`, one per architecture), with the call numbers
+//! of `libc::SYS_*`, which are per architecture too. No symbol is looked up, so nothing can
+//! intercept it. Symbols that are never hooked (`epoll_*`, `eventfd`, `pipe2`, `mmap`) are
+//! called through libc. This module is the only caller of `coro_asm::syscall`: the rest of the
+//! crate uses its wrappers (the hooks' stand-ins for libc use [`syscall_errno`]). Why not
+//! rustix: see the design chapter of the book, "Raw system calls".
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -34,8 +39,8 @@ macro_rules! syscall {
 }
 
 /// Makes a raw system call by number (bypassing any hook of the libc symbol), checked like
-/// [`syscall!`]: the `syscall` instruction itself (see `coro_asm::syscall`), the arguments
-/// widened to machine words as the kernel reads them.
+/// [`syscall!`]: the architecture's system call instruction itself (see `coro_asm::syscall`),
+/// the arguments widened to machine words as the kernel reads them.
 macro_rules! raw_syscall {
     ($nr:ident $(, $arg:expr)* $(,)?) => {{
         let given: &[usize] = &[$($arg as usize),*];
@@ -59,6 +64,30 @@ pub(crate) fn cvt_raw(res: isize) -> io::Result<libc::c_long> {
 }
 
 pub(crate) use raw_syscall;
+
+/// A raw system call with libc's convention: `-1` with `errno` set on failure, else the result.
+/// For the hooks' stand-ins for libc functions (`hooks/real.rs`), which must behave as the
+/// functions they replace; `args` are the call's arguments widened to machine words (at most
+/// six).
+///
+/// # Safety
+///
+/// The arguments must be what system call `nr` expects, as for `coro_asm::syscall`.
+#[inline(always)]
+pub(crate) unsafe fn syscall_errno(nr: libc::c_long, args: &[usize]) -> libc::c_long {
+    let mut all = [0usize; 6];
+    all[..args.len()].copy_from_slice(args);
+    // SAFETY: the caller's contract.
+    let res = unsafe { coro_asm::syscall(nr as usize, all) };
+    match cvt_raw(res) {
+        Ok(v) => v,
+        Err(e) => {
+            // SAFETY: `__errno_location` is this thread's errno, always valid to write.
+            unsafe { *libc::__errno_location() = e.raw_os_error().unwrap_or(libc::EIO) };
+            -1
+        }
+    }
+}
 
 /// Integer results of C calls, where `-1` means "look at errno".
 pub(crate) trait IsMinusOne: Copy {

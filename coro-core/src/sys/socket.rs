@@ -1,8 +1,8 @@
-//! Socket calls: create, bind, listen, accept, connect, options, and `sockaddr` conversions.
+//! Socket calls: create (one or a connected pair), bind, listen, accept, connect, options, and `sockaddr` conversions.
 //!
 //! Every socket is made non-blocking and close-on-exec at birth (`SOCK_NONBLOCK |
-//! SOCK_CLOEXEC`, `accept4`). Hooked symbols (`socket`, `connect`, `accept4`, `setsockopt`,
-//! `sendto`, `recvfrom`) are reached through raw system calls, see the module above.
+//! SOCK_CLOEXEC`, `accept4`). Hooked symbols (`socket`, `socketpair`, `connect`, `accept4`,
+//! `setsockopt`, `sendto`, `recvfrom`) are reached through raw system calls, see the module above.
 
 use std::io;
 use std::mem::{self, ManuallyDrop};
@@ -31,6 +31,15 @@ pub(crate) fn socket(domain: i32, ty: i32) -> io::Result<OwnedFd> {
     )?;
     // SAFETY: the kernel just returned this new descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `socketpair(domain, ty | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)`: two connected sockets.
+pub(crate) fn socketpair(domain: i32, ty: i32) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    let ty = ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    raw_syscall!(SYS_socketpair, domain, ty, 0, fds.as_mut_ptr())?;
+    // SAFETY: the kernel just returned these two new descriptors; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// A socket address in C form.
