@@ -7,18 +7,13 @@
 use std::io::Read;
 use std::time::Duration;
 
-fn watchdog(secs: u64) {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs));
-        eprintln!("watchdog: the test did not finish in {secs} s");
-        std::process::exit(101);
-    });
-}
+mod common;
+use common::watchdog;
 
 #[test]
 fn ureq_in_200_coroutines_against_tiny_http() {
     const REQUESTS: usize = 200;
-    watchdog(120);
+    let _watchdog = watchdog(120);
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
     let serving = std::thread::spawn(move || {
@@ -55,7 +50,7 @@ fn ureq_and_a_std_net_server_share_one_thread() {
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
     const REQUESTS: usize = 300;
-    watchdog(120);
+    let _watchdog = watchdog(120);
     // How many handlers are in their slow part at once: one at a time if the sleep blocked
     // the thread.
     let (now, most) = (

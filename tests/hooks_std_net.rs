@@ -11,15 +11,10 @@ use std::os::fd::{AsRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Fails the test binary instead of hanging it if the hooks do not yield.
-fn watchdog(secs: u64) {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs));
-        eprintln!("watchdog: a hooks test did not finish in {secs} s (the hooks did not yield?)");
-        std::process::exit(101);
-    });
-}
+mod common;
+use common::watchdog;
 
+/// Fails the test binary instead of hanging it if the hooks do not yield.
 /// A listener on 127.0.0.1 with a backlog large enough for every test's connections.
 fn listener() -> TcpListener {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -63,7 +58,7 @@ fn errno() -> i32 {
 #[test]
 fn std_net_1000_coroutines_one_thread_byte_exact() {
     const CONNS: usize = 1000;
-    watchdog(120);
+    let _watchdog = watchdog(120);
     coro::run(|| {
         assert!(coro::hooks::is_enabled());
         let l = listener();
@@ -113,7 +108,7 @@ fn std_net_1000_coroutines_one_thread_byte_exact() {
 
 #[test]
 fn thread_sleep_in_1000_coroutines_takes_one_sleep() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     let overlap = Rc::new(Overlap::default());
     let o = Rc::clone(&overlap);
     coro::run(move || {
@@ -141,7 +136,7 @@ fn thread_sleep_in_1000_coroutines_takes_one_sleep() {
 
 #[test]
 fn libc_sleeps_yield() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     let overlap = Rc::new(Overlap::default());
     let o = Rc::clone(&overlap);
     coro::run(move || {
@@ -212,7 +207,7 @@ fn libc_sleeps_yield() {
 
 #[test]
 fn user_nonblocking_gives_eagain() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (mut a, b) = tcp_pair();
         a.set_nonblocking(true).unwrap();
@@ -233,7 +228,7 @@ fn user_nonblocking_gives_eagain() {
 
 #[test]
 fn so_rcvtimeo_times_out_without_blocking_the_thread() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (mut a, _b) = tcp_pair();
         let ticks = Rc::new(Cell::new(0u32));
@@ -266,7 +261,7 @@ fn so_rcvtimeo_times_out_without_blocking_the_thread() {
 
 #[test]
 fn close_wakes_a_waiter_with_ebadf() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, _b) = tcp_pair();
         let fd = a.into_raw_fd();
@@ -285,7 +280,7 @@ fn close_wakes_a_waiter_with_ebadf() {
 
 #[test]
 fn hooks_off_blocks_the_thread() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let ticks = Rc::new(Cell::new(0u32));
         let stop = Rc::new(Cell::new(false));
@@ -319,7 +314,7 @@ fn hooks_off_blocks_the_thread() {
 
 #[test]
 fn errno_survives_a_switch() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, _b) = tcp_pair();
         a.set_read_timeout(Some(Duration::from_millis(60))).unwrap();
@@ -343,7 +338,7 @@ fn errno_survives_a_switch() {
 
 #[test]
 fn poll_select_and_name_lookup_in_coroutines() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, mut b) = tcp_pair();
         let fd = a.as_raw_fd();
@@ -410,7 +405,7 @@ fn poll_select_and_name_lookup_in_coroutines() {
 
 #[test]
 fn connect_refused_and_large_writes_complete() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
@@ -452,7 +447,7 @@ fn connect_refused_and_large_writes_complete() {
 
 #[test]
 fn recv_waitall_waits_for_every_byte() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, mut b) = tcp_pair();
         let writer = coro::spawn(move || {
@@ -480,7 +475,7 @@ fn recv_waitall_waits_for_every_byte() {
 
 #[test]
 fn a_socket_used_in_a_coroutine_still_blocks_outside() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     // The hooks make `a` non-blocking in the kernel while a coroutine waits on it...
     let (mut a, b) = coro::run(|| {
         let (mut a, mut b) = tcp_pair();
@@ -522,7 +517,7 @@ fn a_socket_used_in_a_coroutine_still_blocks_outside() {
 
 #[test]
 fn an_fd_number_closed_on_another_thread_is_watched_afresh() {
-    watchdog(30);
+    let _watchdog = watchdog(30);
     coro::run(|| {
         // `a` gets registered with this thread's event loop by a wait...
         let (mut a, mut b) = tcp_pair();
@@ -558,7 +553,7 @@ fn an_fd_number_closed_on_another_thread_is_watched_afresh() {
 
 #[test]
 fn hooks_work_on_every_thread_of_a_multi_thread_runtime() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     // Each thread runs its own server and 200 clients (std::net only); one std listener is
     // shared by both threads' accept loops, so sockets cross from one thread's loop to the
     // other's.
@@ -602,7 +597,7 @@ fn hooks_work_on_every_thread_of_a_multi_thread_runtime() {
 
 #[test]
 fn udp_ping_pong_between_coroutines() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -630,7 +625,7 @@ fn udp_ping_pong_between_coroutines() {
 #[test]
 fn a_forked_child_leaves_the_parents_event_loop_alone() {
     use std::os::unix::process::CommandExt;
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (mut a, b) = tcp_pair();
         let b = std::rc::Rc::new(RefCell::new(b));
@@ -665,7 +660,7 @@ fn a_forked_child_leaves_the_parents_event_loop_alone() {
 
 #[test]
 fn dup_and_dup2_copies_wait_like_the_original() {
-    watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, mut b) = tcp_pair();
         // SAFETY: dup/dup2 of an open fd; the copies are closed below.

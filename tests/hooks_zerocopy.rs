@@ -10,34 +10,10 @@
 use std::io::{ErrorKind, PipeReader, PipeWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Fails the test binary instead of hanging it if a hook blocks its thread; disarmed on drop.
-struct Watchdog(Arc<AtomicBool>);
-
-fn watchdog(secs: u64) -> Watchdog {
-    let done = Arc::new(AtomicBool::new(false));
-    let flag = done.clone();
-    std::thread::spawn(move || {
-        for _ in 0..secs * 10 {
-            std::thread::sleep(Duration::from_millis(100));
-            if flag.load(Ordering::Relaxed) {
-                return;
-            }
-        }
-        eprintln!("watchdog: a zero-copy test did not finish in {secs} s (a hook blocked?)");
-        std::process::exit(101);
-    });
-    Watchdog(done)
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
+mod common;
+use common::watchdog;
 
 /// A connected TCP pair on 127.0.0.1 (made inside a coroutine, so both ends are hooked).
 fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -131,7 +107,7 @@ fn drain_on_a_thread(mut r: PipeReader) -> std::thread::JoinHandle<Vec<u8>> {
 
 #[test]
 fn copy_from_a_parked_socket_into_a_pipe_waits_in_the_coroutine() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     let data = pattern(6 << 20, 1);
     let expect = data.clone();
     let got = coro::run(move || {
@@ -155,7 +131,7 @@ fn copy_from_a_parked_socket_into_a_pipe_waits_in_the_coroutine() {
 
 #[test]
 fn copy_from_a_pipe_into_a_parked_socket_waits_in_the_coroutine() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     let data = pattern(6 << 20, 2);
     let expect = data.clone();
     let got = coro::run(move || {
@@ -183,7 +159,7 @@ fn copy_from_a_pipe_into_a_parked_socket_waits_in_the_coroutine() {
 fn a_relay_through_a_pipe_runs_on_one_thread() {
     // socket -> pipe -> socket, every end in a coroutine of one thread: both copies wait on
     // the loop for the pipe as well as for their socket, or the test deadlocks.
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     let data = pattern(8 << 20, 3);
     let expect = data.clone();
     let got = coro::run(move || {
@@ -217,7 +193,7 @@ fn a_relay_through_a_pipe_runs_on_one_thread() {
 
 #[test]
 fn copy_outside_a_coroutine_on_a_socket_the_hooks_made_non_blocking() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     // Two pairs whose `a` ends the hooks made non-blocking inside a coroutine.
     let ((mut a1, b1), (mut a2, b2)) = coro::run(|| (parked_pair(), parked_pair()));
     assert!(kernel_nonblocking(a1.as_raw_fd()) && kernel_nonblocking(a2.as_raw_fd()));
@@ -265,7 +241,7 @@ fn copy_outside_a_coroutine_on_a_socket_the_hooks_made_non_blocking() {
 
 #[test]
 fn sendfile_to_a_parked_socket_sends_everything_in_one_call() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     let data = pattern(4 << 20, 6);
     let path = std::env::temp_dir().join(format!("coro-zerocopy-{}", std::process::id()));
     std::fs::write(&path, &data).unwrap();
@@ -287,7 +263,7 @@ fn sendfile_to_a_parked_socket_sends_everything_in_one_call() {
 
 #[test]
 fn user_non_blocking_wishes_pass_eagain_through() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, _b) = parked_pair();
         let (_r, w) = std::io::pipe().unwrap();
@@ -374,7 +350,7 @@ fn mmsgs(bufs: &mut [Vec<u8>]) -> (Vec<libc::iovec>, Vec<libc::mmsghdr>) {
 
 #[test]
 fn recvmmsg_on_udp_waits_for_every_message_in_a_coroutine() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -442,7 +418,7 @@ fn recvmmsg_on_udp_waits_for_every_message_in_a_coroutine() {
 fn sendmmsg_waits_for_room_in_a_coroutine() {
     // A datagram pair whose receiver drains slowly: 1024 messages of 4 KiB overflow the
     // sender's buffer, so one sendmmsg must wait (on this same thread) until all are queued.
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
         const COUNT: usize = 1024;
@@ -488,7 +464,7 @@ fn sendmmsg_waits_for_room_in_a_coroutine() {
 fn sendmmsg_on_a_stream_sends_whole_messages_in_order() {
     // Messages larger than the socket buffer, to a slow reader: each is cut short by a full
     // buffer and must be finished before the next one starts.
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     let mut out: Vec<Vec<u8>> = (0..8).map(|i| pattern(512 << 10, 100 + i)).collect();
     let expect = out.concat();
     let got = coro::run(move || {
@@ -508,7 +484,7 @@ fn sendmmsg_on_a_stream_sends_whole_messages_in_order() {
 
 #[test]
 fn a_deadline_scope_ends_a_splice_that_would_wait_forever() {
-    let _w = watchdog(60);
+    let _watchdog = watchdog(60);
     coro::run(|| {
         let (a, _b) = parked_pair(); // `_b` never writes
         let (_r, w) = std::io::pipe().unwrap();

@@ -68,3 +68,33 @@ pub(crate) fn run_child(test: &str, env: &[(&str, &str)], limit: Duration) -> Ou
     );
     out
 }
+
+/// Exits the test binary with a message if the test that armed it runs longer than `secs`
+/// (a hook that blocks its thread would hang it instead); disarmed when dropped, so a test
+/// that passed never fires it while later tests of the binary run.
+#[must_use = "the watchdog is disarmed when this guard is dropped"]
+pub(crate) struct Watchdog(Arc<AtomicBool>);
+
+/// Arms a [`Watchdog`] for the current test: keep the guard for the test's whole body.
+pub(crate) fn watchdog(secs: u64) -> Watchdog {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&done);
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    std::thread::spawn(move || {
+        for _ in 0..secs * 10 {
+            std::thread::sleep(Duration::from_millis(100));
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+        eprintln!("watchdog: {test} did not finish in {secs} s (did a hook block its thread?)");
+        std::process::exit(101);
+    });
+    Watchdog(done)
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}

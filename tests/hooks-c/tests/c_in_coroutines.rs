@@ -6,24 +6,18 @@ use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::rc::Rc;
-use std::time::Duration;
+
+#[path = "../../common/mod.rs"]
+mod common;
+use common::watchdog;
 
 const CLIENTS: usize = 100;
 /// Larger than a loopback socket's buffers, so that sends must wait for the server to read.
 const MSG: usize = 256 * 1024;
 
-/// Fails the test instead of hanging it if the hooks do not yield.
-fn watchdog(secs: u64) {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs));
-        eprintln!("watchdog: the test did not finish in {secs} s (the hooks did not yield?)");
-        std::process::exit(101);
-    });
-}
-
 #[test]
 fn c_blocking_client_in_100_coroutines() {
-    watchdog(120);
+    let _watchdog = watchdog(120);
     // How many clients are inside the C sleep at once: 1 if a sleep blocked the thread.
     let sleeping = Rc::new(Cell::new(0usize));
     let most = Rc::new(Cell::new(0usize));
@@ -76,7 +70,7 @@ fn c_blocking_client_in_100_coroutines() {
 #[test]
 fn dlopened_c_library_yields_too() {
     const N: usize = 50;
-    watchdog(120);
+    let _watchdog = watchdog(120);
     let lib = std::rc::Rc::new(coro_hooks_c::Dlopened::load().unwrap());
     coro::run(move || {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
