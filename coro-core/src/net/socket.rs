@@ -159,26 +159,36 @@ pub(crate) fn after_accept_failure(e: &io::Error) {
 }
 
 /// The error of an I/O call that ran out of time.
+#[cold]
+#[inline(never)]
 pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "the I/O operation timed out")
 }
 
 /// Waits until `fd` is ready for `interest`: parks the coroutine on epoll, or blocks the thread
-/// in `poll(2)` outside one. `ErrorKind::TimedOut` after `deadline`.
-#[inline]
+/// in `poll(2)` outside one. `ErrorKind::TimedOut` after `deadline`. Inlined into the I/O loop,
+/// so that a read parked on epoll has no frame of this function under its wait.
+#[inline(always)]
 pub(crate) fn wait(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
     let ready = if park::in_task() {
         fd_wait::wait_fd(fd, interest, deadline, "")?
     } else {
-        let events = if interest == Interest::READABLE {
-            libc::POLLIN
-        } else {
-            libc::POLLOUT
-        };
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        sys::wait_blocking(fd, events, timeout)?
+        wait_blocking(fd, interest, deadline)?
     };
     if ready { Ok(()) } else { Err(timed_out()) }
+}
+
+/// [`wait`] outside a coroutine: `poll(2)`.
+#[cold]
+#[inline(never)]
+fn wait_blocking(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io::Result<bool> {
+    let events = if interest == Interest::READABLE {
+        libc::POLLIN
+    } else {
+        libc::POLLOUT
+    };
+    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    sys::wait_blocking(fd, events, timeout)
 }
 
 /// A read or write timeout as std keeps it: `Some(0)` is refused.
@@ -250,6 +260,7 @@ macro_rules! impl_read_write {
     };
     (@for $t:ty) => {
         impl std::io::Read for $t {
+            #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.read_impl(buf)
             }
@@ -261,6 +272,7 @@ macro_rules! impl_read_write {
             }
         }
         impl std::io::Write for $t {
+            #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.write_impl(buf)
             }
@@ -278,6 +290,7 @@ pub(crate) use impl_read_write;
 /// Stream reads and writes shared by `TcpStream` and `UnixStream`.
 macro_rules! stream_io {
     () => {
+        #[inline]
         fn read_impl(&self, buf: &mut [u8]) -> std::io::Result<usize> {
             if buf.is_empty() {
                 return Ok(0);
@@ -308,6 +321,7 @@ macro_rules! stream_io {
             )
         }
 
+        #[inline]
         fn write_impl(&self, buf: &[u8]) -> std::io::Result<usize> {
             if buf.is_empty() {
                 return Ok(0);

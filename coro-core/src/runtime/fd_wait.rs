@@ -4,6 +4,8 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::ptr;
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::error::Error;
@@ -14,6 +16,7 @@ pub(crate) use super::driver::registration::Interest;
 use super::driver::registration::Prepared;
 use super::park::{Parked, current_task};
 use super::scheduler::{SCHED, Scheduler};
+use super::task::Task;
 
 fn not_in_task() -> io::Error {
     io::Error::other(Error::NotInCoroutine)
@@ -31,7 +34,131 @@ fn busy() -> io::Error {
 /// (retry the syscall, it tells); `Ok(false)`: the deadline passed; `Err`: not in a task, the
 /// fd cannot be watched (`EBADF`, also when the fd is closed while waiting), or an interrupt
 /// (`ECANCELED` for a cancel, `ETIMEDOUT` for a deadline scope). Never unwinds.
+///
+/// This function's frame, and the frames of its callers, are what a task parked in a read
+/// keeps on its stack (and a shared-stack task in its save buffer) for as long as it waits. So
+/// the common wait (no deadline, no cancel scope armed) is this one small frame around the
+/// switch: everything before the park is done in [`arm`] and everything after it in
+/// [`disarm`], which have returned by the time the task parks; only the fd, the interest, the
+/// registration's generation and the task stay live across the switch. Waits with a deadline or
+/// an armed cancel scope take [`wait_fd_slow`].
+#[inline]
 pub(crate) fn wait_fd(
+    fd: RawFd,
+    interest: Interest,
+    deadline: Option<Instant>,
+    call: &'static str,
+) -> io::Result<bool> {
+    match deadline {
+        None => wait_fd_short(fd, interest, call),
+        Some(_) => wait_fd_slow(fd, interest, deadline, call),
+    }
+}
+
+/// [`wait_fd`] without a deadline. Across the park it keeps four words: the task, the fd, the
+/// interest and the registration's generation; [`arm`] and [`disarm`] hand their answers back
+/// in registers, so that no result of theirs takes room in this frame.
+#[inline(never)]
+fn wait_fd_short(fd: RawFd, interest: Interest, call: &'static str) -> io::Result<bool> {
+    let (t, generation) = arm(fd, interest, call);
+    if t.is_null() {
+        return if generation == ARM_READY {
+            Ok(true)
+        } else {
+            wait_fd_slow(fd, interest, None, call)
+        };
+    }
+    // SAFETY: `arm` returned the running task, which its scheduler's slab holds until it
+    // finishes, and it cannot finish while this function runs on its stack.
+    let t = unsafe { &*t };
+    loop {
+        super::park::park_here(t);
+        match disarm(fd, interest, t, generation) {
+            DISARM_AGAIN => {}
+            DISARM_READY => return Ok(true),
+            errno => return Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
+}
+
+/// [`arm`]'s second word when it did not queue the task: the fd is ready.
+const ARM_READY: u32 = 0;
+/// [`arm`]'s second word when it did not queue the task: the wait is not one for the short
+/// path (a cancel scope is armed, a wake-up is pending, or an error is to be reported), which
+/// [`wait_fd_slow`] then makes, or reports, from the start.
+const ARM_SLOW: u32 = 1;
+
+/// The part of [`wait_fd`] before the park: registers `fd`, and queues the running task on
+/// its waiters unless it is ready. Returns the task and the registration's generation when it
+/// queued it; else a null task and [`ARM_READY`] or [`ARM_SLOW`].
+#[inline(never)]
+fn arm(fd: RawFd, interest: Interest, call: &'static str) -> (*const Task, u32) {
+    let Some(t) = current_task() else {
+        return (ptr::null(), ARM_SLOW);
+    };
+    if t.cancel.armed() || t.notified.get() {
+        return (ptr::null(), ARM_SLOW);
+    }
+    t.wait.set(Wait::Fd {
+        fd,
+        write: interest == Interest::WRITABLE,
+        call,
+    });
+    SCHED.with(|s| {
+        let Ok(mut d) = s.driver.try_borrow_mut() else {
+            return (ptr::null(), ARM_SLOW);
+        };
+        let d = &mut *d;
+        let generation = match d.fds.prepare(&d.poller, fd) {
+            Ok(Prepared::Registered(g)) => g,
+            Ok(Prepared::AlwaysReady) => return (ptr::null(), ARM_READY),
+            Err(_) => return (ptr::null(), ARM_SLOW),
+        };
+        if d.fds.is_ready(fd, interest) {
+            return (ptr::null(), ARM_READY);
+        }
+        let at = Rc::as_ptr(&t);
+        d.fds.add_waiter(fd, interest, t);
+        (at, generation)
+    })
+}
+
+/// [`disarm`]: woken spuriously, and queued on the fd's waiters again.
+const DISARM_AGAIN: i32 = 0;
+/// [`disarm`]: the fd is ready (or an error or hang-up is pending).
+const DISARM_READY: i32 = -1;
+
+/// The part of [`wait_fd`] after the park: takes the task off the fd's waiters and says how the
+/// wait ended: [`DISARM_READY`], an errno (`ECANCELED` for a cancel, `EBADF` for an fd closed
+/// while it waited), or [`DISARM_AGAIN`] after a spurious wake-up, when it has queued the task
+/// again.
+#[inline(never)]
+fn disarm(fd: RawFd, interest: Interest, t: &Task, generation: u32) -> i32 {
+    SCHED.with(|s| {
+        let mut d = s.driver.borrow_mut();
+        let queued = d.fds.remove_waiter(fd, t);
+        if t.cancel.is_cancelled() {
+            return libc::ECANCELED;
+        }
+        if d.fds.generation(fd) != Some(generation) {
+            return libc::EBADF;
+        }
+        if d.fds.is_ready(fd, interest) {
+            return DISARM_READY;
+        }
+        // Still waiting: queued again, with the reference the waiter list held, or a new one.
+        match queued.or_else(|| s.with_current(Rc::clone)) {
+            Some(rc) => d.fds.add_waiter(fd, interest, rc),
+            None => return libc::EBADF,
+        }
+        DISARM_AGAIN
+    })
+}
+
+/// [`wait_fd`] with a deadline or an armed cancel scope, whose timer and interrupts
+/// `Scheduler::park_wait` handles.
+#[inline(never)]
+fn wait_fd_slow(
     fd: RawFd,
     interest: Interest,
     deadline: Option<Instant>,

@@ -139,10 +139,19 @@ impl Scheduler {
     }
 }
 
+/// Parks the running task `t`, which the caller queued where a wake-up will find it, until it
+/// is unparked (perhaps spuriously): for the short wait paths that handle no deadline and no
+/// interrupt (see `fd_wait::wait_fd`), inlined so that the switch adds no frame of its own.
+#[inline(always)]
+pub(super) fn park_here(t: &Task) {
+    t.state.set(TaskState::Parked);
+    suspend(t);
+}
+
 /// Switches from the running task back to the loop. This is the park point a census's
 /// backtrace is taken at: the loop may resume the task in capture mode, and it then takes its
 /// backtrace and switches back at once (see `runtime/census.rs`).
-#[inline]
+#[inline(always)]
 fn suspend(t: &Task) {
     t.suspend_mode.set(census::SUSPENDED);
     loop {

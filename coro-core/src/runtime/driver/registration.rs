@@ -82,15 +82,30 @@ struct FdSlot {
     /// The first waiter lives inline (the common case: one reader or one writer), so that a
     /// wait and a wake-up touch only this slot's cache line.
     first: Option<Waiter>,
-    /// Further waiters (several coroutines polling one fd); capacity is kept.
-    more: Vec<Waiter>,
+    /// Further waiters (several coroutines polling one fd), boxed: a slot is kept for every
+    /// fd number up to the highest, and most fds never have a second waiter, so the slot stays
+    /// four words. Capacity is kept once made.
+    more: Option<Box<Vec<Waiter>>>,
 }
 
 impl FdSlot {
     fn waiter_count(&self) -> usize {
-        self.first.is_some() as usize + self.more.len()
+        self.first.is_some() as usize + self.more.as_ref().map_or(0, |m| m.len())
+    }
+
+    /// The further waiters, made on first use.
+    fn more(&mut self) -> &mut Vec<Waiter> {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    /// Takes one of the further waiters, if any.
+    fn pop_more(&mut self) -> Option<Waiter> {
+        self.more.as_mut().and_then(|m| m.pop())
     }
 }
+
+// A slot per fd number: keep it at four words.
+const _: () = assert!(size_of::<FdSlot>() == 32);
 
 /// What [`FdTable::prepare`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +128,9 @@ impl FdTable {
     fn slot(&mut self, fd: RawFd) -> &mut FdSlot {
         let i = fd as usize;
         if i >= self.slots.len() {
-            let len = (i + 1).next_power_of_two().max(64);
+            // Slots up to the fd and a few more: the vector's capacity still grows by doubling
+            // (amortized), but only the slots written take memory, not twice as many.
+            let len = (i + 1).next_multiple_of(64);
             self.slots.resize_with(len, FdSlot::default);
         }
         &mut self.slots[i]
@@ -226,27 +243,27 @@ impl FdTable {
         if slot.first.is_none() {
             slot.first = Some(w);
         } else {
-            slot.more.push(w);
+            slot.more().push(w);
         }
         self.waiting += 1;
     }
 
-    /// Takes `task` off `fd`'s waiter list (it woke for another reason).
-    pub(crate) fn remove_waiter(&mut self, fd: RawFd, task: &Rc<Task>) {
-        let Some(slot) = self.slots.get_mut(fd as usize) else {
-            return;
+    /// Takes `task` off `fd`'s waiter list (it woke for another reason); returns the list's
+    /// reference to it, if it was there.
+    pub(crate) fn remove_waiter(&mut self, fd: RawFd, task: &Task) -> Option<Rc<Task>> {
+        let slot = self.slots.get_mut(fd as usize)?;
+        let is = |w: &Waiter| std::ptr::eq(Rc::as_ptr(&w.task), task);
+        let removed = if slot.first.as_ref().is_some_and(is) {
+            let w = slot.first.take();
+            slot.first = slot.pop_more();
+            w
+        } else {
+            let more = slot.more.as_mut()?;
+            let i = more.iter().position(is)?;
+            Some(more.swap_remove(i))
         };
-        if slot
-            .first
-            .as_ref()
-            .is_some_and(|w| Rc::ptr_eq(&w.task, task))
-        {
-            slot.first = slot.more.pop();
-            self.waiting -= 1;
-        } else if let Some(i) = slot.more.iter().position(|w| Rc::ptr_eq(&w.task, task)) {
-            slot.more.swap_remove(i);
-            self.waiting -= 1;
-        }
+        self.waiting -= 1;
+        removed.map(|w| w.task)
     }
 
     /// Whether any task waits on any fd.
@@ -293,18 +310,20 @@ impl FdTable {
             self.waiting -= 1;
             wake(w.task);
         }
-        let mut i = 0;
-        while i < slot.more.len() {
-            if slot.more[i].interest & ready != 0 {
-                let w = slot.more.swap_remove(i);
-                self.waiting -= 1;
-                wake(w.task);
-            } else {
-                i += 1;
+        if let Some(more) = slot.more.as_mut() {
+            let mut i = 0;
+            while i < more.len() {
+                if more[i].interest & ready != 0 {
+                    let w = more.swap_remove(i);
+                    self.waiting -= 1;
+                    wake(w.task);
+                } else {
+                    i += 1;
+                }
             }
         }
         if slot.first.is_none() {
-            slot.first = slot.more.pop();
+            slot.first = slot.pop_more();
         }
     }
 
@@ -324,8 +343,10 @@ impl FdTable {
         if let Some(w) = slot.first.take() {
             wake(w.task);
         }
-        for w in slot.more.drain(..) {
-            wake(w.task);
+        if let Some(more) = slot.more.as_mut() {
+            for w in more.drain(..) {
+                wake(w.task);
+            }
         }
     }
 }
