@@ -16,6 +16,7 @@
 //! - `id.rs`: coroutine ids;
 //! - `extension.rs`: the extension word and the end hook the layer above registers;
 //! - `save.rs`: the buffer a shared-stack coroutine's frames wait in while it is evicted;
+//! - `slab.rs`: the per-thread size-class slab those buffers come from;
 //! - `debugger.rs`: where a debugger finds a coroutine's saved context, state and stack;
 //! - `sanitizer.rs`: AddressSanitizer's fiber annotations around each switch (ASan builds only).
 //!
@@ -29,6 +30,7 @@ mod extension;
 mod id;
 mod sanitizer;
 mod save;
+mod slab;
 mod yielder;
 
 use std::alloc::Layout;

@@ -1,26 +1,26 @@
 //! [`SaveBuf`]: where a shared-stack coroutine's live frames wait while another coroutine runs
 //! on its stack.
 
-use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::ptr;
 
-/// A heap buffer sized to the frames it holds (no fixed 64 KiB as in libco): it grows when a
-/// coroutine suspends deeper than before and shrinks when it uses less than half of it.
+use super::slab::{self, Buf, GRAIN};
+
+/// A buffer sized to the frames it holds (no fixed 64 KiB as in libco), from the thread's
+/// slab (`slab.rs`): it grows when a coroutine suspends deeper than before and shrinks when it
+/// uses less than half of it.
 ///
 /// It holds the frame bytes and one more word (see [`SaveBuf::save_frame`]), and nothing else:
-/// the frames end on a 16-byte boundary in it (see [`SaveBuf::layout`]), and the copy uses
-/// unaligned moves on the buffer's side, aligned ones on the stack's.
+/// it is [`GRAIN`]-aligned and a whole number of grains long, and the frames end at its end
+/// (see [`SaveBuf::layout`]), 32-aligned as they are on the stack, so the copy uses aligned
+/// moves on both sides.
 pub(crate) struct SaveBuf {
     ptr: Cell<*mut u8>,
-    /// Bytes allocated.
+    /// Bytes allocated, with `Buf::SYSTEM` set for a buffer of the system allocator.
     cap: Cell<u32>,
-    /// Frame bytes held (the extra word follows them).
+    /// Frame bytes held (the extra word lies just below them).
     used: Cell<u32>,
 }
-
-/// The alignment of the buffer: what the allocator gives anyway.
-const ALIGN: usize = 16;
 
 /// The top bytes of a shared stack that are never saved: the bootstrap frame. After the first
 /// run of any coroutine there they hold the trampoline's return address, the same for every
@@ -72,7 +72,7 @@ impl SaveBuf {
         let end = top - FRAMES_END;
         let len = end - sp;
         let need = len + 8;
-        let cap = self.cap.get() as usize;
+        let cap = self.cap();
         if need > cap || need * 2 < cap {
             self.grow(need);
         }
@@ -107,8 +107,8 @@ impl SaveBuf {
     pub(crate) unsafe fn restore_frame(&self, top: usize, limit: usize) {
         let end = top - FRAMES_END;
         let len = self.used.get() as usize;
-        if len > end.saturating_sub(limit) || len + 8 > self.cap.get() as usize {
-            bad_restore(top, limit, len, self.cap.get());
+        if len > end.saturating_sub(limit) || len + 8 > self.cap() {
+            bad_restore(top, limit, len, self.cap());
         }
         let (frames_end, word) = self.layout(len);
         // Valgrind's memcheck may count these addresses as freed stack (see `stack::valgrind`).
@@ -125,37 +125,34 @@ impl SaveBuf {
     }
 
     /// Where the frames of `len` bytes end in the buffer, and where the extra word goes: the
-    /// word after the frames or before them, whichever puts the end of the frames on a 16-byte
-    /// boundary (the allocator's alignment), so that fewer of the 32-byte moves split a cache
-    /// line. The buffer must hold at least `len + 8` bytes.
+    /// frames end at the buffer's end, a [`GRAIN`] boundary as on the stack, so that every
+    /// 32-byte move of the copy is aligned on both sides; the word lies just below them. The
+    /// buffer must hold at least `len + 8` bytes.
     #[inline(always)]
     fn layout(&self, len: usize) -> (*mut u8, *mut u8) {
-        let buf = self.ptr.get();
-        if len.is_multiple_of(16) {
-            (buf.wrapping_add(len), buf.wrapping_add(len))
-        } else {
-            (buf.wrapping_add(len + 8), buf)
-        }
+        let end = self.ptr.get().wrapping_add(self.cap());
+        (end, end.wrapping_sub(len + 8))
+    }
+
+    /// The buffer's size in bytes.
+    #[inline(always)]
+    fn cap(&self) -> usize {
+        (self.cap.get() & !Buf::SYSTEM) as usize
     }
 
     #[cold]
     fn grow(&self, need: usize) {
-        // Checked, so that `cap` and `used` can never be truncated.
-        let (Ok(cap), Ok(layout)) = (u32::try_from(need), Layout::from_size_align(need, ALIGN))
-        else {
+        // Checked, so that `cap` and `used` can never be truncated (nor reach `Buf::SYSTEM`).
+        if need > (Buf::SYSTEM as usize) - GRAIN {
             panic!(
                 "a shared-stack coroutine's live frames of {need} bytes do not fit a save buffer \
-                 (at most 4 GiB); give coroutines this deep an owned stack"
+                 (at most 2 GiB); give coroutines this deep an owned stack"
             )
-        };
-        self.free();
-        // SAFETY: the layout has a non-zero size (at least the extra word).
-        let p = unsafe { alloc::alloc(layout) };
-        if p.is_null() {
-            alloc::handle_alloc_error(layout);
         }
-        self.ptr.set(p);
-        self.cap.set(cap);
+        self.free();
+        let buf = slab::take(need);
+        self.ptr.set(buf.ptr);
+        self.cap.set(buf.cap);
     }
 
     /// The frame bytes it holds (the frames of a suspended coroutine evicted from its stack).
@@ -167,9 +164,14 @@ impl SaveBuf {
     pub(crate) fn free(&self) {
         let p = self.ptr.replace(ptr::null_mut());
         if !p.is_null() {
-            let layout = Layout::from_size_align(self.cap.get() as usize, ALIGN).expect("layout");
-            // SAFETY: `p` was allocated by `grow` with this layout.
-            unsafe { alloc::dealloc(p, layout) };
+            // SAFETY: `p` and `cap` came from `slab::take` on this thread (a coroutine, whose
+            // control block holds this buffer, never leaves its thread), and `p` is forgotten.
+            unsafe {
+                slab::give(Buf {
+                    ptr: p,
+                    cap: self.cap.get(),
+                })
+            };
         }
         self.cap.set(0);
         self.used.set(0);
@@ -197,7 +199,7 @@ fn bad_frame(top: usize, limit: usize, sp: usize) -> ! {
 /// The panic of [`SaveBuf::restore_frame`] for frames that do not fit.
 #[cold]
 #[inline(never)]
-fn bad_restore(top: usize, limit: usize, len: usize, cap: u32) -> ! {
+fn bad_restore(top: usize, limit: usize, len: usize, cap: usize) -> ! {
     panic!(
         "coro: a shared-stack coroutine's saved frames ({len} bytes, in a {cap}-byte buffer) do \
          not fit below the top of its shared stack ({limit:#x} .. {top:#x}); nothing was \
@@ -207,9 +209,9 @@ fn bad_restore(top: usize, limit: usize, len: usize, cap: u32) -> ! {
 
 /// Copies the `len` bytes that end at `src_end` to end at `dst_end`, from the top down:
 /// 32-byte moves where the CPU has AVX (then the last 8 to 24 bytes as 8-byte words), 16-byte
-/// ones otherwise (then one 8-byte word for an odd word at the bottom). One side, the stack's,
-/// is 32-aligned; the other, the buffer's, only 8-aligned, which costs a split cache line now
-/// and then and saves the buffer the slack that aligning it would take.
+/// ones otherwise (then one 8-byte word for an odd word at the bottom). Both ends are
+/// 32-aligned (the stack's below its top, the buffer's at its end; see `SaveBuf::layout`), so
+/// no move splits a cache line.
 ///
 /// Frames are a couple of hundred bytes, and a copy that size is bound by the stores a core
 /// retires per cycle: the widest stores make the fewest. A call to memcpy spends a good part of
@@ -219,10 +221,13 @@ fn bad_restore(top: usize, limit: usize, len: usize, cap: u32) -> ! {
 /// # Safety
 ///
 /// `src_end - len .. src_end` readable, `dst_end - len .. dst_end` writable, not overlapping;
-/// both ends 8-aligned; `len` a multiple of 8.
+/// both ends 32-aligned; `len` a multiple of 8.
 #[inline(always)]
 unsafe fn copy_frame(src_end: *const u8, dst_end: *mut u8, len: usize) {
     debug_assert_eq!(len % 8, 0);
+    debug_assert!(
+        (src_end as usize).is_multiple_of(GRAIN) && (dst_end as usize).is_multiple_of(GRAIN)
+    );
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx") {
@@ -248,16 +253,16 @@ unsafe fn copy_frame(src_end: *const u8, dst_end: *mut u8, len: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn copy_frame_sse2(src_end: *const u8, dst_end: *mut u8, len: usize) {
-    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128};
+    use std::arch::x86_64::{__m128i, _mm_load_si128, _mm_store_si128};
     let (mut s, mut d) = (src_end, dst_end);
     let whole = len & !15;
     let mut left = whole;
     while left != 0 {
-        // SAFETY: `s - 16 .. s` and `d - 16 .. d` lie inside both ranges.
+        // SAFETY: `s - 16 .. s` and `d - 16 .. d` lie inside both ranges, 16-aligned.
         unsafe {
             s = s.sub(16);
             d = d.sub(16);
-            _mm_storeu_si128(d.cast::<__m128i>(), _mm_loadu_si128(s.cast::<__m128i>()));
+            _mm_store_si128(d.cast::<__m128i>(), _mm_load_si128(s.cast::<__m128i>()));
         }
         left -= 16;
     }
@@ -273,21 +278,21 @@ unsafe fn copy_frame_sse2(src_end: *const u8, dst_end: *mut u8, len: usize) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
-    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_storeu_si256};
+    use std::arch::x86_64::{__m256i, _mm256_load_si256, _mm256_store_si256};
     let (mut s, mut d) = (src_end, dst_end);
     let whole = len & !31;
     // Two 32-byte chunks a round, then one: a frame is a few hundred bytes, and a loop of one
     // chunk spends a large share of its instructions on its own control.
     let mut left = whole;
     while left >= 64 {
-        // SAFETY: `s - 64 .. s` and `d - 64 .. d` lie inside both ranges.
+        // SAFETY: `s - 64 .. s` and `d - 64 .. d` lie inside both ranges, 32-aligned.
         unsafe {
             s = s.sub(64);
             d = d.sub(64);
-            let hi = _mm256_loadu_si256(s.add(32).cast::<__m256i>());
-            let lo = _mm256_loadu_si256(s.cast::<__m256i>());
-            _mm256_storeu_si256(d.add(32).cast::<__m256i>(), hi);
-            _mm256_storeu_si256(d.cast::<__m256i>(), lo);
+            let hi = _mm256_load_si256(s.add(32).cast::<__m256i>());
+            let lo = _mm256_load_si256(s.cast::<__m256i>());
+            _mm256_store_si256(d.add(32).cast::<__m256i>(), hi);
+            _mm256_store_si256(d.cast::<__m256i>(), lo);
         }
         left -= 64;
     }
@@ -296,7 +301,7 @@ unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
         unsafe {
             s = s.sub(32);
             d = d.sub(32);
-            _mm256_storeu_si256(d.cast::<__m256i>(), _mm256_loadu_si256(s.cast::<__m256i>()));
+            _mm256_store_si256(d.cast::<__m256i>(), _mm256_load_si256(s.cast::<__m256i>()));
         }
     }
     // SAFETY: the last 0 to 24 bytes lie inside both ranges, 8-aligned.
