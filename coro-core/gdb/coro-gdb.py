@@ -33,7 +33,8 @@ from gdb.unwinder import Unwinder, register_unwinder
 
 REGISTRY_SYMBOL = "CORO_DEBUG_REGISTRY"
 MAGIC = b"coro-dbg"
-VERSION = 1
+VERSION = 2
+UNKNOWN = 0xFFFFFFFF
 TASK_STATES = ("queued", "yielded", "running", "parked", "done")
 COROUTINE_STATES = ("fresh", "suspended", "running", "finished")
 
@@ -89,7 +90,7 @@ class Layout:
 
     def __init__(self):
         self.addr = _registry_address()
-        head = _read(self.addr, 80)
+        head = _read(self.addr, 116)
         if head[0:8] != MAGIC:
             raise CoroError("%s at %#x has no magic: not coro's registry" % (REGISTRY_SYMBOL, self.addr))
         (self.version, self.record_size, self.sp_offset, self.state_offset) = struct.unpack_from("<IIII", head, 8)
@@ -105,26 +106,45 @@ class Layout:
         offsets = struct.unpack_from("<II", head, 60)
         self.frame_regs = list(zip(names, offsets))
         (self.tables,) = struct.unpack_from("<Q", head, 72)
+        # Where a task keeps its id, state byte and name, and how a Box<str> and a Location
+        # are laid out (UNKNOWN when the program has not measured it).
+        (self.task_id, self.task_state, self.task_name) = struct.unpack_from("<III", head, 80)
+        (self.str_ptr, self.str_len) = struct.unpack_from("<II", head, 92)
+        (self.loc_file_ptr, self.loc_file_len, self.loc_line, self.loc_column) = struct.unpack_from("<IIII", head, 100)
 
 
 class Task:
     """One record of the registry."""
 
     def __init__(self, layout, tid, addr):
-        raw = _read(addr, 96)
-        (self.id, self.control, self.task, task_state, name, name_len, file, file_len) = struct.unpack_from("<8Q", raw, 0)
-        (self.line, self.column) = struct.unpack_from("<II", raw, 64)
-        (self.stack_top, self.stack_size, occupant_slot) = struct.unpack_from("<3Q", raw, 72)
+        raw = _read(addr, 48)
+        (self.task, self.control, site, self.stack_top, self.stack_size, occupant_slot) = struct.unpack_from("<6Q", raw, 0)
         self.tid = tid
-        self.name = _str(name, name_len)
-        self.site = "%s:%d:%d" % (_str(file, file_len), self.line, self.column)
-        self.task_state = layout.task_states.get(_u8(task_state), "?") if task_state else "?"
+        self.id = _u64(self.task + layout.task_id)
+        self.name = self._name(layout)
+        self.site = self._site(layout, site)
+        self.task_state = layout.task_states.get(_u8(self.task + layout.task_state), "?")
         self.state = layout.coroutine_states.get(_u8(self.control + layout.state_offset), "?")
         self.sp = _u64(self.control + layout.sp_offset)
         self.shared = occupant_slot != 0
         # On a shared stack, the frames are in place only while the stack's occupant is this
         # coroutine's control block.
         self.in_place = not self.shared or _u64(occupant_slot) == self.control
+
+    def _name(self, layout):
+        if UNKNOWN in (layout.str_ptr, layout.str_len):
+            return ""
+        at = self.task + layout.task_name
+        return _str(_u64(at + layout.str_ptr), _u64(at + layout.str_len))
+
+    @staticmethod
+    def _site(layout, site):
+        if UNKNOWN in (layout.loc_file_ptr, layout.loc_file_len, layout.loc_line, layout.loc_column):
+            return "?"
+        file = _str(_u64(site + layout.loc_file_ptr), _u64(site + layout.loc_file_len))
+        line = struct.unpack("<I", _read(site + layout.loc_line, 4))[0]
+        column = struct.unpack("<I", _read(site + layout.loc_column, 4))[0]
+        return "%s:%d:%d" % (file, line, column)
 
     def stack(self):
         kind = "shared" if self.shared else "owned"

@@ -6,15 +6,22 @@
 //! ```text
 //!  CORO_DEBUG_REGISTRY (exported symbol)      one Table per scheduler       records, by slab index
 //!  +-----------------------------+            +------------------+          +--------------------+
-//!  | magic "coro-dbg", version   |            | next ------------+--> ...   | id (0: empty slot) |
+//!  | magic "coro-dbg", version   |            | next ------------+--> ...   | task (0: empty)    |
 //!  | record size                 |            | scheduler, tid   |          | control block      |
-//!  | control block: sp, state    |            | records ---------+--------> | task, task state   |
-//!  | state byte values           |            | len, live        |          | name, spawn site   |
-//!  | switch frame: size, pc,     |            +------------------+          | stack top, size,   |
-//!  |   two registers and offsets |                                          | occupant slot      |
-//!  | tables ---------------------+--> first Table                           +--------------------+
+//!  | control block: sp, state    |            | records ---------+--------> | spawn site         |
+//!  | state byte values           |            | len, live        |          | stack top, size,   |
+//!  | switch frame: size, pc,     |            +------------------+          | occupant slot      |
+//!  |   two registers and offsets |                                          +--------------------+
+//!  | tables ---------------------+--> first Table
+//!  | task: id, state, name       |
+//!  | str and Location layouts    |
 //!  +-----------------------------+
 //! ```
+//!
+//! A record holds what a debugger cannot find from the task itself: the id, the task state
+//! and the name are read from the `Task` (at offsets the registry gives), the spawn site's file
+//! and line from its `Location` (whose layout, like a `Box<str>`'s, std does not fix: it is
+//! measured once, at the first spawn, and published in the registry).
 //!
 //! A scheduler's records are indexed like its task slab (the slot index of a task's key), so a
 //! spawn writes one record in place and a finish clears its id: no allocation in steady state,
@@ -33,19 +40,24 @@
 //! finished, so their records stay; their tables are not reused.
 
 use std::cell::RefCell;
+use std::mem::offset_of;
+use std::panic::Location;
 use std::ptr;
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
-use crate::coroutine::debugger::{self as layout, DebugView};
+use crate::coroutine::debugger as layout;
 use crate::sys;
 
 use super::scheduler::Scheduler;
 use super::task::{Task, TaskState};
 
 /// The version of the layout below; the gdb script refuses a version it does not know.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+
+/// A layout offset not measured (yet, or ever): the debugger shows `?` for what needs it.
+const UNKNOWN: u32 = u32::MAX;
 
 /// The root of the registry, found by the debugger through its symbol.
 #[repr(C)]
@@ -77,6 +89,20 @@ pub(crate) struct Registry {
     frame_reg_offsets: [u32; 2],
     /// The first table of the list of every scheduler's table.
     tables: AtomicPtr<Table>,
+    /// The offsets of the id (a u64), the state byte and the name (an `Option<Box<str>>`) in
+    /// a `Task`.
+    task_id: u32,
+    task_state: u32,
+    task_name: u32,
+    /// The offsets of the pointer and the length words in a `Box<str>` (measured).
+    str_ptr: AtomicU32,
+    str_len: AtomicU32,
+    /// The offsets in a `std::panic::Location` of its file's pointer and length words and of
+    /// its line and column (u32 each) (measured).
+    loc_file_ptr: AtomicU32,
+    loc_file_len: AtomicU32,
+    loc_line: AtomicU32,
+    loc_column: AtomicU32,
 }
 
 /// The registry: the one symbol coro's gdb script looks up.
@@ -110,6 +136,15 @@ pub(crate) static CORO_DEBUG_REGISTRY: Registry = Registry {
         coro_asm::SUSPENDED_FRAME.regs[1].1 as u32,
     ],
     tables: AtomicPtr::new(ptr::null_mut()),
+    task_id: offset_of!(Task, id) as u32,
+    task_state: offset_of!(Task, state) as u32,
+    task_name: offset_of!(Task, name) as u32,
+    str_ptr: AtomicU32::new(UNKNOWN),
+    str_len: AtomicU32::new(UNKNOWN),
+    loc_file_ptr: AtomicU32::new(UNKNOWN),
+    loc_file_len: AtomicU32::new(UNKNOWN),
+    loc_line: AtomicU32::new(UNKNOWN),
+    loc_column: AtomicU32::new(UNKNOWN),
 };
 
 /// The byte a `TaskState` is in memory, which the debugger compares with.
@@ -155,31 +190,17 @@ pub(crate) struct Table {
     live: usize,
 }
 
-/// One live task, as the debugger reads it. An `id` of 0 marks an empty slot.
+/// One live task, as the debugger reads it. A `task` of 0 marks an empty slot.
 #[repr(C)]
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // Written for the debugger; Rust reads only `id`.
+#[allow(dead_code)] // Written for the debugger; Rust reads only `task`.
 struct Record {
-    /// The coroutine's id.
-    id: u64,
+    /// The `Task`: its id, state and name are read from it (see `Registry`).
+    task: usize,
     /// Its control block (see `coroutine::debugger::DebugView`).
     control: usize,
-    /// The `Task`, for a debugger that has Rust debug info and wants more.
-    task: usize,
-    /// The task's state byte.
-    task_state: usize,
-    /// The name given at spawn (UTF-8), or 0.
-    name: usize,
-    /// The name's length in bytes.
-    name_len: usize,
-    /// The spawn site's file (UTF-8).
-    file: usize,
-    /// The file name's length in bytes.
-    file_len: usize,
-    /// The spawn site's line.
-    line: u32,
-    /// The spawn site's column.
-    column: u32,
+    /// Its spawn site, a `&'static Location`.
+    site: usize,
     /// The top of its stack.
     stack_top: usize,
     /// The usable bytes of its stack.
@@ -189,16 +210,9 @@ struct Record {
 }
 
 const EMPTY: Record = Record {
-    id: 0,
-    control: 0,
     task: 0,
-    task_state: 0,
-    name: 0,
-    name_len: 0,
-    file: 0,
-    file_len: 0,
-    line: 0,
-    column: 0,
+    control: 0,
+    site: 0,
     stack_top: 0,
     stack_size: 0,
     occupant_slot: 0,
@@ -316,7 +330,7 @@ impl Local {
             self.records.resize(index + 1, EMPTY);
         }
         let slot = &mut self.records[index];
-        let live = match (slot.id, record.id) {
+        let live = match (slot.task, record.task) {
             (0, 0) => 0,
             (0, _) => 1,
             (_, 0) => -1,
@@ -354,13 +368,85 @@ pub(crate) fn spawned(scheduler: &Scheduler, task: &Rc<Task>) {
     let Some(view) = task.co.borrow().as_ref().map(|co| co.debug_view()) else {
         return;
     };
-    let record = record(task, view);
+    if !MEASURED.load(Ordering::Relaxed) {
+        measure_layouts(task.site);
+    }
+    let record = Record {
+        task: ptr::from_ref::<Task>(task) as usize,
+        control: view.control,
+        site: ptr::from_ref(task.site) as usize,
+        stack_top: view.stack_top,
+        stack_size: view.stack_size,
+        occupant_slot: view.occupant_slot,
+    };
     let _ = TABLES.try_with(|tables| {
         tables
             .borrow_mut()
             .of(ptr::from_ref(scheduler) as usize)
             .put(task.key.get().0 as usize, record);
     });
+}
+
+/// Whether [`measure_layouts`] has run on a site whose line and column differ (which tells them
+/// apart).
+static MEASURED: AtomicBool = AtomicBool::new(false);
+
+/// Measures where a `Box<str>` keeps its pointer and length, and where a `Location` keeps its
+/// file, line and column (std fixes neither layout), from values whose contents are known, and
+/// publishes the offsets in the registry. A part not found stays [`UNKNOWN`].
+#[cold]
+fn measure_layouts(site: &'static Location<'static>) {
+    if site.line() == site.column() {
+        return; // Try again with the next spawn's site.
+    }
+    MEASURED.store(true, Ordering::Relaxed);
+    let r = &CORO_DEBUG_REGISTRY;
+    let name: Box<str> = Box::from("coro");
+    let words: [usize; 2] = {
+        const { assert!(size_of::<Box<str>>() == 2 * size_of::<usize>()) };
+        // SAFETY: a `Box<str>` is two words (checked above); they are only read.
+        unsafe { std::mem::transmute_copy(&name) }
+    };
+    let at = |w: &[usize], v: usize| w.iter().position(|&x| x == v);
+    let word = size_of::<usize>();
+    if let (Some(p), Some(l)) = (at(&words, name.as_ptr() as usize), at(&words, name.len())) {
+        r.str_ptr.store((p * word) as u32, Ordering::Relaxed);
+        r.str_len.store((l * word) as u32, Ordering::Relaxed);
+    }
+    // The Location's words and its u32 halves.
+    let size = size_of::<Location<'static>>();
+    let base = ptr::from_ref(site).cast::<u8>();
+    // SAFETY: `site` is a live `Location` of `size` bytes, read as plain bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(base, size) };
+    let read = |i: usize, n: usize| {
+        bytes[i..i + n]
+            .iter()
+            .rev()
+            .fold(0usize, |a, &b| a << 8 | b as usize)
+    };
+    // The first `n`-byte field at a multiple of `n` holding `v`, overlapping none of the
+    // fields already found (`taken`: offset and size).
+    let find = |n: usize, v: usize, taken: &[(usize, usize)]| {
+        (0..size / n)
+            .map(|i| i * n)
+            .find(|&i| read(i, n) == v && !taken.iter().any(|&(o, m)| i < o + m && o < i + n))
+    };
+    let file = site.file();
+    let file_ptr = find(word, file.as_ptr() as usize, &[]);
+    let file_len = file_ptr.and_then(|p| find(word, file.len(), &[(p, word)]));
+    if let (Some(p), Some(l)) = (file_ptr, file_len)
+        && let Some(line) = find(4, site.line() as usize, &[(p, word), (l, word)])
+        && let Some(column) = find(
+            4,
+            site.column() as usize,
+            &[(p, word), (l, word), (line, 4)],
+        )
+    {
+        r.loc_file_ptr.store(p as u32, Ordering::Relaxed);
+        r.loc_file_len.store(l as u32, Ordering::Relaxed);
+        r.loc_line.store(line as u32, Ordering::Relaxed);
+        r.loc_column.store(column as u32, Ordering::Relaxed);
+    }
 }
 
 /// Forgets the task `task`, which `scheduler` is finishing.
@@ -373,34 +459,9 @@ pub(crate) fn finished(scheduler: &Scheduler, task: &Task) {
     });
 }
 
-/// The record of `task`, whose coroutine is at `view`.
-fn record(task: &Task, view: DebugView) -> Record {
-    let (name, name_len) = task
-        .name
-        .as_deref()
-        .map_or((0, 0), |n| (n.as_ptr() as usize, n.len()));
-    let file = task.site.file();
-    Record {
-        id: task.id,
-        control: view.control,
-        task: ptr::from_ref(task) as usize,
-        task_state: task.state.as_ptr() as usize,
-        name,
-        name_len,
-        file: file.as_ptr() as usize,
-        file_len: file.len(),
-        line: task.site.line(),
-        column: task.site.column(),
-        stack_top: view.stack_top,
-        stack_size: view.stack_size,
-        occupant_slot: view.occupant_slot,
-    }
-}
-
 // The layout the gdb script reads (coro-core/gdb/coro-gdb.py), pinned: a change here is a new
 // VERSION and a change there.
 const _: () = {
-    use std::mem::offset_of;
     assert!(offset_of!(Registry, version) == 8);
     assert!(offset_of!(Registry, record_size) == 12);
     assert!(offset_of!(Registry, sp_offset) == 16);
@@ -419,20 +480,22 @@ const _: () = {
     assert!(offset_of!(Table, records) == 24);
     assert!(offset_of!(Table, len) == 32);
     assert!(offset_of!(Table, live) == 40);
-    assert!(offset_of!(Record, id) == 0);
+    assert!(offset_of!(Registry, task_id) == 80);
+    assert!(offset_of!(Registry, task_state) == 84);
+    assert!(offset_of!(Registry, task_name) == 88);
+    assert!(offset_of!(Registry, str_ptr) == 92);
+    assert!(offset_of!(Registry, str_len) == 96);
+    assert!(offset_of!(Registry, loc_file_ptr) == 100);
+    assert!(offset_of!(Registry, loc_file_len) == 104);
+    assert!(offset_of!(Registry, loc_line) == 108);
+    assert!(offset_of!(Registry, loc_column) == 112);
+    assert!(offset_of!(Record, task) == 0);
     assert!(offset_of!(Record, control) == 8);
-    assert!(offset_of!(Record, task) == 16);
-    assert!(offset_of!(Record, task_state) == 24);
-    assert!(offset_of!(Record, name) == 32);
-    assert!(offset_of!(Record, name_len) == 40);
-    assert!(offset_of!(Record, file) == 48);
-    assert!(offset_of!(Record, file_len) == 56);
-    assert!(offset_of!(Record, line) == 64);
-    assert!(offset_of!(Record, column) == 68);
-    assert!(offset_of!(Record, stack_top) == 72);
-    assert!(offset_of!(Record, stack_size) == 80);
-    assert!(offset_of!(Record, occupant_slot) == 88);
-    assert!(size_of::<Record>() == 96);
+    assert!(offset_of!(Record, site) == 16);
+    assert!(offset_of!(Record, stack_top) == 24);
+    assert!(offset_of!(Record, stack_size) == 32);
+    assert!(offset_of!(Record, occupant_slot) == 40);
+    assert!(size_of::<Record>() == 48);
 };
 
 /// The gdb script, carried in the binary's `.debug_gdb_scripts` section as an inline script
