@@ -18,7 +18,9 @@ pub(crate) struct JoinInner<T> {
     done: Cell<bool>,
     /// A `select!` join arm took the result.
     taken: Cell<bool>,
-    waiter: RefCell<Option<Unparker>>,
+    /// A `Cell`, not a `RefCell`: it is only ever set, replaced or taken whole, and the borrow
+    /// flag would take the slot of every spawned task a malloc size class up.
+    waiter: Cell<Option<Unparker>>,
 }
 
 impl<T> JoinInner<T> {
@@ -27,7 +29,7 @@ impl<T> JoinInner<T> {
             result: RefCell::new(None),
             done: Cell::new(false),
             taken: Cell::new(false),
-            waiter: RefCell::new(None),
+            waiter: Cell::new(None),
         }
     }
 
@@ -44,7 +46,7 @@ pub(crate) struct Completion<T>(pub(crate) Rc<JoinInner<T>>);
 impl<T> Drop for Completion<T> {
     fn drop(&mut self) {
         self.0.done.set(true);
-        let waiter = self.0.waiter.borrow_mut().take();
+        let waiter = self.0.waiter.take();
         if let Some(w) = waiter {
             w.unpark();
         }
@@ -108,7 +110,7 @@ impl<T> JoinHandle<T> {
                     self.task.id
                 );
             }
-            *self.inner.waiter.borrow_mut() = Some(park::current_unparker());
+            self.inner.waiter.set(Some(park::current_unparker()));
             park::park(Wait::Join { id: self.task.id });
         }
         self.take()
@@ -118,7 +120,7 @@ impl<T> JoinHandle<T> {
     /// that re-check `is_finished`. A wait of coro's own (an interrupt unwinds from it).
     pub(crate) fn wait_once(&self) {
         if !self.is_finished() {
-            *self.inner.waiter.borrow_mut() = Some(park::current_unparker());
+            self.inner.waiter.set(Some(park::current_unparker()));
             park::park(Wait::Join { id: self.task.id });
         }
     }
@@ -130,13 +132,13 @@ impl<T> JoinHandle<T> {
 
     /// Registers `u` to be woken when the coroutine finishes.
     pub(crate) fn set_waiter(&self, u: Unparker) {
-        *self.inner.waiter.borrow_mut() = Some(u);
+        self.inner.waiter.set(Some(u));
     }
 
     /// Forgets the party [`set_waiter`](Self::set_waiter) registered (a `select!` that took
     /// another arm).
     pub(crate) fn clear_waiter(&self) {
-        self.inner.waiter.borrow_mut().take();
+        self.inner.waiter.take();
     }
 
     /// For a `select!` join arm, once the coroutine has finished: its result, which this

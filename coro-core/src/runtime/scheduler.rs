@@ -158,30 +158,13 @@ impl Scheduler {
         let inner = Rc::new(JoinInner::new());
         let done = Completion(inner.clone());
         let body = move |y: &Yielder<(), ()>, ()| {
-            let done = done;
-            let cancelled = SCHED.with(|s| match s.current.borrow().as_ref() {
-                Some(t) => {
-                    t.yielder.set(y);
-                    t.cancel.is_cancelled()
-                }
-                None => false,
-            });
-            if cancelled {
+            if body_starts(y) {
+                let r = panic::catch_unwind(AssertUnwindSafe(f));
+                body_ended(done, r);
+            } else {
                 // Cancelled before it ever ran: the body never starts.
                 drop(f);
                 done.0.set(Err(Box::new(Cancelled)));
-                return;
-            }
-            let r = panic::catch_unwind(AssertUnwindSafe(f));
-            // The co_local values die here, inside the task: a destructor that panics ends this
-            // coroutine (its join gets the panic), never the runtime.
-            let locals = panic::catch_unwind(crate::local::drop_current_locals);
-            match (r, locals) {
-                (Ok(v), Ok(())) => done.0.set(Ok(v)),
-                (Ok(_), Err(p)) => done.0.set(Err(p)),
-                // An interrupt no scope caught (a cancel): the coroutine ends cancelled.
-                (Err(p), _) if cancel::is_interrupt(&*p) => done.0.set(Err(Box::new(Cancelled))),
-                (Err(p), _) => done.0.set(Err(p)),
             }
         };
         let size = opts.stack_size.unwrap_or(self.stack_size);
@@ -474,6 +457,35 @@ impl Scheduler {
     /// Forgets who runs (for the teardown after a failure of the loop itself).
     pub(super) fn clear_current(&self) {
         self.current.borrow_mut().take();
+    }
+}
+
+/// What a task's body does first, out of line (this code's frame is gone by the time the body
+/// runs, so a parked task does not keep it): notes the body's yielder in the task, and says
+/// whether the body may start (false if the task was cancelled before it ever ran).
+#[inline(never)]
+fn body_starts(y: &Yielder<(), ()>) -> bool {
+    SCHED.with(|s| match s.current.borrow().as_ref() {
+        Some(t) => {
+            t.yielder.set(y);
+            !t.cancel.is_cancelled()
+        }
+        None => true,
+    })
+}
+
+/// What a task's body does last, out of line: drops the coroutine's co_local values, inside
+/// the task (a destructor that panics ends this coroutine, and its join gets the panic, never
+/// the runtime), and hands the result to the join handle.
+#[inline(never)]
+fn body_ended<T>(done: Completion<T>, r: std::thread::Result<T>) {
+    let locals = panic::catch_unwind(crate::local::drop_current_locals);
+    match (r, locals) {
+        (Ok(v), Ok(())) => done.0.set(Ok(v)),
+        (Ok(_), Err(p)) => done.0.set(Err(p)),
+        // An interrupt no scope caught (a cancel): the coroutine ends cancelled.
+        (Err(p), _) if cancel::is_interrupt(&*p) => done.0.set(Err(Box::new(Cancelled))),
+        (Err(p), _) => done.0.set(Err(p)),
     }
 }
 
