@@ -134,7 +134,10 @@ class Task:
     def _name(self, layout):
         if UNKNOWN in (layout.str_ptr, layout.str_len):
             return ""
-        at = self.task + layout.task_name
+        # An Option<Box<Box<str>>>: null, or the address of the Box<str>.
+        at = _u64(self.task + layout.task_name)
+        if at == 0:
+            return ""
         return _str(_u64(at + layout.str_ptr), _u64(at + layout.str_len))
 
     @staticmethod

@@ -49,6 +49,7 @@ use self::entry::entry;
 pub(crate) use self::extension::{Extension, set_end_hook};
 use self::save::SaveBuf;
 pub use self::yielder::Yielder;
+pub(crate) use self::yielder::current_yielder;
 use crate::error::{Error, Result};
 use crate::stack::{DEFAULT_STACK_SIZE, OwnedStack, SharedStack, Stack};
 

@@ -74,6 +74,21 @@ impl<I, Y> Yielder<I, Y> {
     }
 }
 
+/// The yielder of the innermost coroutine running on this thread (found from the stack
+/// pointer, see [`current`]), or null outside coroutines, so that the layer above need not keep
+/// a pointer to it.
+///
+/// # Safety
+///
+/// The innermost running coroutine, if any, must be a `Coroutine<I, Y, _>`; the yielder may be
+/// used only while it runs.
+#[inline]
+pub(crate) unsafe fn current_yielder<I, Y>() -> *const Yielder<I, Y> {
+    // A Yielder is the Head of its coroutine's block (repr(transparent)), which starts with the
+    // Control (repr(C)).
+    current().cast()
+}
+
 /// The panic of a [`Yielder::suspend`] called off its coroutine's stack.
 #[cold]
 #[inline(never)]

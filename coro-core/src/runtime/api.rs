@@ -51,7 +51,7 @@ pub fn current() -> Option<CoroutineInfo> {
     SCHED.with(|s| {
         s.with_current(|t| CoroutineInfo {
             id: t.id,
-            name: t.name.as_deref().map(String::from),
+            name: t.name().map(String::from),
         })
     })
 }

@@ -517,7 +517,7 @@ impl Scheduler {
                 };
                 CoroutineReport {
                     id: t.id,
-                    name: t.name.as_deref().map(String::from),
+                    name: t.name().map(String::from),
                     spawned_at: t.site,
                     thread: thread.clone(),
                     status,

@@ -89,8 +89,8 @@ pub(crate) struct Registry {
     frame_reg_offsets: [u32; 2],
     /// The first table of the list of every scheduler's table.
     tables: AtomicPtr<Table>,
-    /// The offsets of the id (a u64), the state byte and the name (an `Option<Box<str>>`) in
-    /// a `Task`.
+    /// The offsets of the id (a u64), the state byte and the name (the address of a
+    /// `Box<str>`, or null) in a `Task`.
     task_id: u32,
     task_state: u32,
     task_name: u32,

@@ -155,14 +155,15 @@ pub(super) fn park_here(t: &Task) {
 fn suspend(t: &Task) {
     t.suspend_mode.set(census::SUSPENDED);
     loop {
-        // Read again each time round: nothing but `t` stays live across the switch, which
+        // Found again each time round: nothing but `t` stays live across the switch, which
         // keeps the frame a parked task leaves on its stack as small as without the loop.
-        let y = t.yielder.get();
-        debug_assert!(!y.is_null(), "a task suspended before its body started");
-        // SAFETY: `yielder` was set by the task's body when it started and points into the
-        // coroutine's heap block, alive while the coroutine is; the caller runs inside this
-        // task (checked through `current_id`), so suspending it is what the yielder is for.
-        // (One call site of the switch: it stays inlined, and the parked frames small.)
+        // SAFETY: the caller runs inside this task (checked through `current_id`), so the
+        // innermost running coroutine is the task's `Coroutine<(), (), ()>`.
+        let y = unsafe { crate::coroutine::current_yielder::<(), ()>() };
+        debug_assert!(!y.is_null(), "a task suspended outside its coroutine");
+        // SAFETY: the yielder of the running coroutine, alive while it runs; suspending the
+        // task is what it is for. (One call site of the switch: it stays inlined, and the
+        // parked frames small.)
         unsafe { (*y).suspend(()) };
         if t.suspend_mode.get() != census::CAPTURE {
             break;

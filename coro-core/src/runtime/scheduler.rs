@@ -157,8 +157,8 @@ impl Scheduler {
         self.after_fork();
         let inner = Rc::new(JoinInner::new());
         let done = Completion(inner.clone());
-        let body = move |y: &Yielder<(), ()>, ()| {
-            if body_starts(y) {
+        let body = move |_: &Yielder<(), ()>, ()| {
+            if body_starts() {
                 let r = panic::catch_unwind(AssertUnwindSafe(f));
                 body_ended(done, r);
             } else {
@@ -461,16 +461,15 @@ impl Scheduler {
 }
 
 /// What a task's body does first, out of line (this code's frame is gone by the time the body
-/// runs, so a parked task does not keep it): notes the body's yielder in the task, and says
-/// whether the body may start (false if the task was cancelled before it ever ran).
+/// runs, so a parked task does not keep it): whether the body may start (false if the task was
+/// cancelled before it ever ran).
 #[inline(never)]
-fn body_starts(y: &Yielder<(), ()>) -> bool {
-    SCHED.with(|s| match s.current.borrow().as_ref() {
-        Some(t) => {
-            t.yielder.set(y);
-            !t.cancel.is_cancelled()
-        }
-        None => true,
+fn body_starts() -> bool {
+    SCHED.with(|s| {
+        s.current
+            .borrow()
+            .as_ref()
+            .is_none_or(|t| !t.cancel.is_cancelled())
     })
 }
 

@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
 
-use crate::coroutine::{Coroutine, Yielder};
+use crate::coroutine::Coroutine;
 
 use super::cancel::CancelState;
 use super::census::{NOT_SUSPENDED, Wait};
@@ -28,14 +28,14 @@ pub(crate) enum TaskState {
 pub(crate) struct Task {
     /// The coroutine's id (never 0).
     pub(crate) id: u64,
-    /// The name given through `Builder::name`.
-    pub(crate) name: Option<Box<str>>,
+    /// The name given through `Builder::name`, boxed once more so that the field is one word
+    /// (few tasks have a name; every task has the field). Read it with [`Task::name`].
+    #[allow(clippy::redundant_allocation)]
+    pub(crate) name: Option<Box<Box<str>>>,
     /// Index and generation in the scheduler's task slab (for remote unparking).
     pub(crate) key: Cell<(u32, u32)>,
     /// The coroutine; taken out when the task ends.
     pub(crate) co: RefCell<Option<Coroutine<(), (), ()>>>,
-    /// The body's yielder, set when the body starts; valid while the coroutine lives.
-    pub(crate) yielder: Cell<*const Yielder<(), ()>>,
     pub(crate) state: Cell<TaskState>,
     /// An unpark arrived while the task was running or queued by a yield: its next park
     /// returns at once (as `std::thread::park`'s token).
@@ -66,10 +66,9 @@ impl Task {
     ) -> Task {
         Task {
             id: co.id(),
-            name,
+            name: name.map(Box::new),
             key: Cell::new((u32::MAX, 0)),
             co: RefCell::new(Some(co)),
-            yielder: Cell::new(std::ptr::null()),
             state: Cell::new(TaskState::Queued),
             notified: Cell::new(false),
             cancel: CancelState::default(),
@@ -82,11 +81,18 @@ impl Task {
     }
 }
 
+impl Task {
+    /// The name given through `Builder::name`, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &**n)
+    }
+}
+
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("id", &self.id)
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("state", &self.state.get())
             .finish()
     }

@@ -193,11 +193,7 @@ impl Scheduler {
     pub(super) fn stall_ended(&self, slot: &Slot, t: &std::rc::Rc<Task>) {
         let since = Duration::from_millis(slot.since_ms.load(Ordering::Relaxed));
         let lasted = epoch().elapsed().saturating_sub(since);
-        let name = t
-            .name
-            .as_deref()
-            .map(|n| format!(" '{n}'"))
-            .unwrap_or_default();
+        let name = t.name().map(|n| format!(" '{n}'")).unwrap_or_default();
         let mut text = format!(
             "coro: watchdog: coroutine {}{name} (spawned at {}) gave thread '{}' back after about {} ms",
             t.id,
