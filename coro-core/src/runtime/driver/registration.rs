@@ -85,6 +85,7 @@ struct FdSlot {
     /// Further waiters (several coroutines polling one fd), boxed: a slot is kept for every
     /// fd number up to the highest, and most fds never have a second waiter, so the slot stays
     /// four words. Capacity is kept once made.
+    #[allow(clippy::box_collection)]
     more: Option<Box<Vec<Waiter>>>,
 }
 
