@@ -97,3 +97,7 @@ impl fmt::Debug for Task {
             .finish()
     }
 }
+
+// Every task costs this record in its `Rc` (and each idle connection of a server one task): at
+// 104 bytes the allocation is 120, one malloc size class below 136.
+const _: () = assert!(size_of::<Task>() == 104);
