@@ -72,8 +72,11 @@ fn a_receiving_coroutine_sleeps_until_a_late_thread_sends() {
 #[test]
 fn a_coroutine_sender_feels_back_pressure_from_a_std_thread() {
     let (tx, rx) = sync::bounded(2);
+    // The consumer starts receiving only after the check below, however slow the machine (a
+    // fixed sleep would race the two yields under emulation).
+    let (start, started) = std::sync::mpsc::channel::<()>();
     let consumer = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(30));
+        started.recv().unwrap();
         rx.iter().collect::<Vec<u32>>()
     });
     coro::run(move || {
@@ -88,6 +91,7 @@ fn a_coroutine_sender_feels_back_pressure_from_a_std_thread() {
         coro::yield_now();
         coro::yield_now();
         assert!(sent.get() <= 2 + 1, "the producer parks at capacity");
+        start.send(()).unwrap();
         producer.join().unwrap();
         assert_eq!(sent.get(), 100);
     });
