@@ -136,8 +136,11 @@ fn cancelling_the_coroutine_in_a_scope_cancels_the_children() {
 
 #[test]
 fn an_interrupt_while_the_scope_waits_for_its_children_cancels_them() {
+    // Long enough that a scope which ignored the interrupt would let the child finish (and
+    // the assertions on `finished` fail) instead of hanging the test.
+    const CHILD_SLEEP: Duration = Duration::from_secs(5);
     coro::run(|| {
-        // The closure has returned; the scope waits for a child that sleeps LONG. A cancel of
+        // The closure has returned; the scope waits for a child that sleeps CHILD_SLEEP. A cancel of
         // the coroutine reaches that wait: the children are cancelled, then waited for.
         let drops = Rc::new(Cell::new(0));
         let finished = Rc::new(Cell::new(false));
@@ -148,7 +151,7 @@ fn an_interrupt_while_the_scope_waits_for_its_children_cancels_them() {
                 let f = Rc::clone(&f);
                 s.spawn(move || {
                     let _c = c;
-                    coro::sleep(LONG);
+                    coro::sleep(CHILD_SLEEP);
                     f.set(true);
                 });
             });
@@ -168,7 +171,7 @@ fn an_interrupt_while_the_scope_waits_for_its_children_cancels_them() {
                 let c = Counted(Rc::clone(&d));
                 s.spawn(move || {
                     let _c = c;
-                    coro::sleep(LONG);
+                    coro::sleep(CHILD_SLEEP);
                     f.set(true);
                 });
             });

@@ -58,7 +58,6 @@ fn idle_threads() -> usize {
 
 fn pool() -> &'static Pool {
     let generation = crate::sys::fork_generation();
-    runtime::pool::register_idle_threads(idle_threads);
     loop {
         let p = POOL.load(Ordering::Acquire);
         // SAFETY: a non-null POOL points to a leaked pool, never freed.
@@ -67,6 +66,9 @@ fn pool() -> &'static Pool {
         {
             return pool;
         }
+        // Making a pool (rare) is where the runtime's deadlock check learns to count its idle
+        // threads; only the first registration is kept.
+        runtime::pool::register_idle_threads(idle_threads);
         let fresh = Box::into_raw(Box::new(Pool {
             generation,
             ..Pool::default()

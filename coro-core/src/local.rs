@@ -579,12 +579,12 @@ fn inherit_slow(child: &Extension) {
     let mut index = 0;
     loop {
         // A short borrow per slot: a clone is user code, which may use (and grow) the set.
-        let (value, clone) = {
+        let (value, clone, drop) = {
             // SAFETY: single-threaded; the borrow ends before the clone runs.
             let slots = unsafe { &*parent.slots.get() };
             match slots.get(index) {
                 None => break,
-                Some(s) => (s.value, s.inherit),
+                Some(s) => (s.value, s.inherit, s.drop),
             }
         };
         if let (false, Some(clone)) = (value.is_null(), clone) {
@@ -596,9 +596,7 @@ fn inherit_slow(child: &Extension) {
             if slots.len() <= index {
                 slots.resize_with(index + 1, || LocalSlot::EMPTY);
             }
-            // The parent's slot `index` has the same key, hence the same drop as its type's.
-            // SAFETY: as above, a short read of the parent's slot.
-            let drop = unsafe { &*parent.slots.get() }[index].drop;
+            // The parent's slot `index` has the same key, so its drop fits the copy's type.
             slots[index] = LocalSlot {
                 value: copy,
                 drop,
