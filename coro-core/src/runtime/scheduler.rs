@@ -381,7 +381,12 @@ impl Scheduler {
         if remote.has_pending() {
             return false;
         }
-        no_remote_handles || !other_threads_could_wake()
+        if no_remote_handles {
+            return true;
+        }
+        // A pool thread may have queued its wake-up after the look above and then gone idle
+        // before the count: a wake-up pushed before the idle count read is visible now.
+        !other_threads_could_wake() && !remote.has_pending()
     }
 
     /// Gives up on the tasks left after a shutdown that can never finish: their coroutines
