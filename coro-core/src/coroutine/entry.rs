@@ -17,6 +17,33 @@ use super::extension;
 use super::sanitizer;
 use super::{Body, Head, Inner, Outcome, Yielder};
 
+/// A coroutine's body as [`entry`] starts it: from its place in the control block, which it
+/// gives up. Every `FnOnce(&Yielder, I) -> R` closure is one (it is moved out and called). A
+/// layer above may give its own type instead, which reads its fields from the block as it
+/// needs them: what it moves onto the stack stays in the frame under the body for as long as
+/// the body runs, and in a shared-stack coroutine's save buffer while it waits.
+pub(crate) trait Start<I, Y, R> {
+    /// Runs the body.
+    ///
+    /// # Safety
+    ///
+    /// `this` points at a live value that the caller gives up: it is read (moved out) or
+    /// dropped here, and never used or dropped by the caller again.
+    unsafe fn start(this: *mut Self, yielder: &Yielder<I, Y>, input: I) -> R;
+}
+
+impl<I, Y, R, F> Start<I, Y, R> for F
+where
+    F: FnOnce(&Yielder<I, Y>, I) -> R,
+{
+    #[inline(always)]
+    unsafe fn start(this: *mut Self, yielder: &Yielder<I, Y>, input: I) -> R {
+        // SAFETY: the caller gives the closure up.
+        let f = unsafe { this.read() };
+        f(yielder, input)
+    }
+}
+
 /// The payload a dropped coroutine's `suspend` unwinds with, so that every destructor on its
 /// stack runs. It never escapes the coroutine.
 pub(super) struct ForcedUnwind;
@@ -34,7 +61,7 @@ pub(super) struct ForcedUnwind;
 /// and switched into by `Control::switch_in`.
 pub(super) unsafe extern "C" fn entry<I, Y, R, F>(arg: usize, data: *mut u8) -> !
 where
-    F: FnOnce(&Yielder<I, Y>, I) -> R,
+    F: Start<I, Y, R>,
 {
     sanitizer::started();
     let inner = data.cast::<Inner<I, Y, R, F>>();
@@ -83,18 +110,17 @@ unsafe fn body_ended<I, Y, R>(body: &Body<I, Y, R>, caught: std::thread::Result<
 #[inline(always)]
 unsafe fn run<I, Y, R, F>(inner: *mut Inner<I, Y, R, F>, arg: usize)
 where
-    F: FnOnce(&Yielder<I, Y>, I) -> R,
+    F: Start<I, Y, R>,
 {
     // SAFETY: the caller's contract; the block outlives the coroutine.
     let inner = unsafe { &*inner };
-    // SAFETY: the closure is there while the coroutine is fresh, and this is its first run;
-    // the state is no longer `Fresh` (see `Control::switch_in`), so nothing drops it again.
-    let f = unsafe { (*inner.f.get()).assume_init_read() };
     // SAFETY: `arg` points at the first input, given up by `resume` (see there).
     let input = unsafe { ptr::read(arg as *const I) };
     // SAFETY: Yielder is repr(transparent) over Head.
     let yielder = unsafe { &*(&inner.body.head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
-    let r = f(yielder, input);
+    // SAFETY: the closure is there while the coroutine is fresh, and this is its first run;
+    // the state is no longer `Fresh` (see `Control::switch_in`), so nothing drops it again.
+    let r = unsafe { F::start((*inner.f.get()).as_mut_ptr(), yielder, input) };
     // SAFETY: the result slot is ours while we run, and still empty: a plain write, with no
     // drop of an old value, keeps drop code (and the registers it needs) out of `entry`.
     unsafe {

@@ -45,6 +45,7 @@ use std::ptr::{self, NonNull};
 pub(crate) use self::control::current_extension;
 pub use self::control::current_id;
 use self::control::{CANCEL, Control, CoroutineState, EXITED, Ended, StackSlot};
+pub(crate) use self::entry::Start;
 use self::entry::entry;
 pub(crate) use self::extension::{Extension, set_end_hook};
 use self::save::SaveBuf;
@@ -258,6 +259,14 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
+        Self::on_owned_stack(stack, f)
+    }
+
+    /// As [`Coroutine::with_stack`], for any body the entry can start (see [`Start`]).
+    pub(crate) fn on_owned_stack<F>(stack: OwnedStack, f: F) -> Self
+    where
+        F: Start<I, Y, R> + 'static,
+    {
         control::register_as_stack_owners();
         let base = stack.base();
         let size = stack.size();
@@ -326,6 +335,19 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
+        // SAFETY: the caller's contract.
+        unsafe { Self::on_shared_stack(stack, f) }
+    }
+
+    /// As [`Coroutine::with_shared_stack`], for any body the entry can start (see [`Start`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Coroutine::with_shared_stack`].
+    pub(crate) unsafe fn on_shared_stack<F>(stack: &SharedStack, f: F) -> Self
+    where
+        F: Start<I, Y, R> + 'static,
+    {
         control::register_as_stack_owners();
         let slot = StackSlot::Shared {
             stack: stack.inner.clone(),
@@ -343,7 +365,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
 
     fn alloc<F>(stack: StackSlot, f: F) -> Self
     where
-        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+        F: Start<I, Y, R> + 'static,
     {
         let at = Box::into_raw(Box::<MaybeUninit<Inner<I, Y, R, F>>>::new_uninit()).cast();
         // SAFETY: a fresh heap block of the right layout.
@@ -363,7 +385,7 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         free: FreeFn<I, Y, R>,
     ) -> Self
     where
-        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+        F: Start<I, Y, R> + 'static,
     {
         let inner = Inner {
             body: Body {

@@ -1,57 +1,14 @@
 //! [`JoinHandle`]: waits for a spawned coroutine and takes its result.
 
-use std::any::Any;
-use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::thread;
 
-use super::cancel::Cancelled;
 use super::census::Wait;
 use super::park::{self, Unparker};
 use super::scheduler::SCHED;
 use super::task::{Task, TaskState};
-
-/// The result slot a task's body fills and its handle reads.
-pub(crate) struct JoinInner<T> {
-    result: RefCell<Option<thread::Result<T>>>,
-    done: Cell<bool>,
-    /// A `select!` join arm took the result.
-    taken: Cell<bool>,
-    /// A `Cell`, not a `RefCell`: it is only ever set, replaced or taken whole, and the borrow
-    /// flag would take the slot of every spawned task a malloc size class up.
-    waiter: Cell<Option<Unparker>>,
-}
-
-impl<T> JoinInner<T> {
-    pub(crate) fn new() -> Self {
-        JoinInner {
-            result: RefCell::new(None),
-            done: Cell::new(false),
-            taken: Cell::new(false),
-            waiter: Cell::new(None),
-        }
-    }
-
-    /// Stores the body's result.
-    pub(crate) fn set(&self, r: thread::Result<T>) {
-        *self.result.borrow_mut() = Some(r);
-    }
-}
-
-/// Owned by the task's body: when the body ends (returns, panics or is unwound by a cancel),
-/// dropping it marks the task done and wakes the joiner.
-pub(crate) struct Completion<T>(pub(crate) Rc<JoinInner<T>>);
-
-impl<T> Drop for Completion<T> {
-    fn drop(&mut self) {
-        self.0.done.set(true);
-        let waiter = self.0.waiter.take();
-        if let Some(w) = waiter {
-            w.unpark();
-        }
-    }
-}
 
 /// An owned permission to wait for a coroutine and take its result, returned by
 /// [`spawn`](crate::spawn) and [`Builder::spawn`](crate::Builder::spawn).
@@ -59,8 +16,9 @@ impl<T> Drop for Completion<T> {
 /// Dropping the handle detaches the coroutine: it keeps running. Like the coroutine itself,
 /// the handle stays on the thread that spawned it (it is neither `Send` nor `Sync`).
 pub struct JoinHandle<T> {
-    inner: Rc<JoinInner<T>>,
+    /// The task, whose result slot holds what the body ended with, boxed as the `T` below.
     task: Rc<Task>,
+    _result: PhantomData<fn() -> T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
@@ -73,8 +31,12 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(inner: Rc<JoinInner<T>>, task: Rc<Task>) -> Self {
-        JoinHandle { inner, task }
+    /// The handle of `task`, whose body returns a `T`.
+    pub(crate) fn new(task: Rc<Task>) -> Self {
+        JoinHandle {
+            task,
+            _result: PhantomData,
+        }
     }
 
     /// The coroutine's id (as [`crate::current`] reports it inside the coroutine).
@@ -84,7 +46,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the coroutine has finished (returned, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.inner.done.get() || self.task.state.get() == TaskState::Done
+        self.task.has_result() || self.task.state.get() == TaskState::Done
     }
 
     /// Waits for the coroutine to finish and returns its value, or the payload of its panic as
@@ -102,7 +64,10 @@ impl<T> JoinHandle<T> {
     /// Called outside a coroutine while the coroutine has not finished: the thread could only
     /// wait forever, since the scheduler that would run it is not running. Called after a
     /// [`select!`](crate::select!) join arm on this handle took the result.
-    pub fn join(self) -> thread::Result<T> {
+    pub fn join(self) -> thread::Result<T>
+    where
+        T: 'static,
+    {
         while !self.is_finished() {
             if !park::in_task() {
                 panic!(
@@ -110,7 +75,7 @@ impl<T> JoinHandle<T> {
                     self.task.id
                 );
             }
-            self.inner.waiter.set(Some(park::current_unparker()));
+            self.task.joiner.set(Some(park::current_unparker()));
             park::park(Wait::Join { id: self.task.id });
         }
         self.take()
@@ -120,7 +85,7 @@ impl<T> JoinHandle<T> {
     /// that re-check `is_finished`. A wait of coro's own (an interrupt unwinds from it).
     pub(crate) fn wait_once(&self) {
         if !self.is_finished() {
-            self.inner.waiter.set(Some(park::current_unparker()));
+            self.task.joiner.set(Some(park::current_unparker()));
             park::park(Wait::Join { id: self.task.id });
         }
     }
@@ -132,13 +97,13 @@ impl<T> JoinHandle<T> {
 
     /// Registers `u` to be woken when the coroutine finishes.
     pub(crate) fn set_waiter(&self, u: Unparker) {
-        self.inner.waiter.set(Some(u));
+        self.task.joiner.set(Some(u));
     }
 
     /// Forgets the party [`set_waiter`](Self::set_waiter) registered (a `select!` that took
     /// another arm).
     pub(crate) fn clear_waiter(&self) {
-        self.inner.waiter.take();
+        self.task.joiner.take();
     }
 
     /// For a `select!` join arm, once the coroutine has finished: its result, which this
@@ -147,15 +112,16 @@ impl<T> JoinHandle<T> {
     /// # Panics
     ///
     /// If an earlier join arm took it.
-    pub(crate) fn take_selected(&mut self) -> thread::Result<T> {
-        let r = self.take();
-        self.inner.taken.set(true);
-        r
+    pub(crate) fn take_selected(&mut self) -> thread::Result<T>
+    where
+        T: 'static,
+    {
+        self.take()
     }
 
     /// Panics if a `select!` join arm took the result.
     pub(crate) fn check_not_taken(&self) {
-        if self.inner.taken.get() {
+        if self.task.result_taken() {
             panic!(
                 "the result of coroutine {} was already taken by a `select!` join arm; a handle gives its result once",
                 self.task.id
@@ -195,11 +161,11 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    fn take(&self) -> thread::Result<T> {
+    fn take(&self) -> thread::Result<T>
+    where
+        T: 'static,
+    {
         self.check_not_taken();
-        self.inner.result.borrow_mut().take().unwrap_or_else(|| {
-            let cancelled: Box<dyn Any + Send> = Box::new(Cancelled);
-            Err(cancelled)
-        })
+        self.task.take_result()
     }
 }

@@ -24,6 +24,7 @@
 //! | `driver/` | what the loop blocks on: epoll, registrations, the timing wheel, remote wake-ups |
 
 mod api;
+mod body;
 mod builder;
 pub(crate) mod cancel;
 pub(crate) mod census;

@@ -9,22 +9,23 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::coroutine::{Coroutine, CoroutineResult, Yielder};
+use crate::coroutine::{Coroutine, CoroutineResult};
 use crate::error::Result;
-use crate::stack::SharedStack;
+use crate::stack::{OwnedStack, SharedStack};
 use crate::sys;
 
 use super::builder::Builder;
-use super::cancel::{self, Cancelled};
+use super::cancel;
 use super::census::{Group, Member};
 use super::driver::Driver;
 use super::driver::remote::Remote;
-use super::join::{Completion, JoinHandle, JoinInner};
+use super::body::TaskBody;
+use super::join::JoinHandle;
 use super::task::{Task, TaskState};
 use super::tasks::TaskSlab;
 use super::watchdog::{self, Slot};
@@ -155,27 +156,16 @@ impl Scheduler {
         T: 'static,
     {
         self.after_fork();
-        let inner = Rc::new(JoinInner::new());
-        let done = Completion(inner.clone());
-        let body = move |_: &Yielder<(), ()>, ()| {
-            if body_starts() {
-                let r = panic::catch_unwind(AssertUnwindSafe(f));
-                body_ended(done, r);
-            } else {
-                // Cancelled before it ever ran: the body never starts.
-                drop(f);
-                done.0.set(Err(Box::new(Cancelled)));
-            }
-        };
+        let body = TaskBody::new(f);
         let size = opts.stack_size.unwrap_or(self.stack_size);
         let co = if opts.shared {
             let stack = self.shared_stack(size)?;
             // SAFETY: whoever set `shared` promised, through the unsafe `Builder::shared`, that
-            // `f` lends no reference into its stack while suspended; the wrapper around it
-            // keeps only its own locals, which nothing else sees.
-            unsafe { Coroutine::with_shared_stack(&stack, body) }
+            // `f` lends no reference into its stack while suspended; the body around it keeps
+            // only its own locals, which nothing else sees.
+            unsafe { Coroutine::on_shared_stack(&stack, body) }
         } else {
-            Coroutine::with_stack_size(size, body)?
+            Coroutine::on_owned_stack(OwnedStack::new(size)?, body)
         };
         // Inherited co_local values are cloned here, in the spawner (one load if none is used).
         crate::local::inherit_into(co.extension());
@@ -193,7 +183,7 @@ impl Scheduler {
         task.key.set(key);
         super::debugger::spawned(self, &task);
         self.ready.borrow_mut().push_back(task.clone());
-        Ok(JoinHandle::new(inner, task))
+        Ok(JoinHandle::new(task))
     }
 
     /// A shared stack of `size` bytes for a new task, round-robin over a few per size.
@@ -262,6 +252,8 @@ impl Scheduler {
 
     fn finish(&self, t: &Rc<Task>) {
         t.state.set(TaskState::Done);
+        // A body that never ran stored no result: its joiner learns of the end here.
+        t.wake_joiner();
         super::debugger::finished(self, t);
         self.tasks.borrow_mut().remove(t.key.get());
         let co = t.co.borrow_mut().take();
@@ -462,34 +454,6 @@ impl Scheduler {
     /// Forgets who runs (for the teardown after a failure of the loop itself).
     pub(super) fn clear_current(&self) {
         self.current.borrow_mut().take();
-    }
-}
-
-/// What a task's body does first, out of line (this code's frame is gone by the time the body
-/// runs, so a parked task does not keep it): whether the body may start (false if the task was
-/// cancelled before it ever ran).
-#[inline(never)]
-fn body_starts() -> bool {
-    SCHED.with(|s| {
-        s.current
-            .borrow()
-            .as_ref()
-            .is_none_or(|t| !t.cancel.is_cancelled())
-    })
-}
-
-/// What a task's body does last, out of line: drops the coroutine's co_local values, inside
-/// the task (a destructor that panics ends this coroutine, and its join gets the panic, never
-/// the runtime), and hands the result to the join handle.
-#[inline(never)]
-fn body_ended<T>(done: Completion<T>, r: std::thread::Result<T>) {
-    let locals = panic::catch_unwind(crate::local::drop_current_locals);
-    match (r, locals) {
-        (Ok(v), Ok(())) => done.0.set(Ok(v)),
-        (Ok(_), Err(p)) => done.0.set(Err(p)),
-        // An interrupt no scope caught (a cancel): the coroutine ends cancelled.
-        (Err(p), _) if cancel::is_interrupt(&*p) => done.0.set(Err(Box::new(Cancelled))),
-        (Err(p), _) => done.0.set(Err(p)),
     }
 }
 

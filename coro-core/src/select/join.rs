@@ -15,7 +15,7 @@ struct Join<'a, T> {
     waiting: bool,
 }
 
-impl<T> Op for Join<'_, T> {
+impl<T: 'static> Op for Join<'_, T> {
     type Output = thread::Result<T>;
     fn poll(&mut self) -> Option<Self::Output> {
         self.unregister();
@@ -44,7 +44,7 @@ impl<T> Op for Join<'_, T> {
     }
 }
 
-impl<T> SelectJoin for &mut JoinHandle<T> {
+impl<T: 'static> SelectJoin for &mut JoinHandle<T> {
     type Output = thread::Result<T>;
     fn select_join(self) -> impl Op<Output = thread::Result<T>> {
         self.check_not_taken();
