@@ -424,3 +424,47 @@ fn a_coroutine_refused_as_running_goes_on_and_drops_as_usual() {
     drop(co);
     assert_eq!(drops.get(), 1);
 }
+
+/// A value aligned past what a coroutine's block gives its closure: the closure then lives in
+/// a box of its own.
+#[repr(align(64))]
+struct Wide(u64, Rc<Cell<u32>>);
+
+impl Drop for Wide {
+    fn drop(&mut self) {
+        self.1.set(self.1.get() + 1);
+    }
+}
+
+#[test]
+fn over_aligned_closures_run_and_drop_on_every_stack() {
+    let drops = Rc::new(Cell::new(0));
+    let stack = SharedStack::new(64 * 1024).unwrap();
+    let make = |n: u64, shared: bool| {
+        let wide = Wide(n, drops.clone());
+        let body = move |y: &coro::Yielder<(), u64>, ()| {
+            assert_eq!(std::ptr::from_ref(&wide) as usize % 64, 0);
+            y.suspend(wide.0);
+            wide.0 * 2
+        };
+        if shared {
+            // SAFETY: the body keeps no reference into its stack across its suspension.
+            unsafe { Coroutine::with_shared_stack(&stack, body) }
+        } else {
+            Coroutine::new(body)
+        }
+    };
+    for shared in [false, true] {
+        // Run to the end: the value comes through, and the closure's capture drops once.
+        let mut co = make(21, shared);
+        assert_eq!(co.resume(()).unwrap(), CoroutineResult::Yield(21));
+        assert_eq!(co.resume(()).unwrap(), CoroutineResult::Return(42));
+        drop(co);
+        // Dropped before it ever ran, and while suspended: the capture drops once each.
+        drop(make(1, shared));
+        let mut co = make(2, shared);
+        assert_eq!(co.resume(()).unwrap(), CoroutineResult::Yield(2));
+        drop(co);
+    }
+    assert_eq!(drops.get(), 6);
+}

@@ -68,11 +68,11 @@ where
     // SAFETY: see the function's contract.
     let caught = panic::catch_unwind(AssertUnwindSafe(|| unsafe { run(inner, arg) }));
     // SAFETY: see the function's contract; the block outlives the coroutine.
-    unsafe { body_ended(&(*inner).body, caught) };
+    unsafe { body_ended((*inner).body(), caught) };
     sanitizer::leaving(true);
     // SAFETY: every value on this stack has been moved out or dropped; the resumer is waiting in
     // `switch_in` on this context, and marks us finished when it sees EXITED.
-    unsafe { coro_asm::exit((*inner).body.head.control.ctx.get(), EXITED) }
+    unsafe { coro_asm::exit((*inner).head.control.ctx.get(), EXITED) }
 }
 
 /// What [`entry`] does after the body: records a panic in the result slot, ends the extension
@@ -117,16 +117,16 @@ where
     // SAFETY: `arg` points at the first input, given up by `resume` (see there).
     let input = unsafe { ptr::read(arg as *const I) };
     // SAFETY: Yielder is repr(transparent) over Head.
-    let yielder = unsafe { &*(&inner.body.head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
+    let yielder = unsafe { &*(&inner.head as *const Head<I, Y>).cast::<Yielder<I, Y>>() };
     // SAFETY: the closure is there while the coroutine is fresh, and this is its first run;
     // the state is no longer `Fresh` (see `Control::switch_in`), so nothing drops it again.
-    let r = unsafe { F::start((*inner.f.get()).as_mut_ptr(), yielder, input) };
+    let r = unsafe { F::start(inner.f(), yielder, input) };
     // SAFETY: the result slot is ours while we run, and still empty: a plain write, with no
     // drop of an old value, keeps drop code (and the registers it needs) out of `entry`.
     unsafe {
-        (*inner.body.result.get()).write(Outcome {
+        (*inner.body().result.get()).write(Outcome {
             value: ManuallyDrop::new(r),
         });
     }
-    inner.body.head.control.ended.set(Ended::Value);
+    inner.head.control.ended.set(Ended::Value);
 }

@@ -38,7 +38,7 @@ use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::mem::{ManuallyDrop, MaybeUninit, offset_of};
 use std::panic;
 use std::ptr::{self, NonNull};
 
@@ -161,12 +161,66 @@ impl<I, Y, R> Body<I, Y, R> {
 }
 
 /// The whole block, closure included: on the heap, or at the top of the coroutine's owned stack.
+/// The handle sees it as a [`Body`] (see [`Inner::body`]): the closure and the result share
+/// one place, since the body's start moves the closure out before the body can end.
 #[repr(C)]
 struct Inner<I, Y, R, F> {
-    body: Body<I, Y, R>,
-    /// The body's closure, there while the coroutine is fresh (never resumed): the first
-    /// resume moves it out (see [`run`]), and a fresh coroutine's drop drops it.
-    f: UnsafeCell<MaybeUninit<F>>,
+    head: Head<I, Y>,
+    /// The body's closure while the coroutine is fresh (never resumed): the first resume
+    /// moves it out (see [`Start`]), and a fresh coroutine's drop drops it. Then the result
+    /// slot of [`Body`].
+    slot: UnsafeCell<Slot<R, F>>,
+}
+
+/// The closure, then the result, in one place.
+#[repr(C)]
+union Slot<R, F> {
+    f: ManuallyDrop<F>,
+    result: ManuallyDrop<MaybeUninit<Outcome<R>>>,
+}
+
+impl<I, Y, R, F> Inner<I, Y, R, F> {
+    /// Whether the slot lies where [`Body`] has its result, so that the block can be seen as a
+    /// `Body`: always, unless `F` is aligned to more than 16 bytes and more than the result
+    /// (such a closure is boxed, see [`Boxed`]).
+    const FITS: bool = offset_of!(Self, slot) == offset_of!(Body<I, Y, R>, result);
+
+    /// The block as the handle sees it.
+    fn body(&self) -> &Body<I, Y, R> {
+        debug_assert!(Self::FITS);
+        // SAFETY: both are `repr(C)` with the same head, and the slot, which is at least as
+        // large as the result and starts with it, lies at the result's offset (`FITS`, which
+        // every constructor checks before it makes a block of this type).
+        unsafe { &*ptr::from_ref(self).cast::<Body<I, Y, R>>() }
+    }
+
+    /// Where the closure is while the coroutine is fresh.
+    fn f(&self) -> *mut F {
+        self.slot.get().cast()
+    }
+}
+
+/// A closure aligned to more than its coroutine's block allows (see [`Inner::FITS`]), moved to
+/// the heap: the block then holds the box.
+struct Boxed<F>(Box<F>);
+
+impl<I, Y, R, F: Start<I, Y, R>> Start<I, Y, R> for Boxed<F> {
+    unsafe fn start(this: *mut Self, yielder: &Yielder<I, Y>, input: I) -> R {
+        /// Frees the box's memory, whose closure has been moved out, however the body ends.
+        struct Free<F>(*mut ManuallyDrop<F>);
+        impl<F> Drop for Free<F> {
+            fn drop(&mut self) {
+                // SAFETY: the memory of a `Box<F>`; `ManuallyDrop` has `F`'s layout and does
+                // not drop the closure, which `start` moved out.
+                drop(unsafe { Box::from_raw(self.0) });
+            }
+        }
+        // SAFETY: the caller gives the box up.
+        let f = Box::into_raw(unsafe { ptr::read(this) }.0);
+        let _free = Free(f.cast::<ManuallyDrop<F>>());
+        // SAFETY: the closure is live in the box, and given up to `start`.
+        unsafe { F::start(f, yielder, input) }
+    }
 }
 
 /// The word a value crosses the switch as: its address. A zero-sized value (`()`, the common
@@ -267,6 +321,19 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: Start<I, Y, R> + 'static,
     {
+        if Inner::<I, Y, R, F>::FITS {
+            Self::owned_block(stack, f)
+        } else {
+            Self::owned_block(stack, Boxed(Box::new(f)))
+        }
+    }
+
+    /// [`Coroutine::on_owned_stack`] with a closure that fits its block ([`Inner::FITS`]).
+    fn owned_block<F>(stack: OwnedStack, f: F) -> Self
+    where
+        F: Start<I, Y, R> + 'static,
+    {
+        assert!(Inner::<I, Y, R, F>::FITS);
         control::register_as_stack_owners();
         let base = stack.base();
         let size = stack.size();
@@ -348,6 +415,26 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
     where
         F: Start<I, Y, R> + 'static,
     {
+        // SAFETY: the caller's contract.
+        unsafe {
+            if Inner::<I, Y, R, F>::FITS {
+                Self::shared_block(stack, f)
+            } else {
+                Self::shared_block(stack, Boxed(Box::new(f)))
+            }
+        }
+    }
+
+    /// [`Coroutine::on_shared_stack`] with a closure that fits its block ([`Inner::FITS`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Coroutine::with_shared_stack`].
+    unsafe fn shared_block<F>(stack: &SharedStack, f: F) -> Self
+    where
+        F: Start<I, Y, R> + 'static,
+    {
+        assert!(Inner::<I, Y, R, F>::FITS);
         control::register_as_stack_owners();
         let slot = StackSlot::Shared {
             stack: stack.inner.clone(),
@@ -388,14 +475,13 @@ impl<I: 'static, Y: 'static, R: 'static> Coroutine<I, Y, R> {
         F: Start<I, Y, R> + 'static,
     {
         let inner = Inner {
-            body: Body {
-                head: Head {
-                    control: Control::new(stack),
-                    _values: PhantomData,
-                },
-                result: UnsafeCell::new(MaybeUninit::uninit()),
+            head: Head {
+                control: Control::new(stack),
+                _values: PhantomData,
             },
-            f: UnsafeCell::new(MaybeUninit::new(f)),
+            slot: UnsafeCell::new(Slot {
+                f: ManuallyDrop::new(f),
+            }),
         };
         // SAFETY: the caller's contract.
         unsafe { at.write(inner) };
@@ -570,10 +656,11 @@ unsafe fn free_boxed<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
 unsafe fn drop_outcome_and_closure<I, Y, R, F>(inner: *mut Inner<I, Y, R, F>) {
     // SAFETY: the caller's contract.
     unsafe {
-        let body = &(*inner).body;
-        drop(body.take_result());
+        let body = (*inner).body();
         if body.head.control.state.get() == CoroutineState::Fresh {
-            (*(*inner).f.get()).assume_init_drop();
+            ptr::drop_in_place((*inner).f());
+        } else {
+            drop(body.take_result());
         }
     }
 }
@@ -589,7 +676,7 @@ unsafe fn free_on_stack<I, Y, R, F>(body: NonNull<Body<I, Y, R>>) {
     // SAFETY: the block is live until its fields are dropped below; the stack is taken out first
     // so that the memory stays mapped (and unused) while they drop.
     unsafe {
-        let StackSlot::Owned(cell) = &(*inner).body.head.control.stack else {
+        let StackSlot::Owned(cell) = &(*inner).head.control.stack else {
             unreachable!("a control block on its own stack has an owned stack slot")
         };
         let stack = cell.take();

@@ -191,13 +191,19 @@ fn wait_blocking(fd: RawFd, interest: Interest, deadline: Option<Instant>) -> io
     sys::wait_blocking(fd, events, timeout)
 }
 
-/// A read or write timeout as std keeps it: `Some(0)` is refused.
+/// A read or write timeout as std keeps it: `Some(0)` is refused. Kept as whole nanoseconds in
+/// one word, 0 for none (which `Some(0)` being refused leaves free): a socket is moved into
+/// every connection's coroutine, and each word of it is a word of that coroutine's control
+/// block and frames. A timeout past `u64::MAX` nanoseconds (584 years) is kept as that.
 #[derive(Debug, Default)]
-pub(crate) struct Timeout(Cell<Option<Duration>>);
+pub(crate) struct Timeout(Cell<u64>);
 
 impl Timeout {
     pub(crate) fn get(&self) -> Option<Duration> {
-        self.0.get()
+        match self.0.get() {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
     }
 
     pub(crate) fn set(&self, t: Option<Duration>) -> io::Result<()> {
@@ -207,7 +213,9 @@ impl Timeout {
                 "cannot set a 0 duration timeout",
             ));
         }
-        self.0.set(t);
+        // A `Duration` that is not zero is at least a nanosecond, so `Some` never becomes 0.
+        let nanos = t.map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+        self.0.set(nanos);
         Ok(())
     }
 }
@@ -351,3 +359,31 @@ macro_rules! stream_io {
     };
 }
 pub(crate) use stream_io;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Timeout;
+
+    #[test]
+    fn timeouts_keep_what_std_keeps() {
+        let t = Timeout::default();
+        assert_eq!(t.get(), None);
+        t.set(Some(Duration::from_nanos(1))).unwrap();
+        assert_eq!(t.get(), Some(Duration::from_nanos(1)));
+        t.set(Some(Duration::from_millis(1500))).unwrap();
+        assert_eq!(t.get(), Some(Duration::from_millis(1500)));
+        let err = t.set(Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(
+            t.get(),
+            Some(Duration::from_millis(1500)),
+            "a refused timeout changes nothing"
+        );
+        t.set(Some(Duration::MAX)).unwrap();
+        assert_eq!(t.get(), Some(Duration::from_nanos(u64::MAX)));
+        t.set(None).unwrap();
+        assert_eq!(t.get(), None);
+    }
+}

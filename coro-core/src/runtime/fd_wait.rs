@@ -49,23 +49,42 @@ pub(crate) fn wait_fd(
     deadline: Option<Instant>,
     call: &'static str,
 ) -> io::Result<bool> {
-    match deadline {
-        None => wait_fd_short(fd, interest, call),
-        Some(_) => wait_fd_slow(fd, interest, deadline, call),
+    if deadline.is_some() {
+        return wait_fd_slow(fd, interest, deadline, call);
+    }
+    match wait_fd_short(fd, interest, call) {
+        DISARM_READY => Ok(true),
+        code => short_failed(code, fd, interest, call),
     }
 }
 
-/// [`wait_fd`] without a deadline. Across the park it keeps four words: the task, the fd, the
-/// interest and the registration's generation; [`arm`] and [`disarm`] hand their answers back
-/// in registers, so that no result of theirs takes room in this frame.
+/// What [`wait_fd`] returns when [`wait_fd_short`] did not end ready: the error, or the wait
+/// made by [`wait_fd_slow`]. Out of line, so that the callers of `wait_fd`, into which it is
+/// inlined, keep no room in their frames for the slow path's arguments.
 #[inline(never)]
-fn wait_fd_short(fd: RawFd, interest: Interest, call: &'static str) -> io::Result<bool> {
+fn short_failed(code: i32, fd: RawFd, interest: Interest, call: &'static str) -> io::Result<bool> {
+    match code {
+        SHORT_SLOW => wait_fd_slow(fd, interest, None, call),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// [`wait_fd_short`]: this wait is not one for the short path (see [`ARM_SLOW`]).
+const SHORT_SLOW: i32 = i32::MIN;
+
+/// [`wait_fd`] without a deadline: [`DISARM_READY`], an errno, or [`SHORT_SLOW`] (then nothing
+/// was done, and [`wait_fd_slow`] makes the wait). Across the park it keeps four values: the
+/// task, the fd, the interest and the registration's generation; [`arm`] and [`disarm`] hand
+/// their answers back in registers, and so does this function, so that no result takes room
+/// in its frame.
+#[inline(never)]
+fn wait_fd_short(fd: RawFd, interest: Interest, call: &'static str) -> i32 {
     let (t, generation) = arm(fd, interest, call);
     if t.is_null() {
         return if generation == ARM_READY {
-            Ok(true)
+            DISARM_READY
         } else {
-            wait_fd_slow(fd, interest, None, call)
+            SHORT_SLOW
         };
     }
     // SAFETY: `arm` returned the running task, which its scheduler's slab holds until it
@@ -75,8 +94,7 @@ fn wait_fd_short(fd: RawFd, interest: Interest, call: &'static str) -> io::Resul
         super::park::park_here(t);
         match disarm(fd, interest, t, generation) {
             DISARM_AGAIN => {}
-            DISARM_READY => return Ok(true),
-            errno => return Err(io::Error::from_raw_os_error(errno)),
+            code => return code,
         }
     }
 }
