@@ -37,8 +37,11 @@ fn take_a_nap() -> u32 {
     std::hint::black_box(1)
 }
 
-/// The program gdb runs: five kinds of parked coroutines, then a `SIGTRAP`.
+/// The program gdb runs: a runtime that ends, a `SIGTRAP`; then five kinds of parked
+/// coroutines and a second `SIGTRAP`.
 ///
+/// - the first runtime's 100 tasks have all finished and its task slab is freed: `coro ps`
+///   lists no coroutine;
 /// - `reader`: owned stack, in `wait_for_request`;
 /// - `shared-1` .. `shared-5`: shared stacks of 64 KiB, in `wait_for_request`; the runtime
 ///   spreads them over 4 stacks, so two share one, and the one that ran last holds it (the
@@ -51,6 +54,15 @@ fn target() {
         std::env::var_os("CORO_GDB_TARGET").is_some(),
         "run by the other tests of this file under gdb, with CORO_GDB_TARGET set"
     );
+    coro::run(|| {
+        let tasks: Vec<_> = (0..100).map(|_| coro::spawn(coro::yield_now)).collect();
+        for t in tasks {
+            t.join().unwrap();
+        }
+    });
+    println!("CORO-GDB-TARGET: ended");
+    // SAFETY: raise has no preconditions; gdb stops the program here.
+    unsafe { libc::raise(libc::SIGTRAP) };
     coro::run(|| {
         let mut keep = Vec::new();
         let (mut a, b) = UnixStream::pair().unwrap();
@@ -207,9 +219,15 @@ fn bt_of(out: &str, name: &str) -> String {
         .join("\n")
 }
 
-/// What every gdb session below checks of `coro ps` and `coro bt`.
+/// What every gdb session below checks of `coro ps` and `coro bt`, in the output after
+/// [`PARKED`].
 fn check_session(out: &str) {
+    let at = out
+        .find(PARKED_MARK)
+        .unwrap_or_else(|| panic!("no {PARKED_MARK} in:\n{out}"));
+    let out = &out[at..];
     let lines = ps_lines(out);
+    assert_eq!(lines.len(), 1 + 9, "{}", lines.join("\n"));
     for name in ["reader", "listener", "sleeper"].into_iter().chain(SHARED) {
         let r = row(&lines, name);
         assert!(r.contains("parked"), "{name} is not parked: {r}");
@@ -258,9 +276,30 @@ fn check_session(out: &str) {
     assert_eq!(evicted, 1, "{}", lines.join("\n"));
 }
 
+/// What gdb echoes where the commands at the program's second stop begin.
+const PARKED_MARK: &str = "CORO-GDB-SESSION: parked";
+
+/// The command that echoes [`PARKED_MARK`].
+const PARKED: &str = "echo CORO-GDB-SESSION: parked\n";
+
+/// The commands at the program's first stop, after its first runtime ended, and what they
+/// print: no coroutine.
+const ENDED: &[&str] = &["coro ps", "continue"];
+
+/// Checks what [`ENDED`] printed in a session that ran the program.
+fn check_ended(out: &str) {
+    let at = out
+        .find("CORO-GDB-TARGET: ended")
+        .unwrap_or_else(|| panic!("the first runtime did not end in:\n{out}"));
+    let out = &out[at..out.find(PARKED_MARK).unwrap_or(out.len())];
+    assert_eq!(ps_lines(out).len(), 1, "{out}");
+    assert!(out.contains("\n0 coroutine(s)"), "{out}");
+}
+
 const SHARED: [&str; 5] = ["shared-1", "shared-2", "shared-3", "shared-4", "shared-5"];
 
 const COMMANDS: &[&str] = &[
+    PARKED,
     "coro ps",
     "coro bt reader",
     "coro bt listener",
@@ -280,6 +319,7 @@ fn live_process_and_core_file() {
     let core = std::env::temp_dir().join(format!("coro-gdb-test-{}.core", std::process::id()));
     let gcore = format!("gcore {}", core.display());
     let mut cmds = vec![source.as_str(), "run"];
+    cmds.extend_from_slice(ENDED);
     cmds.extend_from_slice(COMMANDS);
     cmds.push(&gcore);
     let args = target_args();
@@ -287,6 +327,7 @@ fn live_process_and_core_file() {
     let out = run_gdb(&[], &cmds, &args);
     assert!(out.contains("CORO-GDB-TARGET: parked"), "{out}");
     assert!(out.contains("SIGTRAP"), "{out}");
+    check_ended(&out);
     check_session(&out);
 
     // The core file gdb wrote, opened in a new gdb: the same answers, read from the file.
@@ -305,9 +346,11 @@ fn script_auto_loads_from_the_binary() {
     // No `source`: gdb runs the copy in the binary's .debug_gdb_scripts section, once
     // auto-loading is allowed for it.
     let mut cmds = vec!["run"];
+    cmds.extend_from_slice(ENDED);
     cmds.extend_from_slice(COMMANDS);
     let args = target_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_gdb(&["-iex", "set auto-load safe-path /"], &cmds, &args);
+    check_ended(&out);
     check_session(&out);
 }

@@ -12,8 +12,10 @@
 #
 # How it works. The program keeps a registry that needs neither Rust debug info nor running
 # code in the program (coro-core/src/runtime/debugger.rs): the exported symbol
-# CORO_DEBUG_REGISTRY heads a list of tables, one per scheduler, of one plain-C record per live
-# task (id, name, spawn site, control block, task state, stack). A suspended coroutine's
+# CORO_DEBUG_REGISTRY heads a list of tables, one per scheduler, each with the address and
+# length of its scheduler's task slab, whose slots hold the live tasks; the registry gives the
+# offsets that lead from a slot to the task's id, name, state and spawn site, to its
+# coroutine's control block, and from the block to its stack. A suspended coroutine's
 # control block starts with its saved stack pointer, under which the switch left its resume
 # address and callee-saved registers (the registry says where: coro_asm::SUSPENDED_FRAME).
 # `coro bt` never writes a register or memory: it installs, for the one command, a Python
@@ -33,7 +35,7 @@ from gdb.unwinder import Unwinder, register_unwinder
 
 REGISTRY_SYMBOL = "CORO_DEBUG_REGISTRY"
 MAGIC = b"coro-dbg"
-VERSION = 2
+VERSION = 3
 UNKNOWN = 0xFFFFFFFF
 TASK_STATES = ("queued", "yielded", "running", "parked", "done")
 COROUTINE_STATES = ("fresh", "suspended", "running", "finished")
@@ -90,10 +92,10 @@ class Layout:
 
     def __init__(self):
         self.addr = _registry_address()
-        head = _read(self.addr, 116)
+        head = _read(self.addr, 160)
         if head[0:8] != MAGIC:
             raise CoroError("%s at %#x has no magic: not coro's registry" % (REGISTRY_SYMBOL, self.addr))
-        (self.version, self.record_size, self.sp_offset, self.state_offset) = struct.unpack_from("<IIII", head, 8)
+        (self.version, self.slot_size, self.sp_offset, self.state_offset) = struct.unpack_from("<IIII", head, 8)
         if self.version != VERSION:
             raise CoroError(
                 "the program's registry is version %d, this script reads version %d: use the "
@@ -111,25 +113,58 @@ class Layout:
         (self.task_id, self.task_state, self.task_name) = struct.unpack_from("<III", head, 80)
         (self.str_ptr, self.str_len) = struct.unpack_from("<II", head, 92)
         (self.loc_file_ptr, self.loc_file_len, self.loc_line, self.loc_column) = struct.unpack_from("<IIII", head, 100)
+        # Where a task keeps its spawn site and its shared-stack byte, where a slab slot keeps
+        # the address of a task's Rc allocation, and where that allocation keeps the task.
+        (self.task_site, self.task_shared, self.slot_task, self.rc_task) = struct.unpack_from("<IIII", head, 116)
+        # Where a task keeps its control block's address; where a control block keeps its
+        # owned stack's top and size, or the address of its shared stack's state, and where
+        # that keeps the shared stack's top, size and the address of its occupant word.
+        (self.task_control, self.owned_top, self.owned_size) = struct.unpack_from("<III", head, 132)
+        (self.shared_stack, self.shared_top, self.shared_size, self.shared_occupant) = struct.unpack_from("<IIII", head, 144)
 
 
 class Task:
-    """One record of the registry."""
+    """One live task, read from its scheduler's task slab."""
 
     def __init__(self, layout, tid, addr):
-        raw = _read(addr, 48)
-        (self.task, self.control, site, self.stack_top, self.stack_size, occupant_slot) = struct.unpack_from("<6Q", raw, 0)
+        self.task = addr
         self.tid = tid
-        self.id = _u64(self.task + layout.task_id)
+        self.id = _u64(addr + layout.task_id)
         self.name = self._name(layout)
-        self.site = self._site(layout, site)
-        self.task_state = layout.task_states.get(_u8(self.task + layout.task_state), "?")
-        self.state = layout.coroutine_states.get(_u8(self.control + layout.state_offset), "?")
-        self.sp = _u64(self.control + layout.sp_offset)
-        self.shared = occupant_slot != 0
+        self.site = self._site(layout, _u64(addr + layout.task_site))
+        self.task_state = layout.task_states.get(_u8(addr + layout.task_state), "?")
+        self.shared = _u8(addr + layout.task_shared) != 0
+        # A done task (being finished) no longer has its coroutine.
+        self.control = 0
+        if layout.task_control != UNKNOWN and self.task_state != "done":
+            self.control = _u64(addr + layout.task_control)
+        self.state = "?"
+        self.sp = 0
+        if self.control:
+            self.state = layout.coroutine_states.get(_u8(self.control + layout.state_offset), "?")
+            self.sp = _u64(self.control + layout.sp_offset)
+        (self.stack_top, self.stack_size, occupant_slot) = self._stack(layout)
         # On a shared stack, the frames are in place only while the stack's occupant is this
         # coroutine's control block.
-        self.in_place = not self.shared or _u64(occupant_slot) == self.control
+        self.in_place = not self.shared or (occupant_slot != 0 and _u64(occupant_slot) == self.control)
+
+    def _stack(self, layout):
+        """The stack's top and usable size, and for a shared stack the address of the word
+        naming its occupant (0 for an owned one); zeros where the layout is unknown."""
+        if not self.control:
+            return (0, 0, 0)
+        if not self.shared:
+            if UNKNOWN in (layout.owned_top, layout.owned_size):
+                return (0, 0, 0)
+            return (_u64(self.control + layout.owned_top), _u64(self.control + layout.owned_size), 0)
+        if UNKNOWN in (layout.shared_stack, layout.shared_top, layout.shared_size, layout.shared_occupant):
+            return (0, 0, 0)
+        state = _u64(self.control + layout.shared_stack)
+        return (
+            _u64(state + layout.shared_top),
+            _u64(state + layout.shared_size),
+            _u64(state + layout.shared_occupant),
+        )
 
     def _name(self, layout):
         if UNKNOWN in (layout.str_ptr, layout.str_len):
@@ -151,6 +186,8 @@ class Task:
 
     def stack(self):
         kind = "shared" if self.shared else "owned"
+        if not self.stack_size:
+            return "%s ?" % kind
         size = "%dK" % (self.stack_size // 1024)
         if self.state != "suspended":
             return "%s %s" % (kind, size)
@@ -183,19 +220,28 @@ def _in_rust(f):
         gdb.execute("set language %s" % language, to_string=True)
 
 
+# Slots read from the program at once.
+SLOT_CHUNK = 4096
+
+
 def _tasks(layout):
+    if layout.rc_task == UNKNOWN:
+        return []  # No task spawned yet: nothing measured.
     tasks = []
     table = layout.tables
     seen = 0
     while table and seen < 100000:
         seen += 1
         raw = _read(table, 48)
-        (nxt, claimed, tid, _sched, records, length, live) = struct.unpack_from("<QIiQQQQ", raw, 0)
-        if claimed and records and live:
-            for i in range(length):
-                addr = records + i * layout.record_size
-                if _u64(addr) != 0:
-                    tasks.append(Task(layout, tid, addr))
+        (nxt, claimed, tid, _slab, slots, length, _live) = struct.unpack_from("<QIiQQQQ", raw, 0)
+        if claimed and slots:
+            for first in range(0, length, SLOT_CHUNK):
+                count = min(SLOT_CHUNK, length - first)
+                raw = _read(slots + first * layout.slot_size, count * layout.slot_size)
+                for i in range(count):
+                    (rc,) = struct.unpack_from("<Q", raw, i * layout.slot_size + layout.slot_task)
+                    if rc != 0:
+                        tasks.append(Task(layout, tid, rc + layout.rc_task))
         table = nxt
     tasks.sort(key=lambda t: t.id)
     return tasks
@@ -365,6 +411,12 @@ where gdb cannot unwind them."""
             return
         if task.state != "suspended":
             gdb.write("%s is %s: no frames\n" % (label, task.state))
+            return
+        if task.shared and not task.stack_size:
+            gdb.write(
+                "%s is suspended on a shared stack the program did not describe (its layout was "
+                "not measured): its frames cannot be found\n" % label
+            )
             return
         if not task.in_place:
             gdb.write(

@@ -1,43 +1,50 @@
-//! The debugger's registry: a record of every live task, laid out in plain C for coro's gdb
-//! script (`coro-core/gdb/coro-gdb.py`: `coro ps`, `coro bt ID`), which reads it from a stopped
+//! The debugger's registry, laid out in plain C for coro's gdb script
+//! (`coro-core/gdb/coro-gdb.py`: `coro ps`, `coro bt ID`), which reads it from a stopped
 //! process or a core file, in any build, without Rust debug info and without running code in
 //! the program.
 //!
 //! ```text
-//!  CORO_DEBUG_REGISTRY (exported symbol)      one Table per scheduler       records, by slab index
-//!  +-----------------------------+            +------------------+          +--------------------+
-//!  | magic "coro-dbg", version   |            | next ------------+--> ...   | task (0: empty)    |
-//!  | record size                 |            | scheduler, tid   |          | control block      |
-//!  | control block: sp, state    |            | records ---------+--------> | spawn site         |
-//!  | state byte values           |            | len, live        |          | stack top, size,   |
-//!  | switch frame: size, pc,     |            +------------------+          | occupant slot      |
-//!  |   two registers and offsets |                                          +--------------------+
-//!  | tables ---------------------+--> first Table
-//!  | task: id, state, name       |
-//!  | str and Location layouts    |
-//!  +-----------------------------+
+//!  CORO_DEBUG_REGISTRY (exported symbol)    one Table per scheduler    its task slab's slots
+//!  +------------------------------+         +------------------+       +------------------+
+//!  | magic "coro-dbg", version    |         | next ------------+-> ... | generation, task +-> Rc
+//!  | slab slot size               |         | slab, tid        |       | (task 0: empty)  |  of a
+//!  | control block: sp, state     |         | slots -----------+-----> | ...              |  Task
+//!  | state byte values            |         | len, live        |       +------------------+
+//!  | switch frame: size, pc,      |         +------------------+
+//!  |   two registers and offsets  |
+//!  | tables ----------------------+--> first Table
+//!  | task: id, state, name, site, |
+//!  |   shared, control block      |
+//!  | str, Location, Rc layouts    |
+//!  | owned and shared stacks      |
+//!  +------------------------------+
 //! ```
 //!
-//! A record holds what a debugger cannot find from the task itself: the id, the task state
-//! and the name are read from the `Task` (at offsets the registry gives), the spawn site's file
-//! and line from its `Location` (whose layout, like a `Box<str>`'s, std does not fix: it is
-//! measured once, at the first spawn, and published in the registry).
+//! Nothing is kept per task: the debugger reads the tasks from each scheduler's task slab,
+//! whose slots are in C layout (`runtime/tasks.rs`). A spawn publishes the address and length
+//! of the slab's slots (which move only when the slab grows) in the scheduler's table, a finish
+//! counts the task out, and the slab takes its slots back when it is dropped: no allocation,
+//! nothing on a switch. Each thread keeps its tables in a thread-local (one per scheduler) and
+//! gives them up when it exits, for the next thread to take over; a table whose slab was
+//! dropped is reused by the thread's next scheduler.
 //!
-//! A scheduler's records are indexed like its task slab (the slot index of a task's key), so a
-//! spawn writes one record in place and a finish clears its id: no allocation in steady state,
-//! no lookup, nothing on a switch. Each thread keeps its tables in a thread-local (one per
-//! scheduler: a nested `coro::run` has its own) and gives them up when it exits, for the next
-//! thread to take over. A table whose tasks have all finished is reused by the thread's next
-//! scheduler.
+//! From a slot's word (the address of the task's `Rc` allocation) and the offsets the registry
+//! gives, the debugger finds the `Task`: its id, state, name, spawn site (a `Location`),
+//! whether it runs on a shared stack, and the word of its coroutine handle that holds the
+//! address of the control block. From the block: the saved stack pointer (its first word), the
+//! coroutine's state, and its stack: for an owned stack, the top and size words; for a shared
+//! stack, a word holding the address of the shared stack's state, in which are its top, its
+//! size and the address of the word naming its occupant. Offsets in types whose layout Rust
+//! does not fix (a `Box<str>`, a `Location`, an `Rc`, the task's coroutine handle, a control
+//! block's stack slot) are measured at the first spawn of a task on each kind of stack, from
+//! values whose contents or addresses are known, and published in the registry; one not found
+//! stays unknown, and the debugger shows `?` for what needs it.
 //!
-//! The script finds a suspended coroutine's registers from its saved stack pointer (the first
-//! word of its control block) and the switch frame the registry describes
-//! (`coro_asm::SUSPENDED_FRAME`). A shared-stack coroutine's frames are on its stack only while
-//! it is the stack's occupant (the word at `occupant slot` names its control block); otherwise
-//! they wait in its save buffer and a debugger cannot unwind them.
-//!
-//! Tasks left behind by a runtime that gave up on them (`Scheduler::abandon`) are never
-//! finished, so their records stay; their tables are not reused.
+//! The script finds a suspended coroutine's registers from its saved stack pointer and the
+//! switch frame the registry describes (`coro_asm::SUSPENDED_FRAME`). A shared-stack
+//! coroutine's frames are on its stack only while it is the stack's occupant (the word that
+//! names the occupant holds its control block); otherwise they wait in its save buffer and a
+//! debugger cannot unwind them.
 
 use std::cell::RefCell;
 use std::mem::offset_of;
@@ -47,14 +54,15 @@ use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
-use crate::coroutine::debugger as layout;
+use crate::coroutine::debugger::{self as layout, StackLayout};
 use crate::sys;
 
 use super::scheduler::Scheduler;
 use super::task::{Task, TaskState};
+use super::tasks::{TaskSlab, TaskSlot};
 
 /// The version of the layout below; the gdb script refuses a version it does not know.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// A layout offset not measured (yet, or ever): the debugger shows `?` for what needs it.
 const UNKNOWN: u32 = u32::MAX;
@@ -67,8 +75,8 @@ pub(crate) struct Registry {
     magic: [u8; 8],
     /// [`VERSION`].
     version: u32,
-    /// `size_of::<Record>()`.
-    record_size: u32,
+    /// `size_of::<TaskSlot>()`.
+    slot_size: u32,
     /// The offset of the saved stack pointer in a control block.
     sp_offset: u32,
     /// The offset of the coroutine's state byte in a control block.
@@ -103,6 +111,24 @@ pub(crate) struct Registry {
     loc_file_len: AtomicU32,
     loc_line: AtomicU32,
     loc_column: AtomicU32,
+    /// The offsets in a `Task` of its spawn site (the address of a `Location`) and of the
+    /// byte that is 1 if it runs on a shared stack, else 0.
+    task_site: u32,
+    task_shared: u32,
+    /// The offset in a slab slot of the task word: the address of the task's `Rc` allocation,
+    /// or 0 for an empty slot.
+    slot_task: u32,
+    /// The offset of the `Task` in its `Rc` allocation (measured).
+    rc_task: AtomicU32,
+    /// The offset in a `Task` of the word holding its control block's address (measured).
+    task_control: AtomicU32,
+    /// The offsets in the control block of a coroutine on an owned stack of the stack's top
+    /// and usable size words (measured).
+    owned_stack: [AtomicU32; 2],
+    /// The offset in the control block of a coroutine on a shared stack of the word holding
+    /// an address, and the offsets from that address of the stack's top and usable size words
+    /// and of the word holding the address of the word naming the stack's occupant (measured).
+    shared_stack: [AtomicU32; 4],
 }
 
 /// The registry: the one symbol coro's gdb script looks up.
@@ -111,7 +137,7 @@ pub(crate) struct Registry {
 pub(crate) static CORO_DEBUG_REGISTRY: Registry = Registry {
     magic: *b"coro-dbg",
     version: VERSION,
-    record_size: size_of::<Record>() as u32,
+    slot_size: size_of::<TaskSlot>() as u32,
     sp_offset: layout::SP_OFFSET as u32,
     state_offset: layout::STATE_OFFSET as u32,
     coroutine_states: layout::STATES,
@@ -145,6 +171,13 @@ pub(crate) static CORO_DEBUG_REGISTRY: Registry = Registry {
     loc_file_len: AtomicU32::new(UNKNOWN),
     loc_line: AtomicU32::new(UNKNOWN),
     loc_column: AtomicU32::new(UNKNOWN),
+    task_site: offset_of!(Task, site) as u32,
+    task_shared: offset_of!(Task, shared) as u32,
+    slot_task: offset_of!(TaskSlot, task) as u32,
+    rc_task: AtomicU32::new(UNKNOWN),
+    task_control: AtomicU32::new(UNKNOWN),
+    owned_stack: [const { AtomicU32::new(UNKNOWN) }; 2],
+    shared_stack: [const { AtomicU32::new(UNKNOWN) }; 4],
 };
 
 /// The byte a `TaskState` is in memory, which the debugger compares with.
@@ -167,12 +200,12 @@ const fn reg_name(name: &str) -> [u8; 8] {
     out
 }
 
-/// One scheduler's records. Tables are never freed: a thread that exits gives its tables
-/// up (`claimed` 0) and the next thread that needs one takes it over, so the list only grows to
-/// the most threads that ever ran a scheduler at once, and changes without a lock (a lock held
-/// by another thread at a `fork` would leave the child stuck).
+/// One scheduler's view for the debugger. Tables are never freed: a thread that exits gives
+/// its tables up (`claimed` 0) and the next thread that needs one takes it over, so the list
+/// only grows to the most threads that ever ran a scheduler at once, and changes without a
+/// lock (a lock held by another thread at a `fork` would leave the child stuck).
 #[repr(C)]
-#[allow(dead_code)] // Written for the debugger; Rust reads only `next`, `claimed` and `live`.
+#[allow(dead_code)] // Written for the debugger; Rust reads only `next`, `claimed` and `slab`.
 pub(crate) struct Table {
     /// The next table of the global list, or null.
     next: AtomicPtr<Table>,
@@ -180,49 +213,21 @@ pub(crate) struct Table {
     claimed: AtomicU32,
     /// The kernel id of the owning thread.
     tid: i32,
-    /// The scheduler (its address) whose tasks these are.
-    scheduler: usize,
-    /// The records, indexed like the scheduler's task slab.
-    records: *const Record,
-    /// How many records there are (empty ones included).
+    /// The task slab (its address) whose slots these are, or 0 once it is dropped.
+    slab: usize,
+    /// The slab's slots, indexed by the slot index of a task's key.
+    slots: *const TaskSlot,
+    /// How many slots there are (empty ones included).
     len: usize,
-    /// How many records are not empty.
+    /// How many tasks were spawned and have not finished (tasks a runtime gave up on with
+    /// `Scheduler::abandon` included, until the slab is dropped).
     live: usize,
 }
 
-/// One live task, as the debugger reads it. A `task` of 0 marks an empty slot.
-#[repr(C)]
-#[derive(Clone, Copy)]
-#[allow(dead_code)] // Written for the debugger; Rust reads only `task`.
-struct Record {
-    /// The `Task`: its id, state and name are read from it (see `Registry`).
-    task: usize,
-    /// Its control block (see `coroutine::debugger::DebugView`).
-    control: usize,
-    /// Its spawn site, a `&'static Location`.
-    site: usize,
-    /// The top of its stack.
-    stack_top: usize,
-    /// The usable bytes of its stack.
-    stack_size: usize,
-    /// For a shared stack, the address of the word naming its occupant; 0 for an owned one.
-    occupant_slot: usize,
-}
-
-const EMPTY: Record = Record {
-    task: 0,
-    control: 0,
-    site: 0,
-    stack_top: 0,
-    stack_size: 0,
-    occupant_slot: 0,
-};
-
-/// A table this thread owns, with the records it publishes.
+/// A table this thread owns.
 struct Local {
     /// In the global list, claimed by this thread.
     table: NonNull<Table>,
-    records: Vec<Record>,
 }
 
 /// This thread's tables (one per scheduler it runs), given up when the thread exits.
@@ -234,12 +239,17 @@ thread_local! {
 }
 
 impl Tables {
-    /// The table of `scheduler`: the one it had, else one of this thread's whose tasks have
-    /// all finished, else one claimed from the global list.
-    fn of(&mut self, scheduler: usize) -> &mut Local {
-        let i = match self.0.iter().position(|l| l.table().scheduler == scheduler) {
+    /// The table of the slab at `slab`, if it has one.
+    fn find(&mut self, slab: usize) -> Option<&mut Local> {
+        self.0.iter_mut().find(|l| l.table().slab == slab)
+    }
+
+    /// The table of the slab at `slab`: the one it had, else one of this thread's whose slab
+    /// was dropped, else one claimed from the global list.
+    fn of(&mut self, slab: usize) -> &mut Local {
+        let i = match self.0.iter().position(|l| l.table().slab == slab) {
             Some(i) => i,
-            None => match self.0.iter().position(|l| l.table().live == 0) {
+            None => match self.0.iter().position(|l| l.table().slab == 0) {
                 Some(i) => i,
                 None => {
                     self.0.push(Local::claim());
@@ -249,7 +259,7 @@ impl Tables {
         };
         let local = &mut self.0[i];
         // SAFETY: this thread owns the table (see `Local::table_mut`).
-        unsafe { local.table_mut().scheduler = scheduler };
+        unsafe { local.table_mut().slab = slab };
         local
     }
 }
@@ -274,8 +284,8 @@ impl Local {
             next: AtomicPtr::new(ptr::null_mut()),
             claimed: AtomicU32::new(1),
             tid: 0,
-            scheduler: 0,
-            records: ptr::null(),
+            slab: 0,
+            slots: ptr::null(),
             len: 0,
             live: 0,
         })));
@@ -299,10 +309,7 @@ impl Local {
 
     /// This thread's hold on `table`, which it just claimed.
     fn owning(table: NonNull<Table>) -> Local {
-        let mut local = Local {
-            table,
-            records: Vec::new(),
-        };
+        let mut local = Local { table };
         // SAFETY: just claimed.
         unsafe { local.table_mut().tid = sys::gettid() };
         local
@@ -323,84 +330,93 @@ impl Local {
         unsafe { self.table.as_mut() }
     }
 
-    /// Writes `record` at `index`, growing the records as needed.
-    fn put(&mut self, index: usize, record: Record) {
-        let grown = index >= self.records.len();
-        if grown {
-            self.records.resize(index + 1, EMPTY);
-        }
-        let slot = &mut self.records[index];
-        let live = match (slot.task, record.task) {
-            (0, 0) => 0,
-            (0, _) => 1,
-            (_, 0) => -1,
-            _ => 0,
-        };
-        *slot = record;
-        let (records, len) = (self.records.as_ptr(), self.records.len());
+    /// Empties the table, which no slab uses any more.
+    fn clear(&mut self) {
         // SAFETY: this thread owns the table.
         let table = unsafe { self.table_mut() };
-        if grown {
-            table.records = records;
-            table.len = len;
-        }
-        table.live = table.live.wrapping_add_signed(live);
+        table.slab = 0;
+        table.slots = ptr::null();
+        table.len = 0;
+        table.live = 0;
     }
 }
 
 impl Drop for Tables {
     fn drop(&mut self) {
         for local in &mut self.0 {
+            local.clear();
             // SAFETY: this thread owns the table until the release below.
-            let table = unsafe { local.table_mut() };
-            table.records = ptr::null();
-            table.len = 0;
-            table.live = 0;
-            table.scheduler = 0;
-            table.tid = 0;
-            table.claimed.store(0, Ordering::Release);
+            unsafe { local.table_mut().tid = 0 };
+            local.table().claimed.store(0, Ordering::Release);
         }
     }
 }
 
-/// Records the task `task` that `scheduler` just spawned (its slab key is set).
+/// Publishes the slots of `scheduler`'s slab, which now holds `task`, just spawned.
 pub(crate) fn spawned(scheduler: &Scheduler, task: &Rc<Task>) {
-    let Some(view) = task.co.borrow().as_ref().map(|co| co.debug_view()) else {
-        return;
-    };
-    if !MEASURED.load(Ordering::Relaxed) {
-        measure_layouts(task.site);
+    let kind = &MEASURED[usize::from(task.shared)];
+    if !kind.load(Ordering::Relaxed) && measure_layouts(task) {
+        kind.store(true, Ordering::Relaxed);
     }
-    let record = Record {
-        task: ptr::from_ref::<Task>(task) as usize,
-        control: view.control,
-        site: ptr::from_ref(task.site) as usize,
-        stack_top: view.stack_top,
-        stack_size: view.stack_size,
-        occupant_slot: view.occupant_slot,
-    };
     let _ = TABLES.try_with(|tables| {
-        tables
-            .borrow_mut()
-            .of(ptr::from_ref(scheduler) as usize)
-            .put(task.key.get().0 as usize, record);
+        let mut tables = tables.borrow_mut();
+        // SAFETY: this thread owns the table.
+        let table = unsafe { tables.of(scheduler.tasks.as_ptr() as usize).table_mut() };
+        // Not borrowed by the spawn any more; if it were, the next spawn publishes them.
+        if let Ok(slab) = scheduler.tasks.try_borrow() {
+            table.slots = slab.slots().as_ptr();
+            table.len = slab.slots().len();
+        }
+        table.live += 1;
     });
 }
 
-/// Whether [`measure_layouts`] has run on a site whose line and column differ (which tells them
-/// apart).
-static MEASURED: AtomicBool = AtomicBool::new(false);
+/// Counts out the task `task`, which `scheduler` is finishing.
+pub(crate) fn finished(scheduler: &Scheduler, _task: &Task) {
+    let _ = TABLES.try_with(|tables| {
+        if let Some(local) = tables.borrow_mut().find(scheduler.tasks.as_ptr() as usize) {
+            // SAFETY: this thread owns the table.
+            let table = unsafe { local.table_mut() };
+            table.live = table.live.saturating_sub(1);
+        }
+    });
+}
 
-/// Measures where a `Box<str>` keeps its pointer and length, and where a `Location` keeps its
-/// file, line and column (std fixes neither layout), from values whose contents are known, and
-/// publishes the offsets in the registry. A part not found stays [`UNKNOWN`].
+/// Takes back the slots of `slab`, which is being dropped.
+pub(crate) fn slab_dropped(slab: &TaskSlab) {
+    let slab = ptr::from_ref(slab) as usize;
+    let _ = TABLES.try_with(|tables| {
+        if let Some(local) = tables.borrow_mut().find(slab) {
+            local.clear();
+        }
+    });
+}
+
+/// Whether [`measure_layouts`] has measured what a task on an owned stack (0) and on a shared
+/// stack (1) needs.
+static MEASURED: [AtomicBool; 2] = [const { AtomicBool::new(false) }; 2];
+
+// The registry says where to read the shared-stack byte: it must stay a `bool`.
+const _: fn(&Task) -> &bool = |task| &task.shared;
+
+/// Measures, from `task` and values whose contents or addresses are known, the layouts std
+/// and the compiler do not fix: where a `Box<str>` keeps its pointer and length, where a
+/// `Location` keeps its file, line and column, where an `Rc` keeps its value, where a task
+/// keeps its control block's address, and where a control block keeps the stack `task` runs
+/// on; and publishes the offsets in the registry. A part not found stays [`UNKNOWN`]. False if
+/// the task's spawn site cannot tell its line and column apart: the next spawn tries again.
 #[cold]
-fn measure_layouts(site: &'static Location<'static>) {
+fn measure_layouts(task: &Rc<Task>) -> bool {
+    let site = task.site;
     if site.line() == site.column() {
-        return; // Try again with the next spawn's site.
+        return false;
     }
-    MEASURED.store(true, Ordering::Relaxed);
     let r = &CORO_DEBUG_REGISTRY;
+    let set = |field: &AtomicU32, offset: usize| {
+        if let Ok(offset) = u32::try_from(offset) {
+            field.store(offset, Ordering::Relaxed);
+        }
+    };
     let name: Box<str> = Box::from("coro");
     let words: [usize; 2] = {
         const { assert!(size_of::<Box<str>>() == 2 * size_of::<usize>()) };
@@ -410,10 +426,51 @@ fn measure_layouts(site: &'static Location<'static>) {
     let at = |w: &[usize], v: usize| w.iter().position(|&x| x == v);
     let word = size_of::<usize>();
     if let (Some(p), Some(l)) = (at(&words, name.as_ptr() as usize), at(&words, name.len())) {
-        r.str_ptr.store((p * word) as u32, Ordering::Relaxed);
-        r.str_len.store((l * word) as u32, Ordering::Relaxed);
+        set(&r.str_ptr, p * word);
+        set(&r.str_len, l * word);
     }
-    // The Location's words and its u32 halves.
+    if let Some((p, l, line, column)) = measure_location(site) {
+        set(&r.loc_file_ptr, p);
+        set(&r.loc_file_len, l);
+        set(&r.loc_line, line);
+        set(&r.loc_column, column);
+    }
+    // The slab's task word is the `Rc`'s one pointer (an `Option<Rc>` is the same word, 0 for
+    // `None`).
+    const { assert!(size_of::<Option<Rc<Task>>>() == size_of::<usize>()) };
+    // SAFETY: an `Rc` is one pointer (its `Option` is one word, checked above), read as an
+    // integer; the copy is not used as an `Rc`.
+    let rc: usize = unsafe { std::mem::transmute_copy(task) };
+    let addr = Rc::as_ptr(task) as usize;
+    set(&r.rc_task, addr.wrapping_sub(rc));
+    let co = task.co.borrow();
+    let Some(co) = co.as_ref() else {
+        return true;
+    };
+    let control = co.control_word().wrapping_sub(addr);
+    if control < size_of::<Task>() {
+        set(&r.task_control, control);
+    }
+    let (fields, offsets): (&[AtomicU32], &[usize]) = match co.stack_layout() {
+        Some(StackLayout::Owned { top, size }) => (&r.owned_stack, &[top, size]),
+        Some(StackLayout::Shared {
+            handle,
+            top,
+            size,
+            occupant,
+        }) => (&r.shared_stack, &[handle, top, size, occupant]),
+        None => (&[], &[]),
+    };
+    for (field, &offset) in fields.iter().zip(offsets) {
+        set(field, offset);
+    }
+    true
+}
+
+/// The offsets in a `Location` of its file's pointer and length words, its line and its
+/// column, found from `site`'s values (its line and column differ).
+fn measure_location(site: &'static Location<'static>) -> Option<(usize, usize, usize, usize)> {
+    let word = size_of::<usize>();
     let size = size_of::<Location<'static>>();
     let base = ptr::from_ref(site).cast::<u8>();
     // SAFETY: `site` is a live `Location` of `size` bytes, read as plain bytes.
@@ -432,38 +489,22 @@ fn measure_layouts(site: &'static Location<'static>) {
             .find(|&i| read(i, n) == v && !taken.iter().any(|&(o, m)| i < o + m && o < i + n))
     };
     let file = site.file();
-    let file_ptr = find(word, file.as_ptr() as usize, &[]);
-    let file_len = file_ptr.and_then(|p| find(word, file.len(), &[(p, word)]));
-    if let (Some(p), Some(l)) = (file_ptr, file_len)
-        && let Some(line) = find(4, site.line() as usize, &[(p, word), (l, word)])
-        && let Some(column) = find(
-            4,
-            site.column() as usize,
-            &[(p, word), (l, word), (line, 4)],
-        )
-    {
-        r.loc_file_ptr.store(p as u32, Ordering::Relaxed);
-        r.loc_file_len.store(l as u32, Ordering::Relaxed);
-        r.loc_line.store(line as u32, Ordering::Relaxed);
-        r.loc_column.store(column as u32, Ordering::Relaxed);
-    }
-}
-
-/// Forgets the task `task`, which `scheduler` is finishing.
-pub(crate) fn finished(scheduler: &Scheduler, task: &Task) {
-    let _ = TABLES.try_with(|tables| {
-        tables
-            .borrow_mut()
-            .of(ptr::from_ref(scheduler) as usize)
-            .put(task.key.get().0 as usize, EMPTY);
-    });
+    let p = find(word, file.as_ptr() as usize, &[])?;
+    let l = find(word, file.len(), &[(p, word)])?;
+    let line = find(4, site.line() as usize, &[(p, word), (l, word)])?;
+    let column = find(
+        4,
+        site.column() as usize,
+        &[(p, word), (l, word), (line, 4)],
+    )?;
+    Some((p, l, line, column))
 }
 
 // The layout the gdb script reads (coro-core/gdb/coro-gdb.py), pinned: a change here is a new
 // VERSION and a change there.
 const _: () = {
     assert!(offset_of!(Registry, version) == 8);
-    assert!(offset_of!(Registry, record_size) == 12);
+    assert!(offset_of!(Registry, slot_size) == 12);
     assert!(offset_of!(Registry, sp_offset) == 16);
     assert!(offset_of!(Registry, state_offset) == 20);
     assert!(offset_of!(Registry, coroutine_states) == 24);
@@ -476,8 +517,8 @@ const _: () = {
     assert!(offset_of!(Table, next) == 0);
     assert!(offset_of!(Table, claimed) == 8);
     assert!(offset_of!(Table, tid) == 12);
-    assert!(offset_of!(Table, scheduler) == 16);
-    assert!(offset_of!(Table, records) == 24);
+    assert!(offset_of!(Table, slab) == 16);
+    assert!(offset_of!(Table, slots) == 24);
     assert!(offset_of!(Table, len) == 32);
     assert!(offset_of!(Table, live) == 40);
     assert!(offset_of!(Registry, task_id) == 80);
@@ -489,13 +530,14 @@ const _: () = {
     assert!(offset_of!(Registry, loc_file_len) == 104);
     assert!(offset_of!(Registry, loc_line) == 108);
     assert!(offset_of!(Registry, loc_column) == 112);
-    assert!(offset_of!(Record, task) == 0);
-    assert!(offset_of!(Record, control) == 8);
-    assert!(offset_of!(Record, site) == 16);
-    assert!(offset_of!(Record, stack_top) == 24);
-    assert!(offset_of!(Record, stack_size) == 32);
-    assert!(offset_of!(Record, occupant_slot) == 40);
-    assert!(size_of::<Record>() == 48);
+    assert!(offset_of!(Registry, task_site) == 116);
+    assert!(offset_of!(Registry, task_shared) == 120);
+    assert!(offset_of!(Registry, slot_task) == 124);
+    assert!(offset_of!(Registry, rc_task) == 128);
+    assert!(offset_of!(Registry, task_control) == 132);
+    assert!(offset_of!(Registry, owned_stack) == 136);
+    assert!(offset_of!(Registry, shared_stack) == 144);
+    assert!(size_of::<Registry>() == 160);
 };
 
 /// The gdb script, carried in the binary's `.debug_gdb_scripts` section as an inline script
@@ -531,4 +573,147 @@ const fn gdb_script() -> [u8; GDB_SCRIPT_LEN] {
         j += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::runtime::scheduler::SCHED;
+
+    /// A word of this process's memory, read as the debugger reads it.
+    fn word(addr: usize) -> usize {
+        // SAFETY: the tests read only addresses the registry leads to while what they point
+        // at is alive (this thread's tables, its live tasks and their blocks and stacks).
+        unsafe { (addr as *const usize).read() }
+    }
+
+    /// A measured offset, which the tests expect known.
+    fn offset(field: &AtomicU32) -> usize {
+        let offset = field.load(Ordering::Relaxed);
+        assert_ne!(offset, UNKNOWN);
+        offset as usize
+    }
+
+    /// The tables this thread owns, as the debugger finds them.
+    fn my_tables() -> Vec<&'static Table> {
+        let tid = sys::gettid();
+        let mut out = Vec::new();
+        let mut t = CORO_DEBUG_REGISTRY.tables.load(Ordering::Acquire);
+        // SAFETY: tables are never freed; this thread's are written only by this thread.
+        while let Some(table) = unsafe { t.as_ref() } {
+            if table.claimed.load(Ordering::Acquire) == 1 && table.tid == tid {
+                out.push(table);
+            }
+            t = table.next.load(Ordering::Acquire);
+        }
+        out
+    }
+
+    /// The addresses of the tasks the debugger finds in this thread's tables.
+    fn listed_tasks() -> Vec<usize> {
+        let r = &CORO_DEBUG_REGISTRY;
+        let mut out = Vec::new();
+        for table in my_tables() {
+            for i in 0..table.len {
+                let slot = table.slots as usize + i * r.slot_size as usize;
+                let rc = word(slot + r.slot_task as usize);
+                if rc != 0 {
+                    out.push(rc + offset(&r.rc_task));
+                }
+            }
+        }
+        out
+    }
+
+    /// Spawns a task that yields `n` times.
+    fn yielder(builder: crate::Builder, n: usize) {
+        builder
+            .spawn(move || {
+                for _ in 0..n {
+                    crate::yield_now();
+                }
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_registry_leads_to_every_task_its_block_and_its_stack() {
+        crate::run(|| {
+            yielder(crate::Builder::new().name("owned").stack_size(64 * 1024), 3);
+            for _ in 0..5 {
+                // SAFETY: the body lends no reference into its stack.
+                let shared = unsafe { crate::Builder::new().shared(true) };
+                yielder(shared.stack_size(32 * 1024), 3);
+            }
+            crate::yield_now();
+            let r = &CORO_DEBUG_REGISTRY;
+            let tasks = SCHED.with(|s| s.tasks.borrow().all());
+            let listed: HashSet<usize> = listed_tasks().into_iter().collect();
+            let live: HashSet<usize> = tasks.iter().map(|t| Rc::as_ptr(t) as usize).collect();
+            assert_eq!(listed, live);
+            for t in &tasks {
+                let task = Rc::as_ptr(t) as usize;
+                assert_eq!(word(task + r.task_id as usize) as u64, t.id);
+                assert_eq!(
+                    word(task + r.task_site as usize),
+                    ptr::from_ref(t.site) as usize
+                );
+                if t.id == crate::current_id().unwrap() {
+                    continue; // Running: its coroutine is borrowed by the scheduler.
+                }
+                let co = t.co.borrow();
+                let (shared, size, used) = co.as_ref().unwrap().stack_use();
+                // SAFETY: the byte the registry names is a `bool` (checked at compile time).
+                let shared_byte = unsafe { *((task + r.task_shared as usize) as *const u8) };
+                assert_eq!(shared_byte != 0, shared);
+                let control = word(task + offset(&r.task_control));
+                let (top, stack_size, occupant) = if shared {
+                    let [handle, top, size, occupant] = &r.shared_stack;
+                    let state = word(control + offset(handle));
+                    (
+                        word(state + offset(top)),
+                        word(state + offset(size)),
+                        word(word(state + offset(occupant))),
+                    )
+                } else {
+                    let [top, size] = &r.owned_stack;
+                    (
+                        word(control + offset(top)),
+                        word(control + offset(size)),
+                        control,
+                    )
+                };
+                assert_eq!(stack_size, size);
+                // The word naming the occupant is the stack's region's, the owner of its
+                // frames.
+                assert_eq!(occupant, crate::stack::region_owner(top - 1) as usize);
+                // Every task but this one is suspended.
+                let sp = word(control + r.sp_offset as usize);
+                if occupant == control {
+                    assert_eq!(top - sp, used);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn a_scheduler_that_ended_leaves_no_slots() {
+        crate::run(|| {
+            let tasks: Vec<_> = (0..10).map(|_| crate::spawn(crate::yield_now)).collect();
+            let published = |live| {
+                let slab = SCHED.with(|s| s.tasks.as_ptr() as usize);
+                let table = my_tables().into_iter().find(|t| t.slab == slab).unwrap();
+                assert_eq!(table.live, live);
+            };
+            published(11);
+            for t in tasks {
+                t.join().unwrap();
+            }
+            published(1);
+        });
+        assert!(listed_tasks().is_empty());
+        assert!(my_tables().iter().all(|t| t.slab == 0 && t.slots.is_null()));
+    }
 }

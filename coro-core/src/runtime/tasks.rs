@@ -8,9 +8,19 @@ use super::task::Task;
 /// The tasks that are alive, by slab key.
 #[derive(Debug, Default)]
 pub(crate) struct TaskSlab {
-    slots: Vec<(u32, Option<Rc<Task>>)>,
+    slots: Vec<TaskSlot>,
     free: Vec<u32>,
     live: usize,
+}
+
+/// One slot of a [`TaskSlab`]. In C layout, because coro's gdb script reads the slots from a
+/// stopped process (see `runtime/debugger.rs`): the task is the word at `offset_of!(TaskSlot,
+/// task)`, 0 for an empty slot.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct TaskSlot {
+    generation: u32,
+    pub(crate) task: Option<Rc<Task>>,
 }
 
 impl TaskSlab {
@@ -19,12 +29,15 @@ impl TaskSlab {
         self.live += 1;
         if let Some(i) = self.free.pop() {
             let slot = &mut self.slots[i as usize];
-            slot.0 = slot.0.wrapping_add(1);
-            slot.1 = Some(task);
-            (i, slot.0)
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.task = Some(task);
+            (i, slot.generation)
         } else {
             let i = self.slots.len() as u32;
-            self.slots.push((0, Some(task)));
+            self.slots.push(TaskSlot {
+                generation: 0,
+                task: Some(task),
+            });
             (i, 0)
         }
     }
@@ -32,7 +45,10 @@ impl TaskSlab {
     /// The task with this key, if it still lives.
     pub(crate) fn get(&self, (i, generation): (u32, u32)) -> Option<&Rc<Task>> {
         match self.slots.get(i as usize) {
-            Some((g, Some(t))) if *g == generation => Some(t),
+            Some(TaskSlot {
+                generation: g,
+                task: Some(t),
+            }) if *g == generation => Some(t),
             _ => None,
         }
     }
@@ -40,12 +56,12 @@ impl TaskSlab {
     /// Takes the task with this key out.
     pub(crate) fn remove(&mut self, (i, generation): (u32, u32)) -> Option<Rc<Task>> {
         let slot = self.slots.get_mut(i as usize)?;
-        if slot.0 != generation || slot.1.is_none() {
+        if slot.generation != generation || slot.task.is_none() {
             return None;
         }
         self.free.push(i);
         self.live -= 1;
-        slot.1.take()
+        slot.task.take()
     }
 
     /// How many tasks live.
@@ -55,7 +71,12 @@ impl TaskSlab {
 
     /// Every live task.
     pub(crate) fn all(&self) -> Vec<Rc<Task>> {
-        self.slots.iter().filter_map(|(_, t)| t.clone()).collect()
+        self.slots.iter().filter_map(|s| s.task.clone()).collect()
+    }
+
+    /// The slots, empty ones included, for the debugger's registry.
+    pub(crate) fn slots(&self) -> &[TaskSlot] {
+        &self.slots
     }
 
     /// Takes out every live task for which `pred` holds.
@@ -64,9 +85,16 @@ impl TaskSlab {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, (_, t))| t.as_ref().is_some_and(&pred))
-            .map(|(i, (g, _))| (i as u32, *g))
+            .filter(|(_, s)| s.task.as_ref().is_some_and(&pred))
+            .map(|(i, s)| (i as u32, s.generation))
             .collect();
         keys.into_iter().filter_map(|k| self.remove(k)).collect()
+    }
+}
+
+impl Drop for TaskSlab {
+    fn drop(&mut self) {
+        // The debugger's registry must not keep the address of the slots once they are freed.
+        super::debugger::slab_dropped(self);
     }
 }

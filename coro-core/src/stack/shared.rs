@@ -108,10 +108,11 @@ impl SharedInner {
         self.occupant.load(Ordering::Relaxed)
     }
 
-    /// The word that names the occupant (the slot of the stack's top region), for debuggers,
-    /// which read it from a stopped process (see `runtime/debugger.rs`).
-    pub(crate) fn occupant_slot(&self) -> *const AtomicPtr<()> {
-        self.occupant
+    /// The address of the field that holds the address of the word naming the occupant (the
+    /// slot of the stack's top region), for debuggers, which read it from a stopped process
+    /// (see `runtime/debugger.rs`).
+    pub(crate) fn occupant_field(&self) -> usize {
+        ptr::from_ref(&self.occupant) as usize
     }
 
     /// Records `owner` (or null) as the occupant, in every region of the stack.
