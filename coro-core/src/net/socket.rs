@@ -89,27 +89,16 @@ impl Socket {
     ) -> io::Result<T> {
         let fd = self.fd;
         park::check_interrupt()?;
-        let mut deadline = None;
+        if let Some(timeout) = timeout {
+            return io_timed(fd, interest, timeout, op, drained);
+        }
+        // No timeout: only `fd`, `interest` and the closures stay live across the wait, which
+        // is inlined here (and this loop into the caller, whose frame a parked read keeps).
         loop {
-            if fd_wait::is_ready(fd, interest) {
-                match op(fd) {
-                    Ok(v) => {
-                        if drained(&v) {
-                            fd_wait::clear_ready(fd, interest);
-                        }
-                        return Ok(v);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        fd_wait::clear_ready(fd, interest)
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
+            if let Some(r) = attempt(fd, interest, &mut op, &drained) {
+                return r;
             }
-            if deadline.is_none() {
-                deadline = timeout.map(|t| Instant::now() + t);
-            }
-            wait(fd, interest, deadline)?;
+            wait(fd, interest, None)?;
         }
     }
 
@@ -147,6 +136,55 @@ impl AsFd for Socket {
         // SAFETY: the fd is open for as long as `self` lives.
         unsafe { BorrowedFd::borrow_raw(self.fd) }
     }
+}
+
+/// [`Socket::io`] with a timeout, which starts at the first wait. Out of line, so that the
+/// deadline takes no room in the frames of the common calls, which have none.
+#[inline(never)]
+fn io_timed<T>(
+    fd: RawFd,
+    interest: Interest,
+    timeout: Duration,
+    mut op: impl FnMut(RawFd) -> io::Result<T>,
+    drained: impl Fn(&T) -> bool,
+) -> io::Result<T> {
+    let mut deadline = None;
+    loop {
+        if let Some(r) = attempt(fd, interest, &mut op, &drained) {
+            return r;
+        }
+        let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+        wait(fd, interest, Some(at))?;
+    }
+}
+
+/// One try of [`Socket::io`]'s call, if the readiness cache says the fd may be ready: `None`
+/// when the caller must wait (the cache said not ready, or the call said `EAGAIN`), else the
+/// call's result.
+#[inline(always)]
+fn attempt<T>(
+    fd: RawFd,
+    interest: Interest,
+    op: &mut impl FnMut(RawFd) -> io::Result<T>,
+    drained: &impl Fn(&T) -> bool,
+) -> Option<io::Result<T>> {
+    while fd_wait::is_ready(fd, interest) {
+        match op(fd) {
+            Ok(v) => {
+                if drained(&v) {
+                    fd_wait::clear_ready(fd, interest);
+                }
+                return Some(Ok(v));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                fd_wait::clear_ready(fd, interest);
+                return None;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    None
 }
 
 /// After an `accept` that failed: for want of fds or memory (`EMFILE`, `ENFILE`, ...), lets the

@@ -10,10 +10,11 @@ use std::ptr;
 use crate::coroutine::{Start, Yielder};
 
 use super::cancel::{self, Cancelled};
+use super::join;
 use super::scheduler::SCHED;
 
-/// A task's body: the closure `f`, whose result goes to the task's result slot (see
-/// `Task::complete`).
+/// A task's body: the closure `f`, whose result goes to the task's join handle (see
+/// `join::deliver`).
 pub(crate) struct TaskBody<F>(F);
 
 impl<F> TaskBody<F> {
@@ -44,9 +45,14 @@ where
     }
 }
 
-/// Hands the body's result to the running task's join slot.
+/// Hands the body's result to the running task's join handle.
 fn complete<T: 'static>(r: std::thread::Result<T>) {
-    SCHED.with(|s| s.with_current(|t| t.complete(r)));
+    // The task is taken out of the scheduler's borrow first: with no handle left, `deliver`
+    // drops the result here, and its destructor may do anything a coroutine may, park included.
+    match SCHED.with(|s| s.current_task()) {
+        Some(t) => join::deliver(&t, r),
+        None => drop(r),
+    }
 }
 
 /// What a task's body does first, out of line (this code's frame is gone by the time the body

@@ -1,10 +1,15 @@
 //! [`JoinHandle`]: waits for a spawned coroutine and takes its result.
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::thread;
 
+use super::cancel::Cancelled;
 use super::census::Wait;
 use super::park::{self, Unparker};
 use super::scheduler::SCHED;
@@ -16,9 +21,91 @@ use super::task::{Task, TaskState};
 /// Dropping the handle detaches the coroutine: it keeps running. Like the coroutine itself,
 /// the handle stays on the thread that spawned it (it is neither `Send` nor `Sync`).
 pub struct JoinHandle<T> {
-    /// The task, whose result slot holds what the body ended with, boxed as the `T` below.
+    /// The task; what the handle waits for and takes is in its [`Slot`].
     task: Rc<Task>,
     _result: PhantomData<fn() -> T>,
+}
+
+/// What a live handle's task keeps for it: who waits for the end, and what the body ended
+/// with. Kept apart from the `Task`, in this thread's [`SLOTS`], while the handle lives: most
+/// tasks (a server's connections) are never joined, and their handles are dropped at once, so
+/// each of them costs this slot only from its spawn to that drop.
+#[derive(Default)]
+struct Slot {
+    /// Who waits: a `join`, or a `select!` join arm.
+    joiner: Option<Unparker>,
+    /// Nothing yet, the value (boxed: the handle knows `T`, the slot does not), a [`Panicked`],
+    /// or [`Taken`]. A value of a zero-sized type (a body that returns `()`) allocates nothing.
+    result: Option<Box<dyn Any>>,
+}
+
+/// What a slot holds when the body panicked, or ended by a cancel: the payload.
+struct Panicked(Box<dyn Any + Send>);
+
+/// What a slot holds once the result was taken.
+struct Taken;
+
+/// Hashes a task id (unique, mostly consecutive) by one multiplication, which spreads
+/// consecutive ids over the table's buckets.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+thread_local! {
+    /// The slots of this thread's live join handles, by task id.
+    static SLOTS: RefCell<HashMap<u64, Slot, BuildHasherDefault<IdHasher>>> = RefCell::default();
+}
+
+/// Runs `f` on the slot of task `id`, if its handle lives. The slots stay borrowed while `f`
+/// runs: `f` must not drop a value of the program's (a result, an unparker), only move it out.
+fn with_slot<R>(id: u64, f: impl FnOnce(&mut Slot) -> R) -> Option<R> {
+    SLOTS
+        .try_with(|s| s.borrow_mut().get_mut(&id).map(f))
+        .ok()
+        .flatten()
+}
+
+/// Hands what the body of `task` ended with (`Err`: the payload of its panic, or of the cancel
+/// that ended it) to its handle, and wakes the party waiting on it. With no handle left, the
+/// result is dropped here, in the task.
+pub(crate) fn deliver<T: 'static>(task: &Task, r: thread::Result<T>) {
+    let stored: Box<dyn Any> = match r {
+        Ok(v) => Box::new(v),
+        Err(payload) => Box::new(Panicked(payload)),
+    };
+    let mut stored = Some(stored);
+    let joiner = with_slot(task.id, |slot| {
+        slot.result = stored.take();
+        slot.joiner.take()
+    })
+    .flatten();
+    drop(stored);
+    if let Some(w) = joiner {
+        w.unpark();
+    }
+}
+
+/// Wakes the party waiting on `task`, which has ended (a task whose body never ran delivers
+/// nothing, and its joiner learns of the end here).
+pub(crate) fn ended(task: &Task) {
+    if let Some(w) = with_slot(task.id, |slot| slot.joiner.take()).flatten() {
+        w.unpark();
+    }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
@@ -33,10 +120,26 @@ impl<T> fmt::Debug for JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// The handle of `task`, whose body returns a `T`.
     pub(crate) fn new(task: Rc<Task>) -> Self {
+        let _ = SLOTS.try_with(|s| s.borrow_mut().insert(task.id, Slot::default()));
         JoinHandle {
             task,
             _result: PhantomData,
         }
+    }
+
+    /// Registers `u` as the party to wake when the body ends (`None`: forgets it).
+    fn set_joiner(&self, u: Option<Unparker>) {
+        let mut u = u;
+        let old = with_slot(self.task.id, |slot| {
+            std::mem::replace(&mut slot.joiner, u.take())
+        });
+        // Dropped after the slots' borrow: the last reference to a task may go with them.
+        drop((old, u));
+    }
+
+    /// Whether the body has delivered its result (taken since, or not).
+    fn delivered(&self) -> bool {
+        with_slot(self.task.id, |slot| slot.result.is_some()).unwrap_or(false)
     }
 
     /// The coroutine's id (as [`crate::current`] reports it inside the coroutine).
@@ -46,7 +149,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the coroutine has finished (returned, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.task.has_result() || self.task.state.get() == TaskState::Done
+        self.delivered() || self.task.state.get() == TaskState::Done
     }
 
     /// Waits for the coroutine to finish and returns its value, or the payload of its panic as
@@ -75,7 +178,7 @@ impl<T> JoinHandle<T> {
                     self.task.id
                 );
             }
-            self.task.joiner.set(Some(park::current_unparker()));
+            self.set_joiner(Some(park::current_unparker()));
             park::park(Wait::Join { id: self.task.id });
         }
         self.take()
@@ -85,7 +188,7 @@ impl<T> JoinHandle<T> {
     /// that re-check `is_finished`. A wait of coro's own (an interrupt unwinds from it).
     pub(crate) fn wait_once(&self) {
         if !self.is_finished() {
-            self.task.joiner.set(Some(park::current_unparker()));
+            self.set_joiner(Some(park::current_unparker()));
             park::park(Wait::Join { id: self.task.id });
         }
     }
@@ -97,13 +200,13 @@ impl<T> JoinHandle<T> {
 
     /// Registers `u` to be woken when the coroutine finishes.
     pub(crate) fn set_waiter(&self, u: Unparker) {
-        self.task.joiner.set(Some(u));
+        self.set_joiner(Some(u));
     }
 
     /// Forgets the party [`set_waiter`](Self::set_waiter) registered (a `select!` that took
     /// another arm).
     pub(crate) fn clear_waiter(&self) {
-        self.task.joiner.take();
+        self.set_joiner(None);
     }
 
     /// For a `select!` join arm, once the coroutine has finished: its result, which this
@@ -121,7 +224,10 @@ impl<T> JoinHandle<T> {
 
     /// Panics if a `select!` join arm took the result.
     pub(crate) fn check_not_taken(&self) {
-        if self.task.result_taken() {
+        let taken = with_slot(self.task.id, |slot| {
+            slot.result.as_ref().is_some_and(|r| r.is::<Taken>())
+        });
+        if taken == Some(true) {
             panic!(
                 "the result of coroutine {} was already taken by a `select!` join arm; a handle gives its result once",
                 self.task.id
@@ -166,6 +272,87 @@ impl<T> JoinHandle<T> {
         T: 'static,
     {
         self.check_not_taken();
-        self.task.take_result()
+        let taken: Box<dyn Any> = Box::new(Taken);
+        let r = with_slot(self.task.id, |slot| slot.result.replace(taken)).flatten();
+        match r {
+            None => Err(Box::new(Cancelled)),
+            Some(r) => match r.downcast::<Panicked>() {
+                Ok(p) => Err(p.0),
+                Err(r) => match r.downcast::<T>() {
+                    Ok(v) => Ok(*v),
+                    Err(_) => unreachable!("a task's result has the type its handle names"),
+                },
+            },
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let slot = SLOTS
+            .try_with(|s| s.borrow_mut().remove(&self.task.id))
+            .ok()
+            .flatten();
+        // Dropped after the slots' borrow: the result is the program's value.
+        drop(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::SLOTS;
+
+    /// Counts its drops, and parks in its destructor as a coroutine's value may.
+    struct Parks(Rc<Cell<u32>>);
+
+    impl Drop for Parks {
+        fn drop(&mut self) {
+            crate::yield_now();
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    fn live_slots() -> usize {
+        SLOTS.with(|s| s.borrow().len())
+    }
+
+    #[test]
+    fn a_handle_keeps_a_slot_only_while_it_lives_and_results_drop_once() {
+        let drops = Rc::new(Cell::new(0));
+        let d = drops.clone();
+        crate::run(move || {
+            let before = live_slots();
+            // Detached at once: the result is dropped in the task, where its destructor may
+            // park, and no slot is left behind.
+            for _ in 0..100 {
+                let d = d.clone();
+                drop(crate::spawn(move || Parks(d)));
+            }
+            assert_eq!(live_slots(), before);
+            // Kept: one slot each until the handle goes, joined or dropped finished.
+            let kept: Vec<_> = (0..10)
+                .map(|_| {
+                    let d = d.clone();
+                    crate::spawn(move || Parks(d))
+                })
+                .collect();
+            assert_eq!(live_slots(), before + 10);
+            while !kept.iter().all(|h| h.is_finished()) {
+                crate::yield_now();
+            }
+            for (i, h) in kept.into_iter().enumerate() {
+                assert!(h.is_finished());
+                if i % 2 == 0 {
+                    drop(h.join().unwrap());
+                } else {
+                    drop(h);
+                }
+            }
+            assert_eq!(live_slots(), before);
+        });
+        assert_eq!(drops.get(), 110);
     }
 }

@@ -19,12 +19,12 @@ use crate::error::Result;
 use crate::stack::{OwnedStack, SharedStack};
 use crate::sys;
 
+use super::body::TaskBody;
 use super::builder::Builder;
 use super::cancel;
 use super::census::{Group, Member};
 use super::driver::Driver;
 use super::driver::remote::Remote;
-use super::body::TaskBody;
 use super::join::JoinHandle;
 use super::task::{Task, TaskState};
 use super::tasks::TaskSlab;
@@ -253,7 +253,7 @@ impl Scheduler {
     fn finish(&self, t: &Rc<Task>) {
         t.state.set(TaskState::Done);
         // A body that never ran stored no result: its joiner learns of the end here.
-        t.wake_joiner();
+        super::join::ended(t);
         super::debugger::finished(self, t);
         self.tasks.borrow_mut().remove(t.key.get());
         let co = t.co.borrow_mut().take();

@@ -75,16 +75,19 @@ struct FdSlot {
     registered: bool,
     /// epoll refused the fd (a regular file): it is always ready.
     always_ready: bool,
+    ready: u8,
+    /// The readiness bits that satisfy `first` (its `Waiter::interest`), kept here, in the
+    /// slot's byte fields, so that the first waiter takes one word.
+    first_interest: u8,
     /// Bumped on every registration and close, so that a stale event or a waiter of a closed
     /// fd is told apart from the fd number's next user.
     generation: u32,
-    ready: u8,
     /// The first waiter lives inline (the common case: one reader or one writer), so that a
     /// wait and a wake-up touch only this slot's cache line.
-    first: Option<Waiter>,
+    first: Option<Rc<Task>>,
     /// Further waiters (several coroutines polling one fd), boxed: a slot is kept for every
     /// fd number up to the highest, and most fds never have a second waiter, so the slot stays
-    /// four words. Capacity is kept once made.
+    /// three words. Capacity is kept once made.
     #[allow(clippy::box_collection)]
     more: Option<Box<Vec<Waiter>>>,
 }
@@ -99,14 +102,29 @@ impl FdSlot {
         self.more.get_or_insert_with(Box::default)
     }
 
-    /// Takes one of the further waiters, if any.
-    fn pop_more(&mut self) -> Option<Waiter> {
-        self.more.as_mut().and_then(|m| m.pop())
+    /// Takes the first waiter, and puts one of the further waiters, if any, in its place.
+    fn take_first(&mut self) -> Option<Waiter> {
+        let task = self.first.take()?;
+        let w = Waiter {
+            task,
+            interest: self.first_interest,
+        };
+        if let Some(next) = self.more.as_mut().and_then(|m| m.pop()) {
+            self.set_first(next);
+        }
+        Some(w)
+    }
+
+    /// Makes `w` the first waiter (there is none).
+    fn set_first(&mut self, w: Waiter) {
+        debug_assert!(self.first.is_none());
+        self.first_interest = w.interest;
+        self.first = Some(w.task);
     }
 }
 
-// A slot per fd number: keep it at four words.
-const _: () = assert!(size_of::<FdSlot>() == 32);
+// A slot per fd number (and each idle connection of a server one fd): keep it at three words.
+const _: () = assert!(size_of::<FdSlot>() == 24);
 
 /// What [`FdTable::prepare`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +260,7 @@ impl FdTable {
             interest: interest.satisfied_by(),
         };
         if slot.first.is_none() {
-            slot.first = Some(w);
+            slot.set_first(w);
         } else {
             slot.more().push(w);
         }
@@ -253,14 +271,12 @@ impl FdTable {
     /// reference to it, if it was there.
     pub(crate) fn remove_waiter(&mut self, fd: RawFd, task: &Task) -> Option<Rc<Task>> {
         let slot = self.slots.get_mut(fd as usize)?;
-        let is = |w: &Waiter| std::ptr::eq(Rc::as_ptr(&w.task), task);
+        let is = |t: &Rc<Task>| std::ptr::eq(Rc::as_ptr(t), task);
         let removed = if slot.first.as_ref().is_some_and(is) {
-            let w = slot.first.take();
-            slot.first = slot.pop_more();
-            w
+            slot.take_first()
         } else {
             let more = slot.more.as_mut()?;
-            let i = more.iter().position(is)?;
+            let i = more.iter().position(|w| is(&w.task))?;
             Some(more.swap_remove(i))
         };
         self.waiting -= 1;
@@ -306,10 +322,14 @@ impl FdTable {
         }
         slot.ready |= bits;
         let ready = slot.ready;
-        if slot.first.as_ref().is_some_and(|w| w.interest & ready != 0) {
-            let w = slot.first.take().expect("checked above");
+        let first = if slot.first.is_some() && slot.first_interest & ready != 0 {
+            slot.first.take()
+        } else {
+            None
+        };
+        if let Some(task) = first {
             self.waiting -= 1;
-            wake(w.task);
+            wake(task);
         }
         if let Some(more) = slot.more.as_mut() {
             let mut i = 0;
@@ -323,8 +343,10 @@ impl FdTable {
                 }
             }
         }
-        if slot.first.is_none() {
-            slot.first = slot.pop_more();
+        if slot.first.is_none()
+            && let Some(next) = slot.more.as_mut().and_then(|m| m.pop())
+        {
+            slot.set_first(next);
         }
     }
 
@@ -341,8 +363,8 @@ impl FdTable {
         slot.ready = 0;
         slot.generation = slot.generation.wrapping_add(1);
         self.waiting -= slot.waiter_count();
-        if let Some(w) = slot.first.take() {
-            wake(w.task);
+        if let Some(task) = slot.first.take() {
+            wake(task);
         }
         if let Some(more) = slot.more.as_mut() {
             for w in more.drain(..) {
