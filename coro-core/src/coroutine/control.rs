@@ -175,8 +175,41 @@ impl Control {
     /// Evicts the occupant of `stack` (copies its frames to its save buffer) and puts this
     /// coroutine's frames in place. False, and nothing done, if the occupant is not suspended
     /// (it is running, or waiting in the resume chain).
+    ///
+    /// Out of line, and only a choice between two ways (each a tail call), so that it costs the
+    /// caller a call and each way keeps its registers to itself.
     #[inline(never)]
     fn take_over(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX.
+            return unsafe { self.take_over_avx(stack, save) };
+        }
+        self.take_over_plain(stack, save)
+    }
+
+    /// [`Control::take_over`] with 16-byte moves (or the target's own copy).
+    #[inline(never)]
+    fn take_over_plain(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
+        self.take_over_with::<false>(stack, save)
+    }
+
+    /// [`Control::take_over`] compiled for AVX, so that both frame copies inline into it with
+    /// 32-byte moves, and the CPU is asked once per take-over.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn take_over_avx(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
+        self.take_over_with::<true>(stack, save)
+    }
+
+    /// [`Control::take_over`], copying frames with AVX's 32-byte moves when `AVX` (only ever
+    /// set where the CPU has AVX, by `take_over_avx`).
+    #[inline(always)]
+    fn take_over_with<const AVX: bool>(&self, stack: &SharedInner, save: &SaveBuf) -> bool {
         let (top, limit) = (stack.base(), stack.limit());
         let occupant = stack.occupant().cast::<Control>();
         if !occupant.is_null() {
@@ -198,8 +231,9 @@ impl Control {
             {
                 // SAFETY: `limit .. top` is the shared stack, mapped, and holds the occupant's
                 // frames from `sp` up (`save_frame` checks that `sp` lies in it), which nothing
-                // runs on while it is suspended; `top` is region-aligned.
-                unsafe { occupant_save.save_frame(top, limit, sp) };
+                // runs on while it is suspended; `top` is region-aligned; `AVX` only where the
+                // CPU has AVX.
+                unsafe { occupant_save.save_frame::<AVX>(top, limit, sp) };
             }
             stack.set_occupant(ptr::null());
         }
@@ -217,8 +251,9 @@ impl Control {
                 };
             }
             // SAFETY: our frames were saved below `top` and go back to the same addresses,
-            // which the eviction above made free, inside the stack `limit .. top`.
-            _ => unsafe { save.restore_frame(top, limit) },
+            // which the eviction above made free, inside the stack `limit .. top`; `AVX` only
+            // where the CPU has AVX.
+            _ => unsafe { save.restore_frame::<AVX>(top, limit) },
         }
         stack.set_occupant(self.as_owner());
         true

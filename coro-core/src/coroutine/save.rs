@@ -55,8 +55,9 @@ impl SaveBuf {
     /// # Safety
     ///
     /// `limit .. top` must be readable and not overlap the buffer; `top` must be 32-aligned.
-    #[inline]
-    pub(crate) unsafe fn save_frame(&self, top: usize, limit: usize, sp: usize) {
+    /// `AVX` (copy with 32-byte moves) only where the CPU has AVX.
+    #[inline(always)]
+    pub(crate) unsafe fn save_frame<const AVX: bool>(&self, top: usize, limit: usize, sp: usize) {
         // Checked in release builds too: a suspended coroutine has at least the trampoline's
         // return address and the three words its switch pushed below the bootstrap words, and
         // anything else means its saved stack pointer is not on this stack. One compare for
@@ -83,7 +84,7 @@ impl SaveBuf {
         // `sp .. end` holds the frames and `end .. end + 8` the word, both inside `limit .. top`
         // (checked above), which the caller vouches for.
         unsafe {
-            copy_frame(end as *const u8, frames_end, len);
+            copy_frame::<AVX>(end as *const u8, frames_end, len);
             word.cast::<u64>().write((end as *const u64).read());
         }
         // `len < need <= cap`, which `grow` made fit in a u32.
@@ -102,9 +103,9 @@ impl SaveBuf {
     /// # Safety
     ///
     /// The frames must have been saved below this same `top`; `limit .. top` must be writable
-    /// and not overlap the buffer.
-    #[inline]
-    pub(crate) unsafe fn restore_frame(&self, top: usize, limit: usize) {
+    /// and not overlap the buffer. `AVX` only where the CPU has AVX.
+    #[inline(always)]
+    pub(crate) unsafe fn restore_frame<const AVX: bool>(&self, top: usize, limit: usize) {
         let end = top - FRAMES_END;
         let len = self.used.get() as usize;
         if len > end.saturating_sub(limit) || len + 8 > self.cap() {
@@ -119,7 +120,7 @@ impl SaveBuf {
         // inside the buffer (checked above); `end - len .. end + 8` lies inside `limit .. top`
         // (checked above), which the caller vouches for.
         unsafe {
-            copy_frame(frames_end, end as *mut u8, len);
+            copy_frame::<AVX>(frames_end, end as *mut u8, len);
             (end as *mut u64).write(word.cast::<u64>().read());
         }
     }
@@ -208,30 +209,31 @@ fn bad_restore(top: usize, limit: usize, len: usize, cap: usize) -> ! {
 }
 
 /// Copies the `len` bytes that end at `src_end` to end at `dst_end`, from the top down:
-/// 32-byte moves where the CPU has AVX (then the last 8 to 24 bytes as 8-byte words), 16-byte
-/// ones otherwise (then one 8-byte word for an odd word at the bottom). Both ends are
-/// 32-aligned (the stack's below its top, the buffer's at its end; see `SaveBuf::layout`), so
-/// no move splits a cache line.
+/// 32-byte moves with `AVX` (then the last 8 to 24 bytes as 8-byte words), 16-byte ones
+/// otherwise (then one 8-byte word for an odd word at the bottom). Both ends are 32-aligned
+/// (the stack's below its top, the buffer's at its end; see `SaveBuf::layout`), so no move
+/// splits a cache line.
 ///
 /// Frames are a couple of hundred bytes, and a copy that size is bound by the stores a core
 /// retires per cycle: the widest stores make the fewest. A call to memcpy spends a good part of
 /// so short a copy choosing its strategy, and `rep movs` has a start-up cost of its own, so the
-/// loop is written out.
+/// loop is written out. Whether the CPU has AVX is asked once per take-over of a shared stack
+/// (`Control::take_over`), which is compiled twice, so that the copy inlines into it.
 ///
 /// # Safety
 ///
 /// `src_end - len .. src_end` readable, `dst_end - len .. dst_end` writable, not overlapping;
-/// both ends 32-aligned; `len` a multiple of 8.
+/// both ends 32-aligned; `len` a multiple of 8; `AVX` only where the CPU has AVX.
 #[inline(always)]
-unsafe fn copy_frame(src_end: *const u8, dst_end: *mut u8, len: usize) {
+unsafe fn copy_frame<const AVX: bool>(src_end: *const u8, dst_end: *mut u8, len: usize) {
     debug_assert_eq!(len % 8, 0);
     debug_assert!(
         (src_end as usize).is_multiple_of(GRAIN) && (dst_end as usize).is_multiple_of(GRAIN)
     );
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX is present; the caller's contract carries over.
+        if AVX {
+            // SAFETY: the caller's contract (AVX is present).
             unsafe { copy_frame_avx(src_end, dst_end, len) };
         } else {
             // SAFETY: the caller's contract.
@@ -277,6 +279,7 @@ unsafe fn copy_frame_sse2(src_end: *const u8, dst_end: *mut u8, len: usize) {
 /// As for [`copy_frame`]; the CPU must support AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
+#[inline]
 unsafe fn copy_frame_avx(src_end: *const u8, dst_end: *mut u8, len: usize) {
     use std::arch::x86_64::{__m256i, _mm256_load_si256, _mm256_store_si256};
     let (mut s, mut d) = (src_end, dst_end);
@@ -370,11 +373,11 @@ mod tests {
         for words in lens {
             let sp = src.top() - FRAMES_END - words * 8;
             // SAFETY: `sp .. top` lies inside `src`, 8-aligned; the buffer is separate.
-            unsafe { buf.save_frame(src.top(), src.limit(), sp) };
+            unsafe { buf.save_frame::<false>(src.top(), src.limit(), sp) };
             let mut dst = Stack([0; 128]);
             let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Stack>();
             // SAFETY: the frames go below `dst`'s top, inside it.
-            unsafe { buf.restore_frame(dst_top, dst_top - size_of::<Stack>()) };
+            unsafe { buf.restore_frame::<false>(dst_top, dst_top - size_of::<Stack>()) };
             let first = end_word - words;
             assert_eq!(
                 dst.0[first..=end_word],
@@ -398,7 +401,7 @@ mod tests {
         let src = Stack([0; 128]);
         let buf = SaveBuf::new();
         // SAFETY: (test) `save_frame` must refuse before it reads anything.
-        unsafe { buf.save_frame(src.top(), src.limit(), src.limit() - 8) };
+        unsafe { buf.save_frame::<false>(src.top(), src.limit(), src.limit() - 8) };
     }
 
     #[test]
@@ -407,7 +410,7 @@ mod tests {
         let src = Stack([0; 128]);
         let buf = SaveBuf::new();
         // SAFETY: (test) `save_frame` must refuse before it reads anything.
-        unsafe { buf.save_frame(src.top(), src.limit(), src.top() - 16) };
+        unsafe { buf.save_frame::<false>(src.top(), src.limit(), src.top() - 16) };
     }
 
     #[test]
@@ -416,11 +419,11 @@ mod tests {
         let src = Stack([0; 128]);
         let buf = SaveBuf::new();
         // SAFETY: (test) 100 words of frames inside `src`.
-        unsafe { buf.save_frame(src.top(), src.limit(), src.top() - FRAMES_END - 800) };
+        unsafe { buf.save_frame::<false>(src.top(), src.limit(), src.top() - FRAMES_END - 800) };
         let mut dst = Stack([0; 128]);
         let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Stack>();
         // SAFETY: (test) a "stack" of 256 bytes cannot take 800 bytes of frames: refused
         // before anything is written.
-        unsafe { buf.restore_frame(dst_top, dst_top - 256) };
+        unsafe { buf.restore_frame::<false>(dst_top, dst_top - 256) };
     }
 }
