@@ -1,8 +1,8 @@
 //! [`TaskBody`]: what a spawned task's coroutine runs, around the closure given to `spawn`.
 //!
 //! The body starts from its place in the coroutine's control block (see
-//! `coroutine::Start`): the closure moves onto the stack only as its call takes it. The frame under the user's code stays small, and it is
-//! saved with every parked shared-stack task.
+//! `coroutine::Start`): the closure moves onto the stack only as its call takes it. The frame
+//! under the user's code stays small, and it is saved with every parked shared-stack task.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
@@ -47,10 +47,10 @@ where
 
 /// Hands the body's result to the running task's join handle.
 fn complete<T: 'static>(r: std::thread::Result<T>) {
-    // The task is taken out of the scheduler's borrow first: with no handle left, `deliver`
+    // The id is read, and the scheduler's borrow ended, first: with no handle left, `deliver`
     // drops the result here, and its destructor may do anything a coroutine may, park included.
-    match SCHED.with(|s| s.current_task()) {
-        Some(t) => join::deliver(&t, r),
+    match SCHED.with(|s| s.with_current(|t| t.id)) {
+        Some(id) => join::deliver(id, r),
         None => drop(r),
     }
 }

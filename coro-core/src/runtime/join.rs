@@ -80,30 +80,34 @@ fn with_slot<R>(id: u64, f: impl FnOnce(&mut Slot) -> R) -> Option<R> {
         .flatten()
 }
 
-/// Hands what the body of `task` ended with (`Err`: the payload of its panic, or of the cancel
-/// that ended it) to its handle, and wakes the party waiting on it. With no handle left, the
-/// result is dropped here, in the task.
-pub(crate) fn deliver<T: 'static>(task: &Task, r: thread::Result<T>) {
-    let stored: Box<dyn Any> = match r {
-        Ok(v) => Box::new(v),
-        Err(payload) => Box::new(Panicked(payload)),
-    };
-    let mut stored = Some(stored);
-    let joiner = with_slot(task.id, |slot| {
-        slot.result = stored.take();
+/// Hands what the body of task `id` ended with (`Err`: the payload of its panic, or of the
+/// cancel that ended it) to its handle, and wakes the party waiting on it. With no handle left
+/// (most tasks: their handles are dropped at once), the result is dropped here, in the task,
+/// without being boxed.
+pub(crate) fn deliver<T: 'static>(id: u64, r: thread::Result<T>) {
+    let mut r = Some(r);
+    let joiner = with_slot(id, |slot| {
+        // The slot's result is empty (a body ends once): nothing is dropped here.
+        slot.result = r.take().map(|r| -> Box<dyn Any> {
+            match r {
+                Ok(v) => Box::new(v),
+                Err(payload) => Box::new(Panicked(payload)),
+            }
+        });
         slot.joiner.take()
     })
     .flatten();
-    drop(stored);
+    drop(r);
     if let Some(w) = joiner {
         w.unpark();
     }
 }
 
-/// Wakes the party waiting on `task`, which has ended (a task whose body never ran delivers
-/// nothing, and its joiner learns of the end here).
-pub(crate) fn ended(task: &Task) {
-    if let Some(w) = with_slot(task.id, |slot| slot.joiner.take()).flatten() {
+/// Wakes the party waiting on task `id`, which has ended. Its joiner is normally woken by
+/// [`deliver`]; this covers a task whose body did not end (its coroutine was dropped before
+/// it ran, or could not be resumed), whose handle then finds no result.
+pub(crate) fn ended(id: u64) {
+    if let Some(w) = with_slot(id, |slot| slot.joiner.take()).flatten() {
         w.unpark();
     }
 }
@@ -130,11 +134,12 @@ impl<T> JoinHandle<T> {
     /// Registers `u` as the party to wake when the body ends (`None`: forgets it).
     fn set_joiner(&self, u: Option<Unparker>) {
         let mut u = u;
-        let old = with_slot(self.task.id, |slot| {
-            std::mem::replace(&mut slot.joiner, u.take())
+        with_slot(self.task.id, |slot| {
+            std::mem::swap(&mut slot.joiner, &mut u)
         });
-        // Dropped after the slots' borrow: the last reference to a task may go with them.
-        drop((old, u));
+        // The one replaced, dropped after the slots' borrow: the last reference to a task may
+        // go with it.
+        drop(u);
     }
 
     /// Whether the body has delivered its result (taken since, or not).

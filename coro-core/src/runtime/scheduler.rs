@@ -252,8 +252,8 @@ impl Scheduler {
 
     fn finish(&self, t: &Rc<Task>) {
         t.state.set(TaskState::Done);
-        // A body that never ran stored no result: its joiner learns of the end here.
-        super::join::ended(t);
+        // A body that did not end delivered nothing: its joiner learns of the end here.
+        super::join::ended(t.id);
         super::debugger::finished(self, t);
         self.tasks.borrow_mut().remove(t.key.get());
         let co = t.co.borrow_mut().take();

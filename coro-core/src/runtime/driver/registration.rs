@@ -102,17 +102,11 @@ impl FdSlot {
         self.more.get_or_insert_with(Box::default)
     }
 
-    /// Takes the first waiter, and puts one of the further waiters, if any, in its place.
-    fn take_first(&mut self) -> Option<Waiter> {
+    /// Takes the first waiter's task, and puts one of the further waiters, if any, in its place.
+    fn take_first(&mut self) -> Option<Rc<Task>> {
         let task = self.first.take()?;
-        let w = Waiter {
-            task,
-            interest: self.first_interest,
-        };
-        if let Some(next) = self.more.as_mut().and_then(|m| m.pop()) {
-            self.set_first(next);
-        }
-        Some(w)
+        self.promote();
+        Some(task)
     }
 
     /// Makes `w` the first waiter (there is none).
@@ -120,6 +114,15 @@ impl FdSlot {
         debug_assert!(self.first.is_none());
         self.first_interest = w.interest;
         self.first = Some(w.task);
+    }
+
+    /// With no first waiter, makes one of the further waiters, if any, the first.
+    fn promote(&mut self) {
+        if self.first.is_none()
+            && let Some(next) = self.more.as_mut().and_then(|m| m.pop())
+        {
+            self.set_first(next);
+        }
     }
 }
 
@@ -277,10 +280,10 @@ impl FdTable {
         } else {
             let more = slot.more.as_mut()?;
             let i = more.iter().position(|w| is(&w.task))?;
-            Some(more.swap_remove(i))
+            Some(more.swap_remove(i).task)
         };
         self.waiting -= 1;
-        removed.map(|w| w.task)
+        removed
     }
 
     /// Whether any task waits on any fd.
@@ -343,11 +346,7 @@ impl FdTable {
                 }
             }
         }
-        if slot.first.is_none()
-            && let Some(next) = slot.more.as_mut().and_then(|m| m.pop())
-        {
-            slot.set_first(next);
-        }
+        slot.promote();
     }
 
     /// Forgets `fd` (it is being closed): deregisters it and wakes all its waiters.
@@ -371,5 +370,70 @@ impl FdTable {
                 wake(w.task);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::panic::Location;
+    use std::rc::Rc;
+
+    use super::{FdTable, Interest, Prepared};
+    use crate::coroutine::Coroutine;
+    use crate::runtime::driver::epoll::Poller;
+    use crate::runtime::task::Task;
+    use crate::sys;
+
+    fn task() -> Rc<Task> {
+        let co = Coroutine::<(), (), ()>::new(|_, ()| {});
+        Rc::new(Task::new(co, None, false, Location::caller(), 0))
+    }
+
+    /// Registers `fd` with `table` and returns its epoll token.
+    fn register(table: &mut FdTable, poller: &Poller, fd: i32) -> u64 {
+        let Prepared::Registered(generation) = table.prepare(poller, fd).unwrap() else {
+            panic!("a pipe is pollable")
+        };
+        fd as u32 as u64 | u64::from(generation) << 32
+    }
+
+    /// The ids of the tasks an event wakes.
+    fn woken(table: &mut FdTable, token: u64, events: i32) -> Vec<u64> {
+        let mut woken = Vec::new();
+        table.on_event(token, events as u32, |t| woken.push(t.id));
+        woken
+    }
+
+    /// A reader and a writer on one fd: each event wakes only the waiter it satisfies, whether
+    /// that waiter is the slot's first or a further one, and a further waiter made first keeps
+    /// its own interest.
+    #[test]
+    fn each_waiter_of_an_fd_is_woken_by_its_own_interest() {
+        let poller = Poller::new().unwrap();
+        let (r, _w) = sys::pipe().unwrap();
+        let fd = r.as_raw_fd();
+        let mut table = FdTable::default();
+        let (reader, writer) = (task(), task());
+
+        // The reader first, the writer further.
+        let token = register(&mut table, &poller, fd);
+        table.add_waiter(fd, Interest::READABLE, reader.clone());
+        table.add_waiter(fd, Interest::WRITABLE, writer.clone());
+        assert_eq!(woken(&mut table, token, libc::EPOLLOUT), [writer.id]);
+        assert_eq!(table.waiters(), 1);
+        assert_eq!(woken(&mut table, token, libc::EPOLLIN), [reader.id]);
+        assert_eq!(table.waiters(), 0);
+
+        // The writer made first when the reader leaves: a read event still does not wake it.
+        table.close(&poller, fd, |_| {});
+        let token = register(&mut table, &poller, fd);
+        table.add_waiter(fd, Interest::READABLE, reader.clone());
+        table.add_waiter(fd, Interest::WRITABLE, writer.clone());
+        let removed = table.remove_waiter(fd, &reader).expect("the reader waits");
+        assert!(Rc::ptr_eq(&removed, &reader));
+        assert_eq!(woken(&mut table, token, libc::EPOLLIN), Vec::<u64>::new());
+        assert_eq!(woken(&mut table, token, libc::EPOLLOUT), [writer.id]);
+        assert_eq!(table.waiters(), 0);
     }
 }
