@@ -317,6 +317,8 @@ fn live_process_and_core_file() {
     let script = script();
     let source = format!("source {}", script.display());
     let core = std::env::temp_dir().join(format!("coro-gdb-test-{}.core", std::process::id()));
+    // A core file is about 260 MB: removed when the test ends, whether it passes or fails.
+    let _remove = RemoveOnDrop(core.clone());
     let gcore = format!("gcore {}", core.display());
     let mut cmds = vec![source.as_str(), "run"];
     cmds.extend_from_slice(ENDED);
@@ -336,8 +338,16 @@ fn live_process_and_core_file() {
     let mut cmds = vec![source.as_str()];
     cmds.extend_from_slice(COMMANDS);
     let out = run_gdb(&[], &cmds, &[exe.to_str().unwrap(), core.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&core);
     check_session(&out);
+}
+
+/// Removes a file when dropped, on a test's success and on its panic alike.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[test]
