@@ -426,14 +426,11 @@ fn a_coroutine_refused_as_running_goes_on_and_drops_as_usual() {
 }
 
 /// A value aligned past what a coroutine's block gives its closure: the closure then lives in
-/// a box of its own.
+/// a box of its own. Its drop is counted (by its `Counted`).
 #[repr(align(64))]
-struct Wide(u64, Rc<Cell<u32>>);
-
-impl Drop for Wide {
-    fn drop(&mut self) {
-        self.1.set(self.1.get() + 1);
-    }
+struct Wide {
+    n: u64,
+    _drops: Counted,
 }
 
 #[test]
@@ -441,11 +438,14 @@ fn over_aligned_closures_run_and_drop_on_every_stack() {
     let drops = Rc::new(Cell::new(0));
     let stack = SharedStack::new(64 * 1024).unwrap();
     let make = |n: u64, shared: bool| {
-        let wide = Wide(n, drops.clone());
+        let wide = Wide {
+            n,
+            _drops: Counted(drops.clone()),
+        };
         let body = move |y: &coro::Yielder<(), u64>, ()| {
             assert_eq!(std::ptr::from_ref(&wide) as usize % 64, 0);
-            y.suspend(wide.0);
-            wide.0 * 2
+            y.suspend(wide.n);
+            wide.n * 2
         };
         if shared {
             // SAFETY: the body keeps no reference into its stack across its suspension.

@@ -359,6 +359,22 @@ mod tests {
 
     #[test]
     fn every_length_round_trips_and_stays_inside_the_frames() {
+        round_trips::<false>();
+    }
+
+    /// The 32-byte copies that `Control::take_over` uses where the CPU has AVX, checked the
+    /// same way (on a CPU without AVX there is nothing to check).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_length_round_trips_with_avx_moves() {
+        if std::is_x86_feature_detected!("avx") {
+            round_trips::<true>();
+        }
+    }
+
+    /// Saves and restores frames of every length from 0 to 120 words, with `AVX` moves or not
+    /// (`AVX` only where the CPU has AVX).
+    fn round_trips<const AVX: bool>() {
         let mut src = Stack([0; 128]);
         for (i, w) in src.0.iter_mut().enumerate() {
             *w = 0x1000 + i as u64;
@@ -372,12 +388,13 @@ mod tests {
             .chain([1, 100, 2, 64, 72, 1, 120]);
         for words in lens {
             let sp = src.top() - FRAMES_END - words * 8;
-            // SAFETY: `sp .. top` lies inside `src`, 8-aligned; the buffer is separate.
-            unsafe { buf.save_frame::<false>(src.top(), src.limit(), sp) };
+            // SAFETY: `sp .. top` lies inside `src`, 8-aligned; the buffer is separate; `AVX`
+            // only where the CPU has AVX (the callers).
+            unsafe { buf.save_frame::<AVX>(src.top(), src.limit(), sp) };
             let mut dst = Stack([0; 128]);
             let dst_top = dst.0.as_mut_ptr() as usize + size_of::<Stack>();
-            // SAFETY: the frames go below `dst`'s top, inside it.
-            unsafe { buf.restore_frame::<false>(dst_top, dst_top - size_of::<Stack>()) };
+            // SAFETY: the frames go below `dst`'s top, inside it; `AVX` as above.
+            unsafe { buf.restore_frame::<AVX>(dst_top, dst_top - size_of::<Stack>()) };
             let first = end_word - words;
             assert_eq!(
                 dst.0[first..=end_word],

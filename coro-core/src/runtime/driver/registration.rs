@@ -325,12 +325,8 @@ impl FdTable {
         }
         slot.ready |= bits;
         let ready = slot.ready;
-        let first = if slot.first.is_some() && slot.first_interest & ready != 0 {
-            slot.first.take()
-        } else {
-            None
-        };
-        if let Some(task) = first {
+        let satisfied = slot.first_interest & ready != 0;
+        if let Some(task) = slot.first.take_if(|_| satisfied) {
             self.waiting -= 1;
             wake(task);
         }
